@@ -1,0 +1,155 @@
+"""One JSON error shape for every 4xx and 5xx answer.
+
+    {"error": "<message naming the field>", "code": "<code>", "status": 400,
+     "fields": {"parameters.region": ["“mars” is not one of ..."]}}
+
+``fields`` is present for validation errors only; nested errors use dotted paths.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND = "Not found"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def error_body(message: str, *, code: str, status_code: int, fields: dict | None = None) -> dict:
+    body = {"error": message, "code": code, "status": status_code}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into ``{"a.b.0.c": ["message", ...]}``."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten(value, path))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            if item:
+                out.update(flatten(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    named = [name for name in fields if name != "non_field_errors"]
+    if not named:
+        return " ".join(fields.get("non_field_errors", ["Invalid input."]))
+    first = named[0]
+    message = f"Invalid input in '{first}': {fields[first][0]}"
+    if len(named) > 1:
+        message += f" (and {len(named) - 1} more: {', '.join(named[1:])})"
+    return message
+
+
+def _integrity_message(exc: IntegrityError) -> str:
+    cause = exc.__cause__ or exc
+    details = getattr(cause, "details", None) or {}
+    key = details.get("keyValue")
+    if key:
+        names = ", ".join(f"{name}={value!r}" for name, value in key.items())
+        return f"An object with {names} already exists."
+    return "The change conflicts with an existing object."
+
+
+def _first_code(detail) -> str:
+    codes = detail.get_codes() if hasattr(detail, "get_codes") else "error"
+    while isinstance(codes, (dict, list)):
+        if not codes:
+            return "invalid"
+        codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
+    return str(codes)
+
+
+def exception_handler(exc, context):
+    """DRF exception handler producing the one error shape; never lets a 500 leak a trace."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(NOT_FOUND)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict(_integrity_message(exc), code="already_exists")
+
+    if not isinstance(exc, exceptions.APIException):
+        view = context.get("view")
+        logger.exception("Unhandled error in %s", type(view).__name__ if view else "API view")
+        set_rollback()
+        return Response(
+            error_body("Internal server error", code="server_error", status_code=500),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = flatten(exc.detail)
+        body = error_body(
+            _validation_message(fields), code=_first_code(exc.detail), status_code=exc.status_code, fields=fields
+        )
+    else:
+        message = str(exc.detail)
+        if isinstance(exc, exceptions.NotFound):
+            message = NOT_FOUND if message == str(exceptions.NotFound.default_detail) else message
+        body = error_body(message, code=_first_code(exc.detail), status_code=exc.status_code)
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def _wants_html(request) -> bool:
+    return request.path.startswith("/admin/")
+
+
+def handler404(request, exception=None):
+    """JSON 404 for everything but the admin, which keeps Django's page."""
+    if _wants_html(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(error_body(NOT_FOUND, code="not_found", status_code=404), status=404)
+
+
+def handler500(request):
+    if _wants_html(request):
+        return defaults.server_error(request)
+    return JsonResponse(error_body("Internal server error", code="server_error", status_code=500), status=500)
+
+
+def handler400(request, exception=None):
+    if _wants_html(request):
+        return defaults.bad_request(request, exception)
+    return JsonResponse(error_body("Bad request", code="bad_request", status_code=400), status=400)
+
+
+def handler403(request, exception=None):
+    if _wants_html(request):
+        return defaults.permission_denied(request, exception)
+    return JsonResponse(error_body("Forbidden", code="permission_denied", status_code=403), status=403)

@@ -1,0 +1,12 @@
+from django.conf import settings
+from rest_framework.pagination import PageNumberPagination
+
+
+class StandardPagination(PageNumberPagination):
+    """`count`, `next`, `previous`, `results`; `?page_size=` up to API_MAX_PAGE_SIZE."""
+
+    page_size_query_param = "page_size"
+
+    @property
+    def max_page_size(self) -> int:
+        return settings.API_MAX_PAGE_SIZE

@@ -1,0 +1,103 @@
+"""The one base serializer every app's API uses."""
+
+from urllib.parse import quote
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django_mongodb_backend.fields import ObjectIdAutoField
+from django_mongodb_backend.fields import ObjectIdField as ModelObjectIdField
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from cloudassist import roles
+from cloudassist.api.fields import ObjectIdField
+
+User = get_user_model()
+
+
+class BaseModelSerializer(serializers.HyperlinkedModelSerializer):
+    """Hyperlinked model serializer that renders ObjectId primary keys as strings.
+
+    Every object carries its own ``url`` and its ``id``; related objects are hyperlinks.
+    """
+
+    serializer_field_mapping = {
+        **serializers.HyperlinkedModelSerializer.serializer_field_mapping,
+        ObjectIdAutoField: ObjectIdField,
+        ModelObjectIdField: ObjectIdField,
+    }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The JSON body of every 4xx and 5xx answer (documented in the OpenAPI schema)."""
+
+    error = serializers.CharField(help_text="What went wrong, naming the offending field where there is one.")
+    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `invalid`, `not_found`.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors by field path (dotted for nested fields).",
+    )
+
+
+class RoleSerializer(BaseModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="role-detail", lookup_field="name")
+    description = serializers.SerializerMethodField()
+    users = serializers.SerializerMethodField(help_text="The users list filtered to this role.")
+
+    class Meta:
+        model = Group
+        fields = ["url", "id", "name", "description", "users"]
+
+    def get_description(self, group: Group) -> str:
+        return roles.DESCRIPTIONS.get(group.name, "")
+
+    def get_users(self, group: Group) -> str:
+        request = self.context.get("request")
+        return f"{reverse('user-list', request=request)}?role={quote(group.name)}"
+
+
+class UserSerializer(BaseModelSerializer):
+    roles = serializers.SlugRelatedField(
+        source="groups", slug_field="name", many=True, queryset=Group.objects.all(), required=False
+    )
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}, help_text="Validated for strength."
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "url",
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "roles",
+            "password",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+            "last_login",
+        ]
+        read_only_fields = ["is_staff", "is_superuser", "date_joined", "last_login"]
+
+
+class MeSerializer(UserSerializer):
+    """What a user may change about themself: their name and email."""
+
+    class Meta(UserSerializer.Meta):
+        fields = [field for field in UserSerializer.Meta.fields if field != "password"]
+        read_only_fields = [field for field in fields if field not in ("email", "first_name", "last_name")]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)

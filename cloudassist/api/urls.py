@@ -1,0 +1,22 @@
+"""/api/v1/: one router for every app's collections; its root lists them."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from cloudassist.api.views import RoleViewSet, TokenView, UserViewSet
+from templates.api.views import TemplateViewSet
+
+
+class Router(DefaultRouter):
+    include_format_suffixes = False
+
+
+router = Router()
+router.register("users", UserViewSet, basename="user")
+router.register("roles", RoleViewSet, basename="role")
+router.register("templates", TemplateViewSet, basename="template")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,94 @@
+"""`manage.py serve` (what `make run` runs): everything a developer needs, in one process tree.
+
+Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data under
+./var/), applies migrations, seeds demo data, then runs the web server and one rq worker
+with the scheduler. Ctrl-C (or SIGTERM) stops everything it started, children first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from cloudassist import embedded
+from cloudassist.seed import DEMO_USERS
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class Command(BaseCommand):
+    help = "Run CloudAssist for development: embedded servers, migrations, demo data, web server and worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the rq worker.")
+        parser.add_argument("--no-seed", action="store_true", help="Do not seed demo data.")
+
+    def handle(self, *args, host: str, port: int, no_worker: bool, no_seed: bool, **options):
+        if embedded.port_is_open(port):
+            raise CommandError(f"port {port} is already in use; stop what runs there or set PORT to another port")
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        services = embedded.EmbeddedServices()
+        children = []
+        try:
+            services, env = embedded.start_missing(
+                data_dir=settings.VAR_DIR,
+                mongodb_uri=os.environ.get("MONGODB_URI"),
+                redis_url=os.environ.get("REDIS_URL"),
+                mongo_port=settings.EMBEDDED_MONGO_PORT,
+                redis_port=settings.EMBEDDED_REDIS_PORT,
+            )
+            call_command("migrate", interactive=False, verbosity=0)
+            self.stdout.write("migrations applied")
+            if not no_seed:
+                call_command("seed_demo", stdout=self.stdout)
+            child_env = {**os.environ, **env}
+            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+            children.append(embedded.spawn([*manage, "runserver", "--noreload", f"{host}:{port}"], env=child_env))
+            if not no_worker:
+                worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
+                children.append(embedded.spawn(worker, env=child_env))
+            self._banner(host, port, env)
+            while True:
+                for proc in children:
+                    if proc.poll() is not None:
+                        raise CommandError(f"'{' '.join(proc.args[2:3])}' exited with code {proc.returncode}")
+                time.sleep(0.5)
+        except embedded.EmbeddedServerError as exc:
+            raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping CloudAssist ...")
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+            for proc in reversed(children):
+                embedded.terminate(proc)
+            services.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write(f"stopped; data kept under {settings.VAR_DIR}")
+
+    def _banner(self, host: str, port: int, env: dict[str, str]) -> None:
+        base = f"http://{host}:{port}"
+        servers = ", ".join(f"{name}={value}" for name, value in env.items()) or "none (external servers configured)"
+        lines = [
+            "",
+            "CloudAssist is running",
+            f"  API       {base}/api/v1/",
+            f"  Admin     {base}/admin/",
+            f"  Docs      {base}/docs   Redoc {base}/redoc   Schema {base}/api/schema/",
+            f"  Health    {base}/health   {base}/ready",
+            f"  Embedded  {servers}",
+            f"  Users     {' '.join(DEMO_USERS)}   password: {settings.DEMO_PASSWORD}",
+            "  Ctrl-C stops everything started here.",
+            "",
+        ]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))

@@ -1,0 +1,33 @@
+"""The roles of CloudAssist (Django groups) and who counts as what."""
+
+from __future__ import annotations
+
+ADMIN = "admin"
+DEV = "dev"
+DEVOPS = "devops"
+ALL = (ADMIN, DEV, DEVOPS)
+
+DESCRIPTIONS = {
+    ADMIN: "Manages users, roles and templates; sees and reviews everything.",
+    DEV: "Developers: request environments from templates and ask for extensions.",
+    DEVOPS: "Reviews requests and extensions in the admin and the API; owns quotas and the cloud bill.",
+}
+
+
+def role_names(user) -> set[str]:
+    if not user or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return cached
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in role_names(user)))
+
+
+def is_devops(user) -> bool:
+    """DevOps reviewers: the devops role, and admins."""
+    return is_admin(user) or DEVOPS in role_names(user)

@@ -1,0 +1,125 @@
+"""Use cases for users and roles (writes). Views and commands call these, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied
+
+from cloudassist import roles
+from cloudassist.api.errors import Conflict
+
+User = get_user_model()
+
+
+def ensure_roles() -> list[Group]:
+    """Create the built-in roles if they are missing (idempotent)."""
+    return [Group.objects.get_or_create(name=name)[0] for name in roles.ALL]
+
+
+def _apply_roles(user, groups: Iterable[Group] | None) -> None:
+    if groups is None:
+        return
+    groups = list(groups)
+    user.groups.set(groups)
+    user._role_names = {group.name for group in groups}
+
+
+def _sync_staff(user) -> None:
+    """Admins and DevOps log in to the Django admin; developers use the API."""
+    names = roles.role_names(user)
+    staff = user.is_superuser or bool(names & {roles.ADMIN, roles.DEVOPS})
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
+
+
+def _set_password(user, password: str | None) -> None:
+    if password is None:
+        return
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+
+
+def create_user(
+    *,
+    username: str,
+    password: str | None = None,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    groups: Iterable[Group] = (),
+    is_active: bool = True,
+    is_superuser: bool = False,
+    validate_password: bool = True,
+):
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_active=is_active,
+        is_superuser=is_superuser,
+    )
+    if password is None:
+        user.set_unusable_password()
+    elif validate_password:
+        _set_password(user, password)
+    else:
+        user.set_password(password)
+    user.save()
+    _apply_roles(user, groups)
+    _sync_staff(user)
+    return user
+
+
+def update_user(
+    *,
+    user,
+    actor,
+    groups: Iterable[Group] | None = None,
+    password: str | None = None,
+    **fields,
+):
+    """Change a user's profile, roles or password; an admin cannot demote or lock out themself."""
+    if user.pk == actor.pk:
+        if fields.get("is_active") is False:
+            raise Conflict("You cannot deactivate your own account.")
+        if groups is not None and roles.ADMIN in roles.role_names(actor) and not actor.is_superuser:
+            if roles.ADMIN not in {group.name for group in groups}:
+                raise Conflict("You cannot remove the admin role from yourself.")
+    for name, value in fields.items():
+        setattr(user, name, value)
+    _set_password(user, password)
+    user.save()
+    _apply_roles(user, groups)
+    _sync_staff(user)
+    return user
+
+
+def delete_user(*, user, actor) -> None:
+    if user.pk == actor.pk:
+        raise Conflict("You cannot delete your own account.")
+    if user.is_superuser and not actor.is_superuser:
+        raise PermissionDenied("Only a superuser may delete a superuser.")
+    user.delete()
+
+
+def delete_role(*, group: Group) -> None:
+    if group.name in roles.ALL:
+        raise Conflict(f"The built-in role '{group.name}' cannot be deleted.")
+    group.delete()
+
+
+def rename_role(*, group: Group, name: str) -> Group:
+    if group.name in roles.ALL and name != group.name:
+        raise Conflict(f"The built-in role '{group.name}' cannot be renamed.")
+    group.name = name
+    group.save()
+    return group

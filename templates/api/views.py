@@ -1,0 +1,52 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from cloudassist.api.permissions import IsAdminOrReadOnly
+from cloudassist.api.serializers import ErrorSerializer
+from templates import selectors, services
+from templates.api.serializers import RenderRequestSerializer, RenderResultSerializer, TemplateSerializer
+from templates.filtersets import TemplateFilterSet
+
+
+class TemplateViewSet(viewsets.ModelViewSet):
+    """Resource templates. Everyone reads active ones; admins create, update and deactivate
+    (`PATCH {"is_active": false}`)."""
+
+    serializer_class = TemplateSerializer
+    permission_classes = [IsAdminOrReadOnly]
+    filterset_class = TemplateFilterSet
+    ordering_fields = ["name", "id", "created_at", "updated_at"]
+    ordering = ["name"]
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):
+        return selectors.templates_for(self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_template(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_template(template=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(
+        request=RenderRequestSerializer,
+        responses={200: RenderResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="render", permission_classes=[IsAuthenticated])
+    def render_template(self, request, pk=None):
+        """Dry run: validate the parameters and render the template; returns the YAML document."""
+        template = self.get_object()
+        payload = RenderRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.render(template=template, parameters=payload.validated_data["parameters"])
+        return Response(
+            {
+                "template": template.pk,
+                "version": template.version,
+                "parameters": result.parameters,
+                "document": result.document,
+            }
+        )

@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from templates.choices import Provider, ResourceType
+
+MAX_LIFETIME_HOURS = 24 * 365
+
+
+class Template(models.Model):
+    """A parameterised resource template: a Jinja2 body and a JSON Schema for its parameters."""
+
+    id = models.SlugField(primary_key=True, max_length=63, help_text="Slug id, e.g. `basic-eks-cluster`.")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
+    provider = models.CharField(max_length=32, choices=Provider.choices)
+    body = models.TextField(help_text="Jinja2 text with `{{ placeholders }}`; must render to YAML.")
+    parameters_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema (2020-12) of the parameters.")
+    default_lifetime_hours = models.PositiveIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFETIME_HOURS)]
+    )
+    max_lifetime_hours = models.PositiveIntegerField(
+        default=168, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFETIME_HOURS)]
+    )
+    is_active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped when body or schema change.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["is_active", "name"], name="template_active_name"),
+            models.Index(fields=["resource_type"], name="template_resource_type"),
+            models.Index(fields=["provider"], name="template_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"

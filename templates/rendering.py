@@ -1,0 +1,156 @@
+"""Pure functions: check a template definition, resolve parameters, render in a sandbox.
+
+Errors are Django ``ValidationError``s keyed by field path (``parameters.region``,
+``body``, ``parameters_schema``), which the API turns into a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+MAX_RENDERED_CHARS = 1_000_000
+
+_environment = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    document: str
+    parameters: dict[str, Any]
+    manifests: list[dict[str, Any]]
+
+
+def _properties(schema: dict) -> dict[str, Any]:
+    properties = schema.get("properties", {})
+    return properties if isinstance(properties, dict) else {}
+
+
+def check_schema(schema: Any) -> None:
+    """The parameters schema is a valid JSON Schema for an object."""
+    if not isinstance(schema, dict):
+        raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+        raise ValidationError({"parameters_schema": [f"Not a valid JSON Schema at {path}: {exc.message}"]}) from exc
+    if schema.get("type", "object") != "object":
+        raise ValidationError({"parameters_schema": ['The schema must describe an object ("type": "object").']})
+
+
+def check_body(body: str, schema: dict) -> None:
+    """The body compiles, and every placeholder is a declared parameter."""
+    try:
+        parsed = _environment.parse(body)
+    except TemplateSyntaxError as exc:
+        raise ValidationError({"body": [f"Template syntax error on line {exc.lineno}: {exc.message}"]}) from exc
+    undeclared = sorted(meta.find_undeclared_variables(parsed) - set(_properties(schema)) - set(_environment.globals))
+    if undeclared:
+        raise ValidationError(
+            {"body": [f"Placeholders not declared in parameters_schema.properties: {', '.join(undeclared)}"]}
+        )
+
+
+def check_definition(*, body: str, parameters_schema: Any, default_lifetime_hours: int, max_lifetime_hours: int):
+    check_schema(parameters_schema)
+    check_body(body, parameters_schema)
+    if default_lifetime_hours > max_lifetime_hours:
+        raise ValidationError(
+            {"default_lifetime_hours": [f"Must not exceed max_lifetime_hours ({max_lifetime_hours})."]}
+        )
+
+
+def _error_path(error) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    if error.validator == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [name for name in error.validator_value if name not in instance]
+        if missing:
+            parts.append(missing[0])
+    return ".".join(["parameters", *parts])
+
+
+def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
+    """Apply top-level defaults, refuse unknown names, and validate against the schema."""
+    if not isinstance(parameters, dict):
+        raise ValidationError({"parameters": ["Must be a JSON object of parameter names to values."]})
+    properties = _properties(schema)
+    unknown = sorted(set(parameters) - set(properties))
+    errors: dict[str, list[str]] = {
+        f"parameters.{name}": [f"Unknown parameter; expected one of: {', '.join(sorted(properties)) or '(none)'}."]
+        for name in unknown
+    }
+    resolved = copy.deepcopy(parameters)
+    for name, spec in properties.items():
+        if name not in resolved and isinstance(spec, dict) and "default" in spec:
+            resolved[name] = copy.deepcopy(spec["default"])
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    for error in sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path)):
+        if error.validator == "additionalProperties":
+            continue  # reported above as unknown parameters
+        errors.setdefault(_error_path(error), []).append(error.message)
+    if errors:
+        raise ValidationError(errors)
+    for name, spec in properties.items():
+        value = resolved.get(name)
+        if isinstance(spec, dict) and spec.get("type") == "integer" and isinstance(value, float):
+            resolved[name] = int(value)  # 3.0 is an integer in JSON Schema; render it as 3
+    return resolved
+
+
+def _render_text(body: str, parameters: dict[str, Any]) -> str:
+    try:
+        template = _environment.from_string(body)
+        chunks: list[str] = []
+        size = 0
+        for chunk in template.generate(**parameters):
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                raise ValidationError({"body": [f"The rendered document exceeds {MAX_RENDERED_CHARS} characters."]})
+            chunks.append(chunk)
+    except SecurityError as exc:
+        raise ValidationError({"body": [f"Refused by the template sandbox: {exc}"]}) from exc
+    except UndefinedError as exc:
+        raise ValidationError({"body": [f"Undefined value in template: {exc.message}"]}) from exc
+    except TemplateSyntaxError as exc:
+        raise ValidationError({"body": [f"Template syntax error on line {exc.lineno}: {exc.message}"]}) from exc
+    except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+        raise ValidationError({"body": [f"Template failed to render: {type(exc).__name__}: {exc}"]}) from exc
+    return "".join(chunks)
+
+
+def parse_yaml(document: str) -> list[dict[str, Any]]:
+    try:
+        documents = [doc for doc in yaml.safe_load_all(document) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError({"body": [f"The rendered document is not valid YAML{where}: {problem}"]}) from exc
+    if not documents:
+        raise ValidationError({"body": ["The rendered document is empty."]})
+    for index, doc in enumerate(documents):
+        if not isinstance(doc, dict):
+            raise ValidationError(
+                {"body": [f"Rendered YAML document {index + 1} is a {type(doc).__name__}, not a mapping."]}
+            )
+    return documents
+
+
+def render(*, body: str, schema: dict, parameters: Any) -> Rendered:
+    """Validate parameters, render the body in the sandbox, and parse the result as YAML."""
+    resolved = resolve_parameters(schema, parameters)
+    document = _render_text(body, resolved)
+    return Rendered(document=document, parameters=resolved, manifests=parse_yaml(document))
