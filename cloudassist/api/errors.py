@@ -77,8 +77,8 @@ def _integrity_message(exc: IntegrityError) -> str:
     return "The change conflicts with an existing object."
 
 
-def _first_code(detail) -> str:
-    codes = detail.get_codes() if hasattr(detail, "get_codes") else "error"
+def _first_code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
     while isinstance(codes, (dict, list)):
         if not codes:
             return "invalid"
@@ -115,13 +115,13 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten(exc.detail)
         body = error_body(
-            _validation_message(fields), code=_first_code(exc.detail), status_code=exc.status_code, fields=fields
+            _validation_message(fields), code=_first_code(exc), status_code=exc.status_code, fields=fields
         )
     else:
         message = str(exc.detail)
         if isinstance(exc, exceptions.NotFound):
             message = NOT_FOUND if message == str(exceptions.NotFound.default_detail) else message
-        body = error_body(message, code=_first_code(exc.detail), status_code=exc.status_code)
+        body = error_body(message, code=_first_code(exc), status_code=exc.status_code)
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

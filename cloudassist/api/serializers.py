@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django_mongodb_backend.fields import ObjectIdAutoField
 from django_mongodb_backend.fields import ObjectIdField as ModelObjectIdField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -58,10 +59,34 @@ class RoleSerializer(BaseModelSerializer):
         return f"{reverse('user-list', request=request)}?role={quote(group.name)}"
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "example": ["dev"]})
+class RolesField(serializers.Field):
+    """A user's role names; written as a list of existing role names."""
+
+    default_error_messages = {
+        "not_a_list": "Expected a list of role names.",
+        "unknown": "Unknown role(s): {names}.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, user) -> list[str]:
+        return sorted(roles.role_names(user))
+
+    def to_internal_value(self, data) -> dict:
+        if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+            self.fail("not_a_list")
+        groups = list(Group.objects.filter(name__in=set(data)))
+        unknown = sorted(set(data) - {group.name for group in groups})
+        if unknown:
+            self.fail("unknown", names=", ".join(unknown))
+        return {"groups": groups}
+
+
 class UserSerializer(BaseModelSerializer):
-    roles = serializers.SlugRelatedField(
-        source="groups", slug_field="name", many=True, queryset=Group.objects.all(), required=False
-    )
+    roles = RolesField(required=False)
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"}, help_text="Validated for strength."
     )
@@ -88,6 +113,8 @@ class UserSerializer(BaseModelSerializer):
 
 class MeSerializer(UserSerializer):
     """What a user may change about themself: their name and email."""
+
+    roles = RolesField(read_only=True)
 
     class Meta(UserSerializer.Meta):
         fields = [field for field in UserSerializer.Meta.fields if field != "password"]

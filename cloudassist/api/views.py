@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from cloudassist import roles, services
+from cloudassist import selectors, services
 from cloudassist.api.permissions import IsAdminOrReadOnly, IsAdminRole
 from cloudassist.api.serializers import (
     ErrorSerializer,
@@ -45,10 +45,11 @@ class UserViewSet(viewsets.ModelViewSet):
     ordering = ["username"]
 
     def get_queryset(self):
-        queryset = User.objects.prefetch_related("groups").order_by("username")
-        if roles.is_admin(self.request.user):
-            return queryset
-        return queryset.filter(pk=self.request.user.pk)
+        return selectors.users_for(self.request.user)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return None if page is None else selectors.attach_role_names(page)
 
     def get_permissions(self):
         if self.action in ("list", "retrieve", "me"):
