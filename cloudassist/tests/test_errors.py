@@ -1,0 +1,59 @@
+import pytest
+from rest_framework.test import APIClient
+
+from cloudassist.api.errors import flatten
+
+
+def test_flatten_uses_dotted_paths():
+    detail = {"parameters": {"region": ["bad"]}, "items": [{}, {"name": ["missing"]}], "non_field_errors": ["x"]}
+    assert flatten(detail) == {"parameters.region": ["bad"], "items.1.name": ["missing"], "non_field_errors": ["x"]}
+
+
+@pytest.mark.django_db
+def test_unknown_url_is_a_json_404(dev_client):
+    response = dev_client.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found", "code": "not_found", "status": 404}
+
+
+@pytest.mark.django_db
+def test_method_not_allowed_has_the_same_shape(dev_client):
+    response = dev_client.delete("/api/v1/users/me/")  # me takes GET and PATCH only
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.json()["status"] == 405
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_400(dev_client):
+    response = dev_client.generic("POST", "/api/v1/auth/token/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+GARBAGE = ['"text"', "[]", "null", "123", "[1, {}]", '{"parameters": "x"}', '{"username": {"$ne": 1}}']
+POST_ENDPOINTS = [
+    "/api/v1/auth/token/",
+    "/api/v1/users/",
+    "/api/v1/roles/",
+    "/api/v1/templates/",
+    "/api/v1/templates/basic-eks-cluster/render/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload", GARBAGE)
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_garbage_input_never_yields_a_500(admin_client_api, path, payload):
+    from cloudassist.seed import seed_demo
+
+    seed_demo(password="irrelevant-password")
+    response = admin_client_api.generic("POST", path, payload, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.content
+    assert set(response.json()) >= {"error", "code", "status"}
+
+
+@pytest.mark.django_db
+def test_anonymous_garbage_is_still_a_clean_401():
+    response = APIClient().generic("PUT", "/api/v1/templates/x/", "[]", content_type="application/json")
+    assert response.status_code == 401

@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from cloudassist.seed import seed_demo
+from templates.models import Template
+
+PASSWORD = "admin-password-for-tests"
+
+
+@pytest.fixture
+def admin_browser(client, db):
+    seed_demo(password=PASSWORD)
+    assert client.login(username="aaa", password=PASSWORD)
+    return client
+
+
+@pytest.mark.django_db
+def test_template_admin_pages_load(admin_browser):
+    assert admin_browser.get("/admin/templates/template/").status_code == 200
+    assert admin_browser.get("/admin/templates/template/basic-eks-cluster/change/").status_code == 200
+    assert admin_browser.get("/admin/templates/template/add/").status_code == 200
+
+
+def _form(**overrides):
+    data = {
+        "id": "admin-made",
+        "name": "Admin made",
+        "description": "",
+        "resource_type": "EC2_INSTANCE",
+        "provider": "aws-ec2",
+        "is_active": "on",
+        "body": "instance: {{ size }}\n",
+        "parameters_schema": json.dumps({"type": "object", "properties": {"size": {"type": "string"}}}),
+        "default_lifetime_hours": "4",
+        "max_lifetime_hours": "8",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_admin_adds_a_template_through_the_service(admin_browser):
+    response = admin_browser.post("/admin/templates/template/add/", _form())
+    assert response.status_code == 302
+    template = Template.objects.get(pk="admin-made")
+    assert template.created_by.username == "aaa"
+
+
+@pytest.mark.django_db
+def test_admin_form_shows_definition_errors(admin_browser):
+    response = admin_browser.post("/admin/templates/template/add/", _form(body="instance: {{ other }}"))
+    assert response.status_code == 200
+    assert "Placeholders not declared" in response.content.decode()
+    assert not Template.objects.filter(pk="admin-made").exists()
+
+
+@pytest.mark.django_db
+def test_admin_change_bumps_version_and_deactivate_action(admin_browser):
+    template = Template.objects.get(pk="dev-namespace")
+    data = _form(
+        id="dev-namespace",
+        resource_type=template.resource_type,
+        provider=template.provider,
+        body=template.body + "# changed\n",
+        parameters_schema=json.dumps(template.parameters_schema),
+        default_lifetime_hours="24",
+        max_lifetime_hours="336",
+    )
+    response = admin_browser.post("/admin/templates/template/dev-namespace/change/", data)
+    assert response.status_code == 302
+    assert Template.objects.get(pk="dev-namespace").version == 2
+    admin_browser.post(
+        "/admin/templates/template/", {"action": "deactivate", "_selected_action": ["dev-namespace"]}
+    )
+    assert not Template.objects.get(pk="dev-namespace").is_active

@@ -1,0 +1,153 @@
+import pytest
+
+from cloudassist.seed import seed_demo
+from templates.models import Template
+from templates.seed import BASIC_EKS_CLUSTER
+
+NEW_TEMPLATE = {
+    "id": "small-bucket",
+    "name": "Small bucket",
+    "resource_type": "S3_BUCKET",
+    "provider": "aws-s3",
+    "body": "bucket: {{ bucket }}\nregion: {{ region }}\n",
+    "parameters_schema": {
+        "type": "object",
+        "required": ["bucket"],
+        "properties": {"bucket": {"type": "string"}, "region": {"type": "string", "default": "eu-west-1"}},
+    },
+    "default_lifetime_hours": 4,
+    "max_lifetime_hours": 48,
+}
+
+
+@pytest.fixture
+def seeded(db):
+    seed_demo(password="irrelevant-password")
+
+
+@pytest.mark.django_db
+def test_everyone_reads_active_templates_only(seeded, dev_client, admin_client_api):
+    Template.objects.filter(pk="dev-namespace").update(is_active=False)
+    assert [t["id"] for t in dev_client.get("/api/v1/templates/").json()["results"]] == ["basic-eks-cluster"]
+    assert dev_client.get("/api/v1/templates/dev-namespace/").status_code == 404
+    admin_ids = [t["id"] for t in admin_client_api.get("/api/v1/templates/").json()["results"]]
+    assert sorted(admin_ids) == ["basic-eks-cluster", "dev-namespace"]
+
+
+@pytest.mark.django_db
+def test_template_detail_carries_url_schema_and_lifetimes(seeded, dev_client):
+    body = dev_client.get("/api/v1/templates/basic-eks-cluster/").json()
+    assert body["url"].endswith("/api/v1/templates/basic-eks-cluster/")
+    assert body["parameters_schema"] == BASIC_EKS_CLUSTER["parameters_schema"]
+    assert body["max_lifetime_hours"] == 168
+    assert body["version"] == 1
+
+
+@pytest.mark.django_db
+def test_admin_creates_updates_and_deactivates(admin_client_api, admin_user, dev_client):
+    created = admin_client_api.post("/api/v1/templates/", NEW_TEMPLATE, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["created_by"].endswith(f"/api/v1/users/{admin_user.pk}/")
+
+    renamed = admin_client_api.patch("/api/v1/templates/small-bucket/", {"name": "Tiny bucket"}, format="json")
+    assert renamed.json()["version"] == 1  # metadata changes keep the version
+    changed = admin_client_api.patch(
+        "/api/v1/templates/small-bucket/", {"body": "bucket: {{ bucket }}\n"}, format="json"
+    )
+    assert changed.json()["version"] == 2
+
+    assert admin_client_api.patch("/api/v1/templates/small-bucket/", {"is_active": False}).status_code == 200
+    assert dev_client.get("/api/v1/templates/small-bucket/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_template_id_cannot_change(admin_client_api, seeded):
+    response = admin_client_api.patch("/api/v1/templates/dev-namespace/", {"id": "other"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["id"] == "dev-namespace"
+    assert not Template.objects.filter(pk="other").exists()
+
+
+@pytest.mark.django_db
+def test_duplicate_template_id_is_a_400(admin_client_api, seeded):
+    response = admin_client_api.post("/api/v1/templates/", {**NEW_TEMPLATE, "id": "dev-namespace"}, format="json")
+    assert response.status_code == 400
+    assert "id" in response.json()["fields"]
+    assert Template.objects.get(pk="dev-namespace").name == "Development namespace"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"parameters_schema": {"type": "object", "properties": {"bucket": {"type": 5}}}}, "parameters_schema"),
+        ({"body": "bucket: {{ bucket }} {{ secret }}"}, "body"),
+        ({"body": "{% if %}"}, "body"),
+        ({"default_lifetime_hours": 100}, "default_lifetime_hours"),
+        ({"resource_type": "MAINFRAME"}, "resource_type"),
+        ({"provider": "gcp"}, "provider"),
+        ({"id": "Not A Slug"}, "id"),
+        ({"max_lifetime_hours": 0}, "max_lifetime_hours"),
+    ],
+)
+def test_invalid_definitions_are_400s_naming_the_field(admin_client_api, change, field):
+    response = admin_client_api.post("/api/v1/templates/", {**NEW_TEMPLATE, **change}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"], response.json()
+    assert not Template.objects.exists()
+
+
+@pytest.mark.django_db
+def test_developers_cannot_write_templates(seeded, dev_client, devops_client):
+    for client in (dev_client, devops_client):
+        assert client.post("/api/v1/templates/", NEW_TEMPLATE, format="json").status_code == 403
+        assert client.patch("/api/v1/templates/dev-namespace/", {"is_active": False}).status_code == 403
+        assert client.delete("/api/v1/templates/dev-namespace/").status_code == 403
+    assert Template.objects.get(pk="dev-namespace").is_active
+
+
+@pytest.mark.django_db
+def test_render_is_a_dry_run_returning_the_document(seeded, dev_client):
+    response = dev_client.post(
+        "/api/v1/templates/basic-eks-cluster/render/", {"parameters": {"cluster_name": "demo-1"}}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["template"] == "basic-eks-cluster"
+    assert body["parameters"]["region"] == "us-east-1"
+    assert "name: demo-1\n" in body["document"]
+
+
+@pytest.mark.django_db
+def test_render_errors_name_each_parameter(seeded, dev_client):
+    response = dev_client.post(
+        "/api/v1/templates/basic-eks-cluster/render/",
+        {"parameters": {"region": "mars", "desired_capacity": "two", "extra": 1}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {
+        "parameters.cluster_name",
+        "parameters.region",
+        "parameters.desired_capacity",
+        "parameters.extra",
+    }
+
+
+@pytest.mark.django_db
+def test_render_of_unknown_or_inactive_template_is_404(seeded, dev_client):
+    Template.objects.filter(pk="dev-namespace").update(is_active=False)
+    for template_id in ("nope", "dev-namespace"):
+        response = dev_client.post(f"/api/v1/templates/{template_id}/render/", {"parameters": {}}, format="json")
+        assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_filters_and_ordering(seeded, dev_client):
+    body = dev_client.get("/api/v1/templates/?resource_type=KUBERNETES_NAMESPACE").json()
+    assert [t["id"] for t in body["results"]] == ["dev-namespace"]
+    body = dev_client.get("/api/v1/templates/?ordering=-name").json()
+    assert [t["id"] for t in body["results"]] == ["dev-namespace", "basic-eks-cluster"]
+    body = dev_client.get("/api/v1/templates/?resource_type=NOPE")
+    assert body.status_code == 400
+    assert "resource_type" in body.json()["fields"]
