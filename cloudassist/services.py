@@ -91,9 +91,9 @@ def update_user(
     if user.pk == actor.pk:
         if fields.get("is_active") is False:
             raise Conflict("You cannot deactivate your own account.")
-        if groups is not None and roles.ADMIN in roles.role_names(actor) and not actor.is_superuser:
-            if roles.ADMIN not in {group.name for group in groups}:
-                raise Conflict("You cannot remove the admin role from yourself.")
+        drops_admin = groups is not None and roles.ADMIN not in {group.name for group in groups}
+        if drops_admin and roles.ADMIN in roles.role_names(actor) and not actor.is_superuser:
+            raise Conflict("You cannot remove the admin role from yourself.")
     for name, value in fields.items():
         setattr(user, name, value)
     _set_password(user, password)

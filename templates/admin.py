@@ -11,7 +11,18 @@ class TemplateForm(forms.ModelForm):
 
     class Meta:
         model = Template
-        fields = "__all__"
+        fields = [
+            "id",
+            "name",
+            "description",
+            "resource_type",
+            "provider",
+            "is_active",
+            "body",
+            "parameters_schema",
+            "default_lifetime_hours",
+            "max_lifetime_hours",
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -77,7 +77,13 @@ DEV_NAMESPACE = {
                 "description": "Namespace name (a DNS label).",
                 "pattern": "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
             },
-            "cpu_limit": {"type": "integer", "description": "CPU cores in total.", "minimum": 1, "maximum": 16, "default": 2},
+            "cpu_limit": {
+                "type": "integer",
+                "description": "CPU cores in total.",
+                "minimum": 1,
+                "maximum": 16,
+                "default": 2,
+            },
             "memory_limit_gi": {
                 "type": "integer",
                 "description": "Memory in GiB in total.",

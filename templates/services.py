@@ -21,7 +21,7 @@ def _check(template: Template) -> None:
     )
 
 
-def create_template(*, actor, id: str, **fields: Any) -> Template:  # noqa: A002 - the slug id
+def create_template(*, actor, id: str, **fields: Any) -> Template:
     if Template.objects.filter(pk=id).exists():
         raise ValidationError({"id": [f"A template with id '{id}' already exists."]})
     template = Template(id=id, created_by=actor if actor and actor.is_authenticated else None, **fields)
@@ -33,9 +33,7 @@ def create_template(*, actor, id: str, **fields: Any) -> Template:  # noqa: A002
 def update_template(*, template: Template, **fields: Any) -> Template:
     """Change a template; a change to its body or schema bumps its version."""
     fields.pop("id", None)
-    changes_definition = any(
-        name in fields and fields[name] != getattr(template, name) for name in DEFINITION_FIELDS
-    )
+    changes_definition = any(name in fields and fields[name] != getattr(template, name) for name in DEFINITION_FIELDS)
     for name, value in fields.items():
         setattr(template, name, value)
     _check(template)

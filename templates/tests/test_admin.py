@@ -70,7 +70,5 @@ def test_admin_change_bumps_version_and_deactivate_action(admin_browser):
     response = admin_browser.post("/admin/templates/template/dev-namespace/change/", data)
     assert response.status_code == 302
     assert Template.objects.get(pk="dev-namespace").version == 2
-    admin_browser.post(
-        "/admin/templates/template/", {"action": "deactivate", "_selected_action": ["dev-namespace"]}
-    )
+    admin_browser.post("/admin/templates/template/", {"action": "deactivate", "_selected_action": ["dev-namespace"]})
     assert not Template.objects.get(pk="dev-namespace").is_active

@@ -1,0 +1,135 @@
+"""`manage.py serve` (what `make run` runs), end to end, as a real process tree."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+import redis
+from rq import Worker
+
+from cloudassist import embedded
+from cloudassist.seed import DEMO_USERS
+
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _call(url: str, data: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _wait_until_ready(proc, base: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            if _call(f"{base}/ready")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail("serve did not become ready")
+
+
+@pytest.fixture
+def serve_env(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "REDIS_URL")}
+    env.update(
+        CLOUDASSIST_VAR_DIR=str(tmp_path / "var"),
+        EMBEDDED_MONGO_PORT=str(embedded.free_port()),
+        EMBEDDED_REDIS_PORT=str(embedded.free_port()),
+        PORT=str(embedded.free_port()),
+        DEBUG="true",
+        DEMO_PASSWORD="demo-pass-for-tests",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _start(env):
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _stop(proc) -> list[tuple[str, psutil.Process]]:
+    """Ctrl-C the serve process; returns the processes it had started, with their names."""
+    tree = [(child.name(), child) for child in psutil.Process(proc.pid).children(recursive=True)]
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, output
+    assert "stopped; data kept under" in output
+    return tree
+
+
+def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
+    base = f"http://127.0.0.1:{serve_env['PORT']}"
+    proc = _start(serve_env)
+    try:
+        _wait_until_ready(proc, base)
+        assert _call(f"{base}/health") == (200, {"status": "ok"})
+        status, body = _call(f"{base}/api/v1/auth/token/", {"username": "aaa", "password": "demo-pass-for-tests"})
+        assert status == 200
+        token = body["token"]
+        assert _call(f"{base}/api/v1/roles/", {"name": "kept-role"}, token)[0] == 201
+        connection = redis.Redis.from_url(f"redis://127.0.0.1:{serve_env['EMBEDDED_REDIS_PORT']}/0")
+        workers = Worker.all(connection=connection)
+        assert {queue.name for worker in workers for queue in worker.queues} == {"default", "provisioning"}
+    finally:
+        tree = _stop(proc)
+    assert {"mongod", "redis-server"} <= {name for name, _ in tree}
+    assert len(tree) >= 4  # mongod, redis-server, the web server and the worker
+    assert [name for name, child in tree if _running(child)] == []
+
+    # Second run: same data, no duplicate demo users.
+    proc = _start(serve_env)
+    try:
+        _wait_until_ready(proc, base)
+        status, body = _call(f"{base}/api/v1/auth/token/", {"username": "aaa", "password": "demo-pass-for-tests"})
+        assert body["token"] == token
+        assert _call(f"{base}/api/v1/roles/kept-role/", token=token)[0] == 200
+        users = _call(f"{base}/api/v1/users/", token=token)[1]
+        assert users["count"] == len(DEMO_USERS)
+    finally:
+        _stop(proc)
+
+
+def test_serve_refuses_a_busy_web_port(serve_env):
+    with psutil.Popen([sys.executable, "-m", "http.server", serve_env["PORT"], "--bind", "127.0.0.1"]) as blocker:
+        try:
+            deadline = time.monotonic() + 10
+            while not embedded.port_is_open(int(serve_env["PORT"])) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            result = subprocess.run(
+                [sys.executable, "manage.py", "serve"], cwd=BASE_DIR, env=serve_env, capture_output=True, text=True
+            )
+        finally:
+            blocker.terminate()
+    assert result.returncode != 0
+    assert f"port {serve_env['PORT']} is already in use" in result.stderr

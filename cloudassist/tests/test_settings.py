@@ -1,0 +1,77 @@
+"""Settings come from the environment; production settings pass `check --deploy`."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# Warnings `check --deploy` may show; the README's production section says why each is left.
+JUSTIFIED = {"security.W021"}  # HSTS preload: an irreversible opt-in for the domain owner
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "SECRET_KEY")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env={**base, **env}, capture_output=True, text=True
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage(
+        "check",
+        "--deploy",
+        DEBUG="false",
+        SECRET_KEY="k" * 20 + "-a-Long-random-production-secret-" + "z" * 20,
+        ALLOWED_HOSTS="cloudassist.example.com",
+        SECURE_SSL_REDIRECT="true",
+    )
+    assert result.returncode == 0, result.stderr
+    found = set(re.findall(r"\(([a-z_]+\.[EW]\d+)\)", result.stderr))
+    assert found <= JUSTIFIED, result.stderr
+
+
+def test_production_without_secret_key_is_one_clear_error():
+    result = _manage("check", DEBUG="false", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
+
+
+def test_settings_read_from_dotenv_file(tmp_path):
+    script = (
+        "import environ, os; os.environ.pop('DEMO_PASSWORD', None); "
+        f"environ.Env.read_env({str(tmp_path / '.env')!r}, overwrite=False); "
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'cloudassist.settings'; "
+        "from django.conf import settings; print(settings.DEMO_PASSWORD, settings.ALLOWED_HOSTS)"
+    )
+    (tmp_path / ".env").write_text("DEMO_PASSWORD=from-dotenv\nALLOWED_HOSTS=a.example,b.example\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("DEMO_PASSWORD", "ALLOWED_HOSTS")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["from-dotenv", "['a.example',", "'b.example']"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "mongodb://127.0.0.1:27117/?directConnection=true"),
+        ({"EMBEDDED_MONGO_PORT": "28001"}, "mongodb://127.0.0.1:28001/?directConnection=true"),
+        ({"MONGODB_URI": "mongodb://db.internal:27017/?replicaSet=rs0"}, "mongodb://db.internal:27017/?replicaSet=rs0"),
+    ],
+)
+def test_mongodb_uri_defaults_to_the_embedded_server(env, expected):
+    base = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "EMBEDDED_MONGO_PORT")}
+    script = "from django.conf import settings; print(settings.DATABASES['default']['HOST'])"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env={**base, **env, "DJANGO_SETTINGS_MODULE": "cloudassist.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == expected
