@@ -13,6 +13,19 @@ DESCRIPTIONS = {
     DEVOPS: "Reviews requests and extensions in the admin and the API; owns quotas and the cloud bill.",
 }
 
+# Django admin permissions each role gets (admins are superusers or get everything they need
+# from these; later issues add the review permissions for DevOps).
+ADMIN_PERMISSIONS = {
+    ADMIN: (
+        "view_user",  # users are managed through the API, which guards roles and superusers
+        "view_group",
+        "view_template",
+        "add_template",
+        "change_template",
+    ),
+    DEVOPS: ("view_template", "view_user", "view_group"),
+}
+
 
 def role_names(user) -> set[str]:
     if not user or not user.is_authenticated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import PermissionDenied
 
@@ -16,8 +16,13 @@ User = get_user_model()
 
 
 def ensure_roles() -> list[Group]:
-    """Create the built-in roles if they are missing (idempotent)."""
-    return [Group.objects.get_or_create(name=name)[0] for name in roles.ALL]
+    """Create the built-in roles if they are missing and give them their admin permissions (idempotent)."""
+    groups = [Group.objects.get_or_create(name=name)[0] for name in roles.ALL]
+    for group in groups:
+        codenames = roles.ADMIN_PERMISSIONS.get(group.name, ())
+        if codenames:
+            group.permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return groups
 
 
 def _apply_roles(user, groups: Iterable[Group] | None) -> None:

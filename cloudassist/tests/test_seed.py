@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from cloudassist import roles
@@ -35,3 +36,25 @@ def test_seed_leaves_changed_rows_alone(settings):
     call_command("seed_demo")
     assert Template.objects.get(pk="dev-namespace").name == "Renamed by an admin"
     assert User.objects.get(username="bbb").check_password("changed-by-bbb")
+
+
+@pytest.mark.django_db
+def test_devops_see_templates_in_the_admin_but_cannot_change_them(client):
+    call_command("seed_demo", "--password", "a-demo-password")
+    assert client.login(username="jjj", password="a-demo-password")
+    assert client.get("/admin/templates/template/").status_code == 200
+    assert client.get("/admin/templates/template/add/").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/", "/admin/auth/user/", "/admin/auth/user/?groups__id__exact={dev}", "/admin/auth/group/", "/admin/rq/"],
+)
+def test_admin_screens_load_for_the_superuser(client, path):
+    call_command("seed_demo", "--password", "a-demo-password")
+    assert client.login(username="aaa", password="a-demo-password")
+    response = client.get(path.format(dev=Group.objects.get(name="dev").pk))
+    assert response.status_code == 200
+    user = User.objects.get(username="bbb")
+    assert client.get(f"/admin/auth/user/{user.pk}/change/").status_code == 200
