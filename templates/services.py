@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from cloudassist.api.errors import Conflict
 from templates import rendering
 from templates.models import Template
 
@@ -31,15 +33,26 @@ def create_template(*, actor, id: str, **fields: Any) -> Template:
 
 
 def update_template(*, template: Template, **fields: Any) -> Template:
-    """Change a template; a change to its body or schema bumps its version."""
+    """Change a template; a change to its body or schema bumps its version.
+
+    Compare-and-set on the version the caller read: of two concurrent definition changes
+    made from the same version, one wins and the other gets a 409 instead of silently
+    overwriting it.
+    """
     fields.pop("id", None)
     changes_definition = any(name in fields and fields[name] != getattr(template, name) for name in DEFINITION_FIELDS)
+    read_version = template.version
     for name, value in fields.items():
         setattr(template, name, value)
     _check(template)
+    template.updated_at = timezone.now()
     if changes_definition:
-        template.version += 1
-    template.save()
+        template.version = read_version + 1
+    written = Template.objects.filter(pk=template.pk, version=read_version).update(
+        **fields, version=template.version, updated_at=template.updated_at
+    )
+    if written != 1:
+        raise Conflict(f"Template '{template.pk}' changed meanwhile; reload it and apply your change again.")
     return template
 
 

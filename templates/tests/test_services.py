@@ -1,0 +1,71 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connections
+
+from cloudassist.api.errors import Conflict
+from cloudassist.seed import seed_demo
+from templates import services
+from templates.models import Template
+
+
+@pytest.fixture
+def namespace_template(db):
+    seed_demo(password="irrelevant-password")
+    return Template.objects.get(pk="dev-namespace")
+
+
+def test_metadata_changes_keep_the_version(namespace_template):
+    services.update_template(template=namespace_template, name="Renamed", is_active=False)
+    stored = Template.objects.get(pk="dev-namespace")
+    assert (stored.name, stored.is_active, stored.version) == ("Renamed", False, 1)
+
+
+def test_definition_change_from_a_stale_read_is_a_conflict(namespace_template):
+    stale = Template.objects.get(pk="dev-namespace")
+    services.update_template(template=namespace_template, body=namespace_template.body + "# first\n")
+    with pytest.raises(Conflict):
+        services.update_template(template=stale, body=stale.body + "# second\n")
+    stored = Template.objects.get(pk="dev-namespace")
+    assert stored.version == 2
+    assert stored.body.endswith("# first\n")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_definition_changes_exactly_one_wins():
+    seed_demo(password="irrelevant-password")
+    copies = [Template.objects.get(pk="dev-namespace") for _ in range(8)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(copies))
+
+    def change(index: int, template: Template) -> None:
+        barrier.wait()
+        try:
+            services.update_template(template=template, body=template.body + f"# writer {index}\n")
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=change, args=(i, t)) for i, t in enumerate(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
+    assert Template.objects.get(pk="dev-namespace").version == 2
+
+
+def test_duplicate_id_is_refused(namespace_template):
+    with pytest.raises(ValidationError, match="already exists"):
+        services.create_template(
+            actor=None,
+            id="dev-namespace",
+            name="x",
+            resource_type="S3_BUCKET",
+            provider="aws-s3",
+            body="a: 1",
+            parameters_schema={"type": "object"},
+        )
