@@ -57,3 +57,25 @@ def test_garbage_input_never_yields_a_500(admin_client_api, path, payload):
 def test_anonymous_garbage_is_still_a_clean_401():
     response = APIClient().generic("PUT", "/api/v1/templates/x/", "[]", content_type="application/json")
     assert response.status_code == 401
+
+
+def test_unexpected_exceptions_become_a_json_500_without_details(caplog):
+    from cloudassist.api.errors import exception_handler
+
+    response = exception_handler(RuntimeError("secret connection string"), {})
+    assert response.status_code == 500
+    assert response.data == {"error": "Internal server error", "code": "server_error", "status": 500}
+    assert "Unhandled error" in caplog.text
+
+
+def test_integrity_errors_become_a_409_naming_the_duplicate():
+    from django.db import IntegrityError
+    from pymongo.errors import DuplicateKeyError
+
+    from cloudassist.api.errors import exception_handler
+
+    error = IntegrityError()
+    error.__cause__ = DuplicateKeyError("E11000", 11000, {"keyValue": {"name": "dev"}})
+    response = exception_handler(error, {})
+    assert response.status_code == 409
+    assert response.data["error"] == "An object with name='dev' already exists."
