@@ -374,12 +374,6 @@ class EmbeddedServices:
         while self.servers:
             self.servers.pop().stop()
 
-    def __enter__(self) -> EmbeddedServices:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
 
 def start_missing(
     *,

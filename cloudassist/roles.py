@@ -13,11 +13,12 @@ DESCRIPTIONS = {
     DEVOPS: "Reviews requests and extensions in the admin and the API; owns quotas and the cloud bill.",
 }
 
-# Django admin permissions each role gets (admins are superusers or get everything they need
-# from these; later issues add the review permissions for DevOps).
+# Django-admin permissions each built-in role is granted by `ensure_roles` (superusers need none).
+# Users are managed through the API only, which guards roles and the superuser flag; later
+# issues add the review permissions for DevOps.
 ADMIN_PERMISSIONS = {
     ADMIN: (
-        "view_user",  # users are managed through the API, which guards roles and superusers
+        "view_user",
         "view_group",
         "view_template",
         "add_template",
@@ -39,8 +40,3 @@ def role_names(user) -> set[str]:
 
 def is_admin(user) -> bool:
     return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in role_names(user)))
-
-
-def is_devops(user) -> bool:
-    """DevOps reviewers: the devops role, and admins."""
-    return is_admin(user) or DEVOPS in role_names(user)

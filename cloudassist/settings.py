@@ -3,6 +3,7 @@
 The README's configuration table lists every variable read here.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -11,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Variables already in the environment win over the file.
+environ.Env.read_env(os.environ.get("CLOUDASSIST_ENV_FILE", str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 

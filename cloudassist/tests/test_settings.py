@@ -40,19 +40,17 @@ def test_production_without_secret_key_is_one_clear_error():
     assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
 
 
-def test_settings_read_from_dotenv_file(tmp_path):
-    script = (
-        "import environ, os; os.environ.pop('DEMO_PASSWORD', None); "
-        f"environ.Env.read_env({str(tmp_path / '.env')!r}, overwrite=False); "
-        "os.environ['DJANGO_SETTINGS_MODULE'] = 'cloudassist.settings'; "
-        "from django.conf import settings; print(settings.DEMO_PASSWORD, settings.ALLOWED_HOSTS)"
-    )
+def test_settings_read_the_dotenv_file_and_the_environment_wins(tmp_path):
     (tmp_path / ".env").write_text("DEMO_PASSWORD=from-dotenv\nALLOWED_HOSTS=a.example,b.example\n")
     env = {key: value for key, value in os.environ.items() if key not in ("DEMO_PASSWORD", "ALLOWED_HOSTS")}
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split() == ["from-dotenv", "['a.example',", "'b.example']"]
+    env.update(CLOUDASSIST_ENV_FILE=str(tmp_path / ".env"), DJANGO_SETTINGS_MODULE="cloudassist.settings")
+    script = "from django.conf import settings; print(settings.DEMO_PASSWORD, ','.join(settings.ALLOWED_HOSTS))"
+    command = [sys.executable, "-c", script]
+    result = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["from-dotenv", "a.example,b.example"]
+    env["DEMO_PASSWORD"] = "from-environment"
+    result = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["from-environment", "a.example,b.example"]
 
 
 @pytest.mark.parametrize(
