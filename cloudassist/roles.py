@@ -40,3 +40,12 @@ def role_names(user) -> set[str]:
 
 def is_admin(user) -> bool:
     return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in role_names(user)))
+
+
+def is_devops(user) -> bool:
+    return bool(user and user.is_authenticated and DEVOPS in role_names(user))
+
+
+def is_reviewer(user) -> bool:
+    """DevOps and admins review requests (never their own) and see everyone's."""
+    return is_admin(user) or is_devops(user)

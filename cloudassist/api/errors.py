@@ -122,6 +122,8 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.NotFound):
             message = NOT_FOUND if message == str(exceptions.NotFound.default_detail) else message
         body = error_body(message, code=_first_code(exc), status_code=exc.status_code)
+        if getattr(exc, "current_status", None):
+            body["current_status"] = exc.current_status  # a refused state change names the current state
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

@@ -40,6 +40,9 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="Validation errors by field path (dotted for nested fields).",
     )
+    current_status = serializers.CharField(
+        required=False, help_text="On a refused state change (409): the object's current status."
+    )
 
 
 class RoleSerializer(BaseModelSerializer):

@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from provisioning.choices import ExtensionSlot, ExtensionStatus, RequestStatus, RequestType
+
+MIN_EXTENSION_HOURS = 1
+MAX_EXTENSION_HOURS = 720
+
+
+class ProvisionRequest(models.Model):
+    """A developer's request for an environment from a template, and its whole life."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provision_requests"
+    )
+    template = models.ForeignKey("templates.Template", on_delete=models.PROTECT, related_name="provision_requests")
+    template_version = models.PositiveIntegerField(help_text="The template version the snapshot was taken from.")
+    template_snapshot = models.JSONField(
+        default=dict,
+        help_text="The template as it was at submission: name, provider, resource_type, body, parameters_schema.",
+    )
+    parameters = models.JSONField(default=dict, help_text="Validated parameters, defaults applied.")
+    description = models.TextField(blank=True)
+    request_type = models.CharField(max_length=16, choices=RequestType.choices, default=RequestType.TEMPORARY)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty for permanent requests.")
+    status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.REQUESTED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    extension_slot = models.CharField(max_length=12, choices=ExtensionSlot.choices, default=ExtensionSlot.AVAILABLE)
+    analysis_remarks = models.JSONField(default=list, blank=True, help_text="Filled by the request analysis.")
+    cost_estimate = models.JSONField(null=True, blank=True, help_text="Filled by the cost estimate.")
+    outputs = models.JSONField(default=dict, blank=True, help_text="Endpoint and resource ids, filled by the worker.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="provreq_status_created"),
+            models.Index(fields=["requested_by", "-created_at"], name="provreq_requester_created"),
+            models.Index(fields=["template", "-created_at"], name="provreq_template_created"),
+            models.Index(fields=["status", "expires_at"], name="provreq_status_expires"),
+            models.Index(fields=["-created_at"], name="provreq_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} for {self.requested_by} ({self.status})"
+
+
+class ExtensionRequest(models.Model):
+    """A request to extend a live environment's lifetime; one may ever be approved per request."""
+
+    provision_request = models.ForeignKey(ProvisionRequest, on_delete=models.CASCADE, related_name="extensions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="extension_requests"
+    )
+    reason = models.TextField()
+    extend_by_hours = models.PositiveIntegerField(
+        validators=[MinValueValidator(MIN_EXTENSION_HOURS), MaxValueValidator(MAX_EXTENSION_HOURS)]
+    )
+    status = models.CharField(max_length=20, choices=ExtensionStatus.choices, default=ExtensionStatus.REQUESTED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="extreq_status_created"),
+            models.Index(fields=["provision_request", "-created_at"], name="extreq_request_created"),
+            models.Index(fields=["requested_by", "-created_at"], name="extreq_requester_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"+{self.extend_by_hours}h for {self.provision_request_id} ({self.status})"
+
+
+class Event(models.Model):
+    """The audit trail: one row per transition (and, later, per sensitive read). Never updated."""
+
+    provision_request = models.ForeignKey(ProvisionRequest, on_delete=models.CASCADE, related_name="events")
+    extension_request = models.ForeignKey(
+        ExtensionRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, help_text="The actor's username at the time, or `system`.")
+    action = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["provision_request", "created_at"], name="event_request_created"),
+            models.Index(fields=["extension_request", "created_at"], name="event_extension_created"),
+            models.Index(fields=["action", "created_at"], name="event_action_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.from_status or '-'} -> {self.to_status or '-'}"
+
+    @property
+    def subject(self) -> str:
+        return "extension_request" if self.extension_request_id else "provision_request"

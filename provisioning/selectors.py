@@ -1,0 +1,26 @@
+from django.db.models import QuerySet
+
+from cloudassist import roles
+from provisioning.models import Event, ExtensionRequest, ProvisionRequest
+
+
+def requests_for(user) -> QuerySet[ProvisionRequest]:
+    """DevOps and admins see every request; everyone else only their own."""
+    queryset = ProvisionRequest.objects.select_related("requested_by", "reviewed_by", "template")
+    if roles.is_reviewer(user):
+        return queryset
+    return queryset.filter(requested_by=user)
+
+
+def extensions_for(user) -> QuerySet[ExtensionRequest]:
+    queryset = ExtensionRequest.objects.select_related("requested_by", "reviewed_by", "provision_request")
+    if roles.is_reviewer(user):
+        return queryset
+    return queryset.filter(requested_by=user)
+
+
+def events_for(*, request: ProvisionRequest | None = None, extension: ExtensionRequest | None = None):
+    """The audit trail of a provision request (its extensions included) or of one extension."""
+    if extension is not None:
+        return Event.objects.filter(extension_request=extension).order_by("created_at", "pk")
+    return Event.objects.filter(provision_request=request).order_by("created_at", "pk")

@@ -1,0 +1,286 @@
+"""Provisioning use cases: submit, edit, approve, reject, revoke, and the one-time extension.
+
+Every status change goes through ``transitions.transition`` (compare-and-set + audit Event
+in one transaction). Callers pass the acting user, or None for the system.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from cloudassist.api.errors import Conflict
+from cloudassist.db import run_atomic
+from provisioning import transitions
+from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
+from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
+from templates import services as template_services
+from templates.models import Template
+
+logger = logging.getLogger(__name__)
+
+PROVISIONING_QUEUE = "provisioning"
+
+
+def resolve_expiry(
+    *, template: Template, request_type: str, expires_at: datetime | None, now: datetime
+) -> datetime | None:
+    """TEMPORARY: in the future and within the template's maximum lifetime (default lifetime
+    when omitted). PERMANENT: no expiry."""
+    if request_type == RequestType.PERMANENT:
+        if expires_at is not None:
+            raise ValidationError({"expires_at": ["Permanent requests do not expire; leave expires_at out."]})
+        return None
+    if expires_at is None:
+        return now + timedelta(hours=template.default_lifetime_hours)
+    if expires_at <= now:
+        raise ValidationError({"expires_at": ["Must be in the future."]})
+    latest = now + timedelta(hours=template.max_lifetime_hours)
+    if expires_at > latest:
+        raise ValidationError(
+            {
+                "expires_at": [
+                    f"Must be within the template's maximum lifetime of {template.max_lifetime_hours} hours "
+                    f"(at the latest {latest.isoformat(timespec='seconds')})."
+                ]
+            }
+        )
+    return expires_at
+
+
+def submit_request(
+    *,
+    actor,
+    template: Template,
+    parameters: Any,
+    description: str = "",
+    request_type: str = RequestType.TEMPORARY,
+    expires_at: datetime | None = None,
+) -> ProvisionRequest:
+    """Validate the parameters against the template's schema and store the request with a
+    snapshot of the template version it was made from."""
+    if not template.is_active:
+        raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
+    rendered = template_services.render(template=template, parameters=parameters)
+    now = timezone.now()
+    expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
+    snapshot = {
+        "name": template.name,
+        "resource_type": template.resource_type,
+        "provider": template.provider,
+        "body": template.body,
+        "parameters_schema": template.parameters_schema,
+    }
+
+    def unit() -> ProvisionRequest:
+        request = ProvisionRequest.objects.create(
+            requested_by=actor,
+            template=template,
+            template_version=template.version,
+            template_snapshot=snapshot,
+            parameters=rendered.parameters,
+            description=description,
+            request_type=request_type,
+            expires_at=expires_at,
+        )
+        transitions.record(
+            subject=request,
+            actor=actor,
+            action=transitions.SUBMIT.action,
+            to_status=request.status,
+            data={"template": template.pk, "template_version": template.version},
+        )
+        return request
+
+    return run_atomic(unit)
+
+
+def update_description(*, actor, request: ProvisionRequest, description: str) -> ProvisionRequest:
+    """The requester may reword the description while the request waits for review."""
+    if actor.pk != request.requested_by_id:
+        raise PermissionDenied("Only the requester may edit this provision request.")
+    previous = request.description
+
+    def unit() -> int:
+        now = timezone.now()
+        written = ProvisionRequest.objects.filter(pk=request.pk, status=RequestStatus.REQUESTED).update(
+            description=description, updated_at=now
+        )
+        if written:
+            transitions.record(
+                subject=request,
+                actor=actor,
+                action="edit",
+                from_status=RequestStatus.REQUESTED,
+                to_status=RequestStatus.REQUESTED,
+                data={"description": {"from": previous, "to": description}},
+            )
+            request.description, request.updated_at = description, now
+        return written
+
+    if not run_atomic(unit):
+        current = ProvisionRequest.objects.filter(pk=request.pk).values_list("status", flat=True).first()
+        raise transitions.InvalidTransition(subject=request, action="edit", current=current or request.status)
+    return request
+
+
+def _enqueue_provision(request_id) -> None:
+    import django_rq
+
+    from provisioning import jobs
+
+    try:
+        django_rq.get_queue(PROVISIONING_QUEUE).enqueue(
+            jobs.provision, str(request_id), job_id=f"provision-{request_id}"
+        )
+    except Exception:  # Redis down: the request stays APPROVED; the workers' sweep picks it up
+        logger.exception("Could not enqueue provisioning of %s; it stays APPROVED", request_id)
+
+
+def _review_fields(*, actor, note: str) -> dict[str, Any]:
+    return {"reviewed_by": actor, "reviewed_at": timezone.now(), "review_note": note}
+
+
+def _require_note(note: str, *, what: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": [f"Say why when rejecting {what}; the requester will read it."]})
+    return note
+
+
+def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
+    """REQUESTED -> APPROVED; provisioning is enqueued once the approval has committed."""
+    if actor is None and request.request_type == RequestType.PERMANENT:
+        raise PermissionDenied("Permanent requests are approved by DevOps or admins only, never automatically.")
+    return transitions.transition(
+        request,
+        "approve",
+        actor=actor,
+        note=note,
+        fields=_review_fields(actor=actor, note=note),
+        after_commit=lambda: _enqueue_provision(request.pk),
+    )
+
+
+def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionRequest:
+    note = _require_note(note, what="a request")
+    return transitions.transition(
+        request, "reject", actor=actor, note=note, fields=_review_fields(actor=actor, note=note)
+    )
+
+
+def revoke_request(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
+    """The requester withdraws the request before provisioning starts."""
+    return transitions.transition(request, "revoke", actor=actor, note=note)
+
+
+def _extension_refusal(request: ProvisionRequest) -> Conflict:
+    request.refresh_from_db(fields=["status", "extension_slot", "request_type"])
+    if request.request_type == RequestType.PERMANENT:
+        return Conflict("Permanent requests do not expire; there is nothing to extend.")
+    if request.status not in LIVE:
+        return transitions.InvalidTransition(subject=request, action="extend", current=request.status)
+    if request.extension_slot == ExtensionSlot.PENDING:
+        return Conflict("An extension of this provision request is already pending review.")
+    return Conflict("This provision request already had its one extension.")
+
+
+def request_extension(*, actor, request: ProvisionRequest, extend_by_hours: int, reason: str) -> ExtensionRequest:
+    """Ask once for more time for a live environment (APPROVED, INITIATED or DEPLOYED)."""
+    transitions.authorize(
+        transitions.REQUEST_EXTENSION, actor=actor, owner_id=request.requested_by_id, noun="provision request"
+    )
+    if not MIN_EXTENSION_HOURS <= extend_by_hours <= MAX_EXTENSION_HOURS:
+        raise ValidationError(
+            {"extend_by_hours": [f"Must be between {MIN_EXTENSION_HOURS} and {MAX_EXTENSION_HOURS} hours."]}
+        )
+    if request.request_type == RequestType.PERMANENT:
+        raise Conflict("Permanent requests do not expire; there is nothing to extend.")
+
+    def unit() -> ExtensionRequest | None:
+        claimed = ProvisionRequest.objects.filter(
+            pk=request.pk, status__in=LIVE, extension_slot=ExtensionSlot.AVAILABLE
+        ).update(extension_slot=ExtensionSlot.PENDING, updated_at=timezone.now())
+        if not claimed:
+            return None
+        extension = ExtensionRequest.objects.create(
+            provision_request=request, requested_by=actor, reason=reason, extend_by_hours=extend_by_hours
+        )
+        transitions.record(
+            subject=extension,
+            actor=actor,
+            action=transitions.REQUEST_EXTENSION.action,
+            to_status=extension.status,
+            data={"extend_by_hours": extend_by_hours},
+        )
+        return extension
+
+    extension = run_atomic(unit)
+    if extension is None:
+        raise _extension_refusal(request)
+    request.extension_slot = ExtensionSlot.PENDING
+    return extension
+
+
+def _release_slot(extension: ExtensionRequest):
+    def release(now: datetime) -> None:
+        ProvisionRequest.objects.filter(pk=extension.provision_request_id, extension_slot=ExtensionSlot.PENDING).update(
+            extension_slot=ExtensionSlot.AVAILABLE, updated_at=now
+        )
+
+    return release
+
+
+def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> ExtensionRequest:
+    """REQUESTED -> APPROVED, moving the environment's expires_at by extend_by_hours, all or nothing."""
+
+    def extend(now: datetime) -> None:
+        request = ProvisionRequest.objects.get(pk=extension.provision_request_id)
+        if request.status not in LIVE:
+            raise transitions.InvalidTransition(subject=request, action="extend", current=request.status)
+        new_expiry = request.expires_at + timedelta(hours=extension.extend_by_hours)
+        written = ProvisionRequest.objects.filter(
+            pk=request.pk,
+            status=request.status,
+            expires_at=request.expires_at,
+            extension_slot=ExtensionSlot.PENDING,
+        ).update(expires_at=new_expiry, extension_slot=ExtensionSlot.USED, updated_at=now)
+        if written != 1:
+            raise Conflict("The provision request changed meanwhile; try again.")
+        transitions.record(
+            subject=request,
+            actor=actor,
+            action="extend",
+            from_status=request.status,
+            to_status=request.status,
+            note=note,
+            data={
+                "extension_request": str(extension.pk),
+                "extend_by_hours": extension.extend_by_hours,
+                "expires_at": {"from": request.expires_at.isoformat(), "to": new_expiry.isoformat()},
+            },
+        )
+
+    return transitions.transition(
+        extension, "approve", actor=actor, note=note, fields=_review_fields(actor=actor, note=note), also=extend
+    )
+
+
+def reject_extension(*, actor, extension: ExtensionRequest, note: str) -> ExtensionRequest:
+    note = _require_note(note, what="an extension")
+    return transitions.transition(
+        extension,
+        "reject",
+        actor=actor,
+        note=note,
+        fields=_review_fields(actor=actor, note=note),
+        also=_release_slot(extension),
+    )
+
+
+def revoke_extension(*, actor, extension: ExtensionRequest, note: str = "") -> ExtensionRequest:
+    return transitions.transition(extension, "revoke", actor=actor, note=note, also=_release_slot(extension))

@@ -1,0 +1,191 @@
+"""Every allowed status move, who may make it, and the one helper that makes it.
+
+A move is a compare-and-set on the subject's status (``filter(pk, status=seen).update``)
+plus its audit Event, written together in one MongoDB transaction; work that must follow
+the move (enqueueing a job) runs only after that transaction has committed. A move from a
+status the table does not allow is a 409 naming the current status.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.utils import timezone
+from django_mongodb_backend.transaction import on_commit
+
+from cloudassist import roles
+from cloudassist.api.errors import Conflict
+from cloudassist.db import is_transient, run_atomic
+from provisioning.choices import LIVE, ExtensionStatus, RequestStatus
+from provisioning.models import Event, ExtensionRequest, ProvisionRequest
+
+SYSTEM = "system"
+
+
+class Who(enum.Enum):
+    REQUESTER = "the requester"
+    REVIEWER = "DevOps or admins (never on their own request)"
+    SYSTEM = "the system (workers and sweeps)"
+
+
+@dataclass(frozen=True)
+class Move:
+    action: str
+    sources: frozenset[str]
+    target: str
+    by: frozenset[Who]
+
+
+def _table(*moves: Move) -> dict[str, Move]:
+    return {move.action: move for move in moves}
+
+
+R, E = RequestStatus, ExtensionStatus
+REQUESTER, REVIEWER, BY_SYSTEM = Who.REQUESTER, Who.REVIEWER, Who.SYSTEM
+
+# Creating a row is not a compare-and-set, but it is a move from nothing and is audited too.
+SUBMIT = Move("submit", frozenset(), R.REQUESTED, frozenset({REQUESTER}))
+REQUEST_EXTENSION = Move("submit", frozenset(), E.REQUESTED, frozenset({REQUESTER}))
+
+REQUEST_MOVES: dict[str, Move] = _table(
+    Move("approve", frozenset({R.REQUESTED}), R.APPROVED, frozenset({REVIEWER, BY_SYSTEM})),
+    Move("reject", frozenset({R.REQUESTED}), R.REJECTED, frozenset({REVIEWER})),
+    Move("revoke", frozenset({R.REQUESTED, R.APPROVED}), R.REVOKED, frozenset({REQUESTER})),
+    Move("start_provisioning", frozenset({R.APPROVED}), R.INITIATED, frozenset({BY_SYSTEM})),
+    Move("mark_deployed", frozenset({R.INITIATED}), R.DEPLOYED, frozenset({BY_SYSTEM})),
+    Move("mark_failed", frozenset({R.INITIATED}), R.FAILED, frozenset({BY_SYSTEM})),
+    Move("expire", LIVE, R.EXPIRED, frozenset({BY_SYSTEM})),
+    Move(
+        "start_purge",
+        frozenset({R.DEPLOYED, R.FAILED, R.EXPIRED, R.PURGE_FAILED}),
+        R.PURGE_INITIATED,
+        frozenset({REVIEWER, BY_SYSTEM}),
+    ),
+    Move("mark_purged", frozenset({R.PURGE_INITIATED}), R.PURGED, frozenset({BY_SYSTEM})),
+    Move("mark_purge_failed", frozenset({R.PURGE_INITIATED}), R.PURGE_FAILED, frozenset({BY_SYSTEM})),
+)
+
+EXTENSION_MOVES: dict[str, Move] = _table(
+    Move("approve", frozenset({E.REQUESTED}), E.APPROVED, frozenset({REVIEWER})),
+    Move("reject", frozenset({E.REQUESTED}), E.REJECTED, frozenset({REVIEWER})),
+    Move("revoke", frozenset({E.REQUESTED}), E.REVOKED, frozenset({REQUESTER})),
+)
+
+NOUNS = {ProvisionRequest: "provision request", ExtensionRequest: "extension request"}
+
+
+class InvalidTransition(Conflict):
+    """409: the move is not allowed from the subject's current status (which the body names)."""
+
+    default_code = "invalid_transition"
+
+    def __init__(self, *, subject, action: str, current: str):
+        self.current_status = current
+        noun = NOUNS[type(subject)]
+        super().__init__(f"Cannot {action.replace('_', ' ')} this {noun}: it is {current}.")
+
+
+def moves_for(subject) -> dict[str, Move]:
+    return EXTENSION_MOVES if isinstance(subject, ExtensionRequest) else REQUEST_MOVES
+
+
+def allowed_actions(subject) -> list[str]:
+    """The moves the table allows from the subject's current status (ignoring who)."""
+    return [action for action, move in moves_for(subject).items() if subject.status in move.sources]
+
+
+def authorize(move: Move, *, actor, owner_id, noun: str) -> None:
+    """Raise PermissionDenied unless ``actor`` (None = the system) may make ``move``."""
+    if actor is None:
+        if BY_SYSTEM in move.by:
+            return
+        raise PermissionDenied(f"Only a person may {move.action} a {noun}.")
+    if REQUESTER in move.by and actor.pk == owner_id:
+        return
+    if REVIEWER in move.by and roles.is_reviewer(actor):
+        if actor.pk == owner_id:
+            raise PermissionDenied(f"Nobody reviews their own {noun}; another DevOps engineer or admin must.")
+        return
+    who = " or ".join(sorted(w.value for w in move.by if w is not BY_SYSTEM)) or "the system"
+    raise PermissionDenied(f"Only {who} may {move.action} this {noun}.")
+
+
+def record(*, subject, actor, action: str, from_status: str = "", to_status: str = "", note: str = "", data=None):
+    """Write one audit Event about ``subject`` (a provision or extension request)."""
+    if isinstance(subject, ExtensionRequest):
+        request_id, extension_id = subject.provision_request_id, subject.pk
+    else:
+        request_id, extension_id = subject.pk, None
+    return Event.objects.create(
+        provision_request_id=request_id,
+        extension_request_id=extension_id,
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else SYSTEM,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=data or {},
+    )
+
+
+def transition(
+    subject,
+    action: str,
+    *,
+    actor,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+    also: Callable[[datetime], None] | None = None,
+    after_commit: Callable[[], None] | None = None,
+):
+    """Make the move ``action`` on ``subject`` for ``actor`` (None = the system); return the subject.
+
+    ``fields`` are written together with the status; ``also(now)`` runs inside the same
+    transaction after the compare-and-set succeeded (raising there undoes everything);
+    ``after_commit`` runs once the transaction has committed. Raises PermissionDenied
+    (403) or InvalidTransition (409 with the current status).
+    """
+    move = moves_for(subject)[action]
+    model = type(subject)
+    owner_id = subject.requested_by_id
+    authorize(move, actor=actor, owner_id=owner_id, noun=NOUNS[model])
+    seen = subject.status
+
+    def unit() -> int:
+        now = timezone.now()
+        updates = {"status": move.target, "updated_at": now, **(fields or {})}
+        if model.objects.filter(pk=subject.pk, status=seen).update(**updates) != 1:
+            return 0
+        if also is not None:
+            also(now)
+        record(
+            subject=subject, actor=actor, action=action, from_status=seen, to_status=move.target, note=note, data=data
+        )
+        if after_commit is not None:
+            on_commit(after_commit, robust=True)
+        for name, value in updates.items():
+            setattr(subject, name, value)
+        return 1
+
+    for _ in range(len(move.sources) + 2):
+        if seen not in move.sources:
+            break
+        try:
+            if run_atomic(unit):
+                return subject
+        except DatabaseError as exc:
+            if not is_transient(exc):
+                raise
+            raise Conflict(f"The {NOUNS[model]} is being changed by someone else; try again.") from exc
+        # Someone else moved it first: look again, and try again only if the move is still allowed.
+        seen = model.objects.filter(pk=subject.pk).values_list("status", flat=True).first() or seen
+        subject.status = seen
+    raise InvalidTransition(subject=subject, action=action, current=seen)
