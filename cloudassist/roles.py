@@ -14,17 +14,13 @@ DESCRIPTIONS = {
 }
 
 # Django-admin permissions each built-in role is granted by `ensure_roles` (superusers need none).
-# Users are managed through the API only, which guards roles and the superuser flag; later
-# issues add the review permissions for DevOps.
+# Users are managed through the API only, which guards roles and the superuser flag. Requests
+# are only viewed in the admin: approve/reject are admin actions that call the services, which
+# decide who may review (see provisioning/transitions.py), never a model permission.
+REVIEW_PERMISSIONS = ("view_provisionrequest", "view_extensionrequest", "view_event")
 ADMIN_PERMISSIONS = {
-    ADMIN: (
-        "view_user",
-        "view_group",
-        "view_template",
-        "add_template",
-        "change_template",
-    ),
-    DEVOPS: ("view_template", "view_user", "view_group"),
+    ADMIN: ("view_user", "view_group", "view_template", "add_template", "change_template", *REVIEW_PERMISSIONS),
+    DEVOPS: ("view_template", "view_user", "view_group", *REVIEW_PERMISSIONS),
 }
 
 

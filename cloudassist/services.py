@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
 from rest_framework.exceptions import PermissionDenied
 
 from cloudassist import roles
@@ -113,7 +114,13 @@ def delete_user(*, user, actor) -> None:
         raise Conflict("You cannot delete your own account.")
     if user.is_superuser and not actor.is_superuser:
         raise PermissionDenied("Only a superuser may delete a superuser.")
-    user.delete()
+    try:
+        user.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            f"User '{user.get_username()}' has provision or extension requests, which the audit trail keeps; "
+            "deactivate the account instead (PATCH is_active=false)."
+        ) from exc
 
 
 def delete_role(*, group: Group) -> None:

@@ -36,7 +36,7 @@ def resolve_expiry(
             raise ValidationError({"expires_at": ["Permanent requests do not expire; leave expires_at out."]})
         return None
     if expires_at is None:
-        return now + timedelta(hours=template.default_lifetime_hours)
+        return _to_millis(now + timedelta(hours=template.default_lifetime_hours))
     if expires_at <= now:
         raise ValidationError({"expires_at": ["Must be in the future."]})
     latest = now + timedelta(hours=template.max_lifetime_hours)
@@ -49,7 +49,12 @@ def resolve_expiry(
                 ]
             }
         )
-    return expires_at
+    return _to_millis(expires_at)
+
+
+def _to_millis(moment: datetime) -> datetime:
+    """MongoDB stores milliseconds; answer with what a later read will return."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def submit_request(

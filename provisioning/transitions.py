@@ -149,7 +149,7 @@ def transition(
     """Make the move ``action`` on ``subject`` for ``actor`` (None = the system); return the subject.
 
     ``fields`` are written together with the status; ``also(now)`` runs inside the same
-    transaction after the compare-and-set succeeded (raising there undoes everything);
+    transaction after the compare-and-set and its Event (raising there undoes everything);
     ``after_commit`` runs once the transaction has committed. Raises PermissionDenied
     (403) or InvalidTransition (409 with the current status).
     """
@@ -164,11 +164,11 @@ def transition(
         updates = {"status": move.target, "updated_at": now, **(fields or {})}
         if model.objects.filter(pk=subject.pk, status=seen).update(**updates) != 1:
             return 0
-        if also is not None:
-            also(now)
         record(
             subject=subject, actor=actor, action=action, from_status=seen, to_status=move.target, note=note, data=data
         )
+        if also is not None:
+            also(now)
         if after_commit is not None:
             on_commit(after_commit, robust=True)
         for name, value in updates.items():

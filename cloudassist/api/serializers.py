@@ -131,3 +131,59 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+
+
+class UserSummarySerializer(BaseModelSerializer):
+    """A user as embedded in other objects (``?expand=requested_by``)."""
+
+    class Meta:
+        model = User
+        fields = ["url", "id", "username", "first_name", "last_name", "email"]
+        read_only_fields = fields
+
+
+class StrictFieldsMixin:
+    """Refuse unknown and read-only fields with a 400 naming them, instead of ignoring them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            fields = self.fields
+            errors = {}
+            for name in data:
+                if name not in fields:
+                    errors[name] = [f"Unknown field; expected one of: {', '.join(self._writable_names())}."]
+                elif fields[name].read_only:
+                    errors[name] = ["This field is read-only."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+    def _writable_names(self) -> list[str]:
+        return [name for name, field in self.fields.items() if not field.read_only]
+
+
+class ExpandMixin:
+    """`?expand=a,b` embeds the named related objects instead of linking them.
+
+    Subclasses list ``expandable = {"field": lambda: SerializerClass}``; the view's queryset
+    must ``select_related`` them so expanding costs no extra query.
+    """
+
+    expandable: dict = {}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        parent = self.parent
+        top_level = parent is None or (isinstance(parent, serializers.ListSerializer) and parent.parent is None)
+        raw = request.query_params.get("expand", "") if request is not None and top_level else ""
+        wanted = [name.strip() for name in raw.split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in self.expandable]
+        if unknown:
+            raise serializers.ValidationError(
+                {"expand": [f"Cannot expand {', '.join(unknown)}; use any of: {', '.join(self.expandable)}."]}
+            )
+        for name in wanted:
+            if name in fields:
+                fields[name] = self.expandable[name]()(read_only=True, context=self.context)
+        return fields

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from cloudassist.api.views import RoleViewSet, TokenView, UserViewSet
+from provisioning.api.views import ExtensionRequestViewSet, ProvisionRequestViewSet
 from templates.api.views import TemplateViewSet
 
 
@@ -15,6 +16,8 @@ router = Router()
 router.register("users", UserViewSet, basename="user")
 router.register("roles", RoleViewSet, basename="role")
 router.register("templates", TemplateViewSet, basename="template")
+router.register("provision-requests", ProvisionRequestViewSet, basename="provisionrequest")
+router.register("extension-requests", ExtensionRequestViewSet, basename="extensionrequest")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -1,0 +1,182 @@
+from django.core.exceptions import PermissionDenied
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from cloudassist.api.fields import IdOrHyperlinkField
+from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, StrictFieldsMixin, UserSummarySerializer
+from provisioning import selectors, transitions
+from provisioning.choices import RequestType
+from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, Event, ExtensionRequest, ProvisionRequest
+from templates.api.serializers import TemplateSerializer
+from templates.models import Template
+
+NOTE_MAX_LENGTH = 5000
+
+
+def _actions_for(subject, context) -> list[str]:
+    """The moves the current user may make on ``subject`` right now."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    moves = transitions.moves_for(subject)
+    allowed = []
+    for action in transitions.allowed_actions(subject):
+        try:
+            transitions.authorize(
+                moves[action], actor=user, owner_id=subject.requested_by_id, noun=transitions.NOUNS[type(subject)]
+            )
+        except PermissionDenied:
+            continue
+        allowed.append(action)
+    return allowed
+
+
+class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
+    requested_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    reviewed_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    template = serializers.HyperlinkedRelatedField(view_name="template-detail", read_only=True)
+    extension = serializers.CharField(
+        source="extension_slot", read_only=True, help_text="The one-time extension: AVAILABLE, PENDING or USED."
+    )
+    actions = serializers.SerializerMethodField(help_text="What you may do with this request now.")
+    events = serializers.SerializerMethodField(help_text="Its audit trail.")
+    extensions = serializers.SerializerMethodField(help_text="Its extension requests.")
+
+    expandable = {
+        "requested_by": lambda: UserSummarySerializer,
+        "reviewed_by": lambda: UserSummarySerializer,
+        "template": lambda: TemplateSerializer,
+    }
+
+    class Meta:
+        model = ProvisionRequest
+        fields = [
+            "url",
+            "id",
+            "requested_by",
+            "template",
+            "template_version",
+            "template_snapshot",
+            "parameters",
+            "description",
+            "request_type",
+            "expires_at",
+            "status",
+            "reviewed_by",
+            "review_note",
+            "reviewed_at",
+            "extension",
+            "analysis_remarks",
+            "cost_estimate",
+            "outputs",
+            "actions",
+            "events",
+            "extensions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_fields(self):
+        fields = super().get_fields()
+        view = self.context.get("view")
+        if getattr(view, "action", None) == "list":
+            fields.pop("template_snapshot")  # the body and schema are on the detail page
+        return fields
+
+    def get_actions(self, obj) -> list[str]:
+        return _actions_for(obj, self.context)
+
+    def get_events(self, obj) -> str:
+        return reverse("provisionrequest-events", args=[obj.pk], request=self.context.get("request"))
+
+    def get_extensions(self, obj) -> str:
+        url = reverse("extensionrequest-list", request=self.context.get("request"))
+        return f"{url}?provision_request={obj.pk}"
+
+
+class ProvisionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    template = IdOrHyperlinkField(
+        noun="template",
+        view_name="template-detail",
+        queryset=Template.objects.all(),
+        help_text="The template's id (e.g. `basic-eks-cluster`) or URL.",
+    )
+    parameters = serializers.JSONField(default=dict, help_text="Validated against the template's parameters_schema.")
+    description = serializers.CharField(default="", allow_blank=True, max_length=NOTE_MAX_LENGTH)
+    request_type = serializers.ChoiceField(choices=RequestType.choices, default=RequestType.TEMPORARY)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="TEMPORARY only: when to purge it; the template's default lifetime when omitted.",
+    )
+
+
+class ProvisionRequestUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    description = serializers.CharField(allow_blank=True, max_length=NOTE_MAX_LENGTH)
+
+
+class NoteSerializer(StrictFieldsMixin, serializers.Serializer):
+    note = serializers.CharField(
+        default="", allow_blank=True, max_length=NOTE_MAX_LENGTH, help_text="Shown to the requester."
+    )
+
+
+class EventSerializer(BaseModelSerializer):
+    subject = serializers.CharField(read_only=True, help_text="`provision_request` or `extension_request`.")
+    actor = serializers.CharField(source="actor_name", read_only=True, help_text="A username, or `system`.")
+    extension_request = serializers.HyperlinkedRelatedField(view_name="extensionrequest-detail", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "subject", "extension_request", "actor", "action", "from_status", "to_status", "note", "data"]
+        fields += ["created_at"]
+        read_only_fields = fields
+
+
+class ExtensionRequestSerializer(ExpandMixin, BaseModelSerializer):
+    provision_request = serializers.HyperlinkedRelatedField(view_name="provisionrequest-detail", read_only=True)
+    requested_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    reviewed_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    actions = serializers.SerializerMethodField(help_text="What you may do with this extension request now.")
+
+    expandable = {
+        "provision_request": lambda: ProvisionRequestSerializer,
+        "requested_by": lambda: UserSummarySerializer,
+        "reviewed_by": lambda: UserSummarySerializer,
+    }
+
+    class Meta:
+        model = ExtensionRequest
+        fields = [
+            "url",
+            "id",
+            "provision_request",
+            "requested_by",
+            "reason",
+            "extend_by_hours",
+            "status",
+            "reviewed_by",
+            "review_note",
+            "reviewed_at",
+            "actions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_actions(self, obj) -> list[str]:
+        return _actions_for(obj, self.context)
+
+
+class ExtensionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    provision_request = IdOrHyperlinkField(
+        noun="provision request",
+        view_name="provisionrequest-detail",
+        scope=lambda request: selectors.requests_for(request.user),
+        help_text="The id (or URL) of your provision request.",
+    )
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, help_text="Why you need more time.")
+    extend_by_hours = serializers.IntegerField(min_value=MIN_EXTENSION_HOURS, max_value=MAX_EXTENSION_HOURS)

@@ -1,0 +1,181 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from cloudassist.api.serializers import ErrorSerializer
+from provisioning import selectors, services
+from provisioning.api.serializers import (
+    EventSerializer,
+    ExtensionRequestCreateSerializer,
+    ExtensionRequestSerializer,
+    NoteSerializer,
+    ProvisionRequestCreateSerializer,
+    ProvisionRequestSerializer,
+    ProvisionRequestUpdateSerializer,
+)
+from provisioning.filtersets import ExtensionRequestFilterSet, ProvisionRequestFilterSet
+
+EXPAND_REQUEST = OpenApiParameter(
+    "expand", str, description="Embed related objects: any of `requested_by,template,reviewed_by`."
+)
+EXPAND_EXTENSION = OpenApiParameter(
+    "expand", str, description="Embed related objects: any of `provision_request,requested_by,reviewed_by`."
+)
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+class ReviewActionsMixin:
+    """POST approve / reject / revoke: each one service call; the services decide who may."""
+
+    output_serializer = None
+    services_by_action: dict = {}
+
+    def _move(self, request, name: str):
+        subject = self.get_object()
+        payload = NoteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        subject = self.services_by_action[name](
+            actor=request.user, note=payload.validated_data["note"], **{self.subject_argument: subject}
+        )
+        return Response(self.output_serializer(subject, context=self.get_serializer_context()).data)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """DevOps or admins (never the requester): REQUESTED -> APPROVED."""
+        return self._move(request, "approve")
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """DevOps or admins (never the requester), with a note saying why: REQUESTED -> REJECTED."""
+        return self._move(request, "reject")
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """The requester withdraws it."""
+        return self._move(request, "revoke")
+
+    @extend_schema(responses={200: EventSerializer(many=True), 404: ErrorSerializer}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[], serializer_class=EventSerializer)
+    def events(self, request, pk=None):
+        """The audit trail, oldest first (a provision request's includes its extensions')."""
+        events = selectors.events_for(**{self.subject_argument: self.get_object()})
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(EventSerializer(page, many=True, context=self.get_serializer_context()).data)
+
+
+def _create(view, request, *, input_serializer, service, output_serializer, **extra):
+    payload = input_serializer(data=request.data, context=view.get_serializer_context())
+    payload.is_valid(raise_exception=True)
+    created = service(actor=request.user, **payload.validated_data, **extra)
+    body = output_serializer(created, context=view.get_serializer_context()).data
+    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[EXPAND_REQUEST]),
+    retrieve=extend_schema(
+        parameters=[EXPAND_REQUEST], responses={200: ProvisionRequestSerializer, 404: ErrorSerializer}
+    ),
+    create=extend_schema(
+        request=ProvisionRequestCreateSerializer, responses={201: ProvisionRequestSerializer, **ERRORS}
+    ),
+    partial_update=extend_schema(
+        request=ProvisionRequestUpdateSerializer, responses={200: ProvisionRequestSerializer, **ERRORS}
+    ),
+    approve=extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS}),
+    reject=extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS}),
+    revoke=extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS}),
+)
+class ProvisionRequestViewSet(
+    ReviewActionsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Provision requests. Developers see and act on their own; DevOps and admins see all and
+    review them (never their own). PATCH changes the description only, while REQUESTED."""
+
+    serializer_class = ProvisionRequestSerializer
+    output_serializer = ProvisionRequestSerializer
+    filterset_class = ProvisionRequestFilterSet
+    ordering_fields = ["created_at", "updated_at", "expires_at", "status", "reviewed_at"]
+    ordering = ["-created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    subject_argument = "request"
+    services_by_action = {
+        "approve": services.approve_request,
+        "reject": services.reject_request,
+        "revoke": services.revoke_request,
+    }
+
+    def get_queryset(self):
+        return selectors.requests_for(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        return _create(
+            self,
+            request,
+            input_serializer=ProvisionRequestCreateSerializer,
+            service=services.submit_request,
+            output_serializer=ProvisionRequestSerializer,
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        provision_request = self.get_object()
+        payload = ProvisionRequestUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.update_description(actor=request.user, request=provision_request, **payload.validated_data)
+        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[EXPAND_EXTENSION]),
+    retrieve=extend_schema(
+        parameters=[EXPAND_EXTENSION], responses={200: ExtensionRequestSerializer, 404: ErrorSerializer}
+    ),
+    create=extend_schema(
+        request=ExtensionRequestCreateSerializer, responses={201: ExtensionRequestSerializer, **ERRORS}
+    ),
+    approve=extend_schema(request=NoteSerializer, responses={200: ExtensionRequestSerializer, **ERRORS}),
+    reject=extend_schema(request=NoteSerializer, responses={200: ExtensionRequestSerializer, **ERRORS}),
+    revoke=extend_schema(request=NoteSerializer, responses={200: ExtensionRequestSerializer, **ERRORS}),
+)
+class ExtensionRequestViewSet(
+    ReviewActionsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Requests for more time. One may ever be approved per provision request, and only for a
+    live environment (APPROVED, INITIATED, DEPLOYED); approval moves its expires_at."""
+
+    serializer_class = ExtensionRequestSerializer
+    output_serializer = ExtensionRequestSerializer
+    filterset_class = ExtensionRequestFilterSet
+    ordering_fields = ["created_at", "updated_at", "status", "extend_by_hours"]
+    ordering = ["-created_at"]
+    subject_argument = "extension"
+    services_by_action = {
+        "approve": services.approve_extension,
+        "reject": services.reject_extension,
+        "revoke": services.revoke_extension,
+    }
+
+    def get_queryset(self):
+        return selectors.extensions_for(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        def submit(*, actor, provision_request, **fields):
+            return services.request_extension(actor=actor, request=provision_request, **fields)
+
+        return _create(
+            self,
+            request,
+            input_serializer=ExtensionRequestCreateSerializer,
+            service=submit,
+            output_serializer=ExtensionRequestSerializer,
+        )

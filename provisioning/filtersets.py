@@ -1,0 +1,34 @@
+from django_filters import rest_framework as filters
+
+from cloudassist.api.filters import ObjectIdFilter
+from provisioning.choices import ExtensionStatus, RequestStatus, RequestType
+from provisioning.models import ExtensionRequest, ProvisionRequest
+
+
+class ProvisionRequestFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=RequestStatus.choices, help_text="Repeat for several.")
+    request_type = filters.ChoiceFilter(choices=RequestType.choices)
+    template = filters.CharFilter(field_name="template_id", help_text="Template id, e.g. `basic-eks-cluster`.")
+    requested_by = ObjectIdFilter(field_name="requested_by_id", help_text="The requester's user id.")
+    requested_by_username = filters.CharFilter(field_name="requested_by__username")
+    created = filters.IsoDateTimeFromToRangeFilter(
+        field_name="created_at", help_text="`created_after` / `created_before` (ISO 8601)."
+    )
+    expires = filters.IsoDateTimeFromToRangeFilter(
+        field_name="expires_at", help_text="`expires_after` / `expires_before` (ISO 8601)."
+    )
+
+    class Meta:
+        model = ProvisionRequest
+        fields = ["status", "request_type", "template", "requested_by", "requested_by_username", "created", "expires"]
+
+
+class ExtensionRequestFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ExtensionStatus.choices, help_text="Repeat for several.")
+    provision_request = ObjectIdFilter(field_name="provision_request_id")
+    requested_by = ObjectIdFilter(field_name="requested_by_id")
+    created = filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
+
+    class Meta:
+        model = ExtensionRequest
+        fields = ["status", "provision_request", "requested_by", "created"]
