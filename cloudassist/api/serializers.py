@@ -143,17 +143,25 @@ class UserSummarySerializer(BaseModelSerializer):
 
 
 class StrictFieldsMixin:
-    """Refuse unknown and read-only fields with a 400 naming them, instead of ignoring them."""
+    """Refuse unknown and read-only fields with a 400 naming them, instead of ignoring them.
+
+    ``resource_fields`` names the fields of the resource's representation, so that sending
+    one the input does not accept (``status``) says "read-only" rather than "unknown".
+    """
+
+    resource_fields: tuple[str, ...] = ()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
             fields = self.fields
             errors = {}
             for name in data:
-                if name not in fields:
-                    errors[name] = [f"Unknown field; expected one of: {', '.join(self._writable_names())}."]
-                elif fields[name].read_only:
+                if name in fields and not fields[name].read_only:
+                    continue
+                if name in fields or name in self.resource_fields:
                     errors[name] = ["This field is read-only."]
+                else:
+                    errors[name] = [f"Unknown field; expected one of: {', '.join(self._writable_names())}."]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

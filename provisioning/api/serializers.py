@@ -97,6 +97,8 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
 
 
 class ProvisionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    resource_fields = tuple(ProvisionRequestSerializer.Meta.fields)
+
     template = IdOrHyperlinkField(
         noun="template",
         view_name="template-detail",
@@ -115,6 +117,8 @@ class ProvisionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer
 
 
 class ProvisionRequestUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    resource_fields = tuple(ProvisionRequestSerializer.Meta.fields)
+
     description = serializers.CharField(allow_blank=True, max_length=NOTE_MAX_LENGTH)
 
 
@@ -172,6 +176,8 @@ class ExtensionRequestSerializer(ExpandMixin, BaseModelSerializer):
 
 
 class ExtensionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    resource_fields = tuple(ExtensionRequestSerializer.Meta.fields)
+
     provision_request = IdOrHyperlinkField(
         noun="provision request",
         view_name="provisionrequest-detail",
