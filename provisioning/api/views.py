@@ -70,7 +70,7 @@ def _create(view, request, *, input_serializer, service, output_serializer, **ex
     payload.is_valid(raise_exception=True)
     created = service(actor=request.user, **payload.validated_data, **extra)
     body = output_serializer(created, context=view.get_serializer_context()).data
-    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": str(body["url"])})
 
 
 @extend_schema_view(

@@ -47,6 +47,7 @@ def test_request_review_extend_and_read_the_trail(clients, eks, provisioning_que
     assert created.status_code == 201, created.json()
     body = created.json()
     assert created["Location"] == body["url"]
+    assert type(created.headers["Location"]) is str  # WSGI servers refuse str subclasses (DRF's Hyperlink)
     assert (body["status"], body["request_type"], body["extension"]) == ("REQUESTED", "TEMPORARY", "AVAILABLE")
     assert body["template"].endswith("/api/v1/templates/basic-eks-cluster/")
     assert body["parameters"]["desired_capacity"] == 2
