@@ -13,6 +13,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -77,6 +78,11 @@ def _integrity_message(exc: IntegrityError) -> str:
     return "The change conflicts with an existing object."
 
 
+def _protected_message(exc: ProtectedError) -> str:
+    referrers = {str(obj._meta.verbose_name_plural) for obj in exc.protected_objects}
+    return f"It cannot be deleted: {', '.join(sorted(referrers)) or 'other objects'} refer to it."
+
+
 def _first_code(exc: exceptions.APIException) -> str:
     codes = exc.get_codes()
     while isinstance(codes, (dict, list)):
@@ -94,6 +100,8 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict(_protected_message(exc), code="protected")
     elif isinstance(exc, IntegrityError):
         exc = Conflict(_integrity_message(exc), code="already_exists")
 

@@ -404,3 +404,12 @@ def test_extension_filters(clients, live_request, make_request, dev_user, devops
     assert set(_ids(get(EXT_URL, {"provision_request": str(live_request.pk)}))) == {str(first.pk), str(second.pk)}
     assert _ids(get(EXT_URL, {"ordering": "-extend_by_hours"})) == [str(third.pk), str(second.pk), str(first.pk)]
     assert get(EXT_URL, {"provision_request": "zzz"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_template_with_requests_cannot_be_deleted(admin_client_api, make_request):
+    make_request()
+    response = admin_client_api.delete("/api/v1/templates/basic-eks-cluster/")
+    assert response.status_code == 409
+    assert response.json()["error"] == "It cannot be deleted: provision requests refer to it."
+    assert response.json()["code"] == "protected"
