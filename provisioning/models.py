@@ -32,7 +32,11 @@ class ProvisionRequest(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     extension_slot = models.CharField(max_length=12, choices=ExtensionSlot.choices, default=ExtensionSlot.AVAILABLE)
     analysis_remarks = models.JSONField(default=list, blank=True, help_text="Filled by the request analysis.")
-    cost_estimate = models.JSONField(null=True, blank=True, help_text="Filled by the cost estimate.")
+    cost_estimate = models.JSONField(null=True, blank=True, help_text="The estimate at submission or extension.")
+    reservation = models.JSONField(
+        default=dict, blank=True, help_text="What this request holds on its requester's usage ledger (micros)."
+    )
+    reservation_state = models.CharField(max_length=10, default="NONE", help_text="NONE, HELD or RELEASED.")
     outputs = models.JSONField(default=dict, blank=True, help_text="Endpoint and resource ids, filled by the worker.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
