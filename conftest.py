@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import django_rq
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cloudassist import roles, services
+from provisioning import services as provisioning_services
+from provisioning.choices import RequestStatus
+from provisioning.models import ProvisionRequest
+from provisioning.tests.conftest import EKS_PARAMETERS
+from templates import services as template_services
+from templates.models import Template
+from templates.seed import TEMPLATES
 
 # Fast hashing for tests only; production uses Django's default (PBKDF2).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -77,3 +88,50 @@ def dev_client(dev_user):
 @pytest.fixture
 def devops_client(devops_user):
     return _client_for(devops_user)
+
+
+# --- provisioning: the seed's templates (with prices) and requests in any status ---------------
+
+
+@pytest.fixture
+def templates(db):
+    from quotas.pricing_seed import seed_pricing
+
+    seed_pricing()
+    for definition in TEMPLATES:
+        template_services.create_template(actor=None, **definition)
+    return {template.pk: template for template in Template.objects.all()}
+
+
+@pytest.fixture
+def eks(templates):
+    return templates["basic-eks-cluster"]
+
+
+@pytest.fixture
+def provisioning_queue():
+    queue = django_rq.get_queue(provisioning_services.PROVISIONING_QUEUE)
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+@pytest.fixture
+def make_request(eks, dev_user):
+    """Submit a request through the service, then (for tests only) put it in ``status``."""
+
+    def make(*, status: str = RequestStatus.REQUESTED, user=None, **fields) -> ProvisionRequest:
+        fields.setdefault("template", eks)
+        fields.setdefault("parameters", EKS_PARAMETERS)
+        request = provisioning_services.submit_request(actor=user or dev_user, **fields)
+        if status != RequestStatus.REQUESTED:
+            ProvisionRequest.objects.filter(pk=request.pk).update(status=status)
+            request.status = status
+        return request
+
+    return make
+
+
+@pytest.fixture
+def live_request(make_request):
+    return make_request(status=RequestStatus.DEPLOYED, expires_at=timezone.now() + timedelta(hours=4))

@@ -206,3 +206,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
+
+# Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
+# pricing namespaces, and the horizon over which a PERMANENT request is priced.
+EKS_NODE_VOLUME_TYPE = env.str("EKS_NODE_VOLUME_TYPE", default="gp3")
+SHARED_CLUSTER_NODE_TYPE = env.str("SHARED_CLUSTER_NODE_TYPE", default="m5.large")
+SHARED_CLUSTER_REGION = env.str("SHARED_CLUSTER_REGION", default="us-east-1")
+PERMANENT_ESTIMATE_HOURS = env.int("PERMANENT_ESTIMATE_HOURS", default=730)
+QUOTA_WARNING_RATIO = env.float("QUOTA_WARNING_RATIO", default=0.8)
+LARGE_INSTANCE_VCPUS = env.int("LARGE_INSTANCE_VCPUS", default=8)

@@ -34,7 +34,7 @@ class ProvisionRequest(models.Model):
     analysis_remarks = models.JSONField(default=list, blank=True, help_text="Filled by the request analysis.")
     cost_estimate = models.JSONField(null=True, blank=True, help_text="The estimate at submission or extension.")
     reservation = models.JSONField(
-        default=dict, blank=True, help_text="What this request holds on its requester's usage ledger (micros)."
+        null=True, blank=True, help_text="What this request holds on its requester's usage ledger (micros)."
     )
     reservation_state = models.CharField(max_length=10, default="NONE", help_text="NONE, HELD or RELEASED.")
     outputs = models.JSONField(default=dict, blank=True, help_text="Endpoint and resource ids, filled by the worker.")

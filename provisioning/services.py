@@ -7,9 +7,12 @@ in one transaction). Callers pass the acting user, or None for the system.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -18,6 +21,9 @@ from cloudassist.db import run_atomic
 from provisioning import transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
+from quotas import analysis, estimates
+from quotas import services as quota_services
+from quotas.choices import ReservationState
 from templates import services as template_services
 from templates.models import Template
 
@@ -81,6 +87,15 @@ def submit_request(
         "parameters_schema": template.parameters_schema,
     }
 
+    estimate = estimates.estimate(
+        provider=template.provider,
+        parameters=rendered.parameters,
+        hours=lifetime_hours(request_type=request_type, expires_at=expires_at, now=now),
+    )
+    quota = quota_services.effective_quota(actor, now=now)
+    amounts = estimate.reservation()
+    quota_services.reserve(user=actor, amounts=amounts, quota=quota)  # 409 with a breakdown when it does not fit
+
     def unit() -> ProvisionRequest:
         request = ProvisionRequest.objects.create(
             requested_by=actor,
@@ -91,17 +106,41 @@ def submit_request(
             description=description,
             request_type=request_type,
             expires_at=expires_at,
+            cost_estimate=estimate.as_dict(),
+            analysis_remarks=remarks,
+            reservation=amounts,
+            reservation_state=ReservationState.HELD,
         )
         transitions.record(
             subject=request,
             actor=actor,
             action=transitions.SUBMIT.action,
             to_status=request.status,
-            data={"template": template.pk, "template_version": template.version},
+            data={"template": template.pk, "template_version": template.version, "estimate_usd": estimate_usd},
         )
         return request
 
-    return run_atomic(unit)
+    try:
+        remarks = analysis.analyse(
+            estimate=estimate,
+            quota=quota,
+            reserved_after=quota_services.reserved(user=actor),
+            parameters=rendered.parameters,
+            request_type=request_type,
+            max_lifetime_hours=template.max_lifetime_hours,
+        )
+        estimate_usd = estimate.as_dict()["usd"]
+        return run_atomic(unit)
+    except BaseException:
+        quota_services.unreserve(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
+        raise
+
+
+def lifetime_hours(*, request_type: str, expires_at: datetime | None, now: datetime) -> Decimal:
+    """The hours a request is priced for: every started hour until it expires, or the permanent horizon."""
+    if request_type == RequestType.PERMANENT or expires_at is None:
+        return Decimal(settings.PERMANENT_ESTIMATE_HOURS)
+    return Decimal(math.ceil((expires_at - now).total_seconds() / 3600))
 
 
 def update_description(*, actor, request: ProvisionRequest, description: str) -> ProvisionRequest:
@@ -167,20 +206,33 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
         actor=actor,
         note=note,
         fields=_review_fields(actor=actor, note=note),
+        also=lambda now: quota_services.check_still_within(request=request),  # quotas may have shrunk
         after_commit=lambda: _enqueue_provision(request.pk),
     )
+
+
+def _release(request: ProvisionRequest):
+    def release(now: datetime) -> None:
+        quota_services.release(request_model=ProvisionRequest, request_id=request.pk)
+
+    return release
 
 
 def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionRequest:
     note = _require_note(note, what="a request")
     return transitions.transition(
-        request, "reject", actor=actor, note=note, fields=_review_fields(actor=actor, note=note)
+        request,
+        "reject",
+        actor=actor,
+        note=note,
+        fields=_review_fields(actor=actor, note=note),
+        also=_release(request),
     )
 
 
 def revoke_request(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
     """The requester withdraws the request before provisioning starts."""
-    return transitions.transition(request, "revoke", actor=actor, note=note)
+    return transitions.transition(request, "revoke", actor=actor, note=note, also=_release(request))
 
 
 def _extension_refusal(request: ProvisionRequest) -> Conflict:
@@ -256,6 +308,13 @@ def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> 
         ).update(expires_at=new_expiry, extension_slot=ExtensionSlot.USED, updated_at=now)
         if written != 1:
             raise Conflict("The provision request changed meanwhile; try again.")
+        previous_hours = Decimal((request.cost_estimate or {}).get("hours") or 0)
+        priced = estimates.estimate(
+            provider=request.template_snapshot.get("provider", ""),
+            parameters=request.parameters,
+            hours=previous_hours + extension.extend_by_hours,
+        )
+        quota_services.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
         transitions.record(
             subject=request,
             actor=actor,

@@ -132,6 +132,7 @@ def exception_handler(exc, context):
         body = error_body(message, code=_first_code(exc), status_code=exc.status_code)
         if getattr(exc, "current_status", None):
             body["current_status"] = exc.current_status  # a refused state change names the current state
+        body.update(getattr(exc, "extra", None) or {})  # e.g. a quota breakdown
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

@@ -246,7 +246,9 @@ def test_request_change_page_shows_everything_escaped(ops, make_request):
 def test_request_change_page_without_estimate_and_with_a_broken_snapshot(ops, make_request):
     pending = make_request(status=RequestStatus.APPROVED)
     snapshot = {**pending.template_snapshot, "body": "name: {{ cluster_name }\n"}
-    ProvisionRequest.objects.filter(pk=pending.pk).update(template_snapshot=snapshot)
+    ProvisionRequest.objects.filter(pk=pending.pk).update(
+        template_snapshot=snapshot, cost_estimate=None, analysis_remarks=[]
+    )
     page = ops.get(change_url(pending)).content.decode()
     assert "Not estimated yet." in page
     assert "Not analysed yet." in page

@@ -1,0 +1,217 @@
+"""Quotas: the effective quota of a user, and reservations on their usage ledger.
+
+Every change to the ledger is one conditional update (``filter(field <= limit - amount)
+.update(field=F(field) + amount)``): of any number of concurrent reservations, exactly those
+that fit are accepted, and the ledger never overshoots. A provision request records what it
+holds (``reservation``, ``reservation_state``) so releasing it subtracts exactly that, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cloudassist.api.errors import Conflict
+from quotas.choices import QuotaType, ReservationState
+from quotas.estimates import Estimate, from_micros, to_micros
+from quotas.models import Quota, UsageLedger
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # as shown in the API
+    quota_field: str
+    ledger_field: str
+    label: str
+    micros: bool
+
+
+DIMENSIONS = (
+    Dimension("live_environments", "max_live_environments", "live_environments", "live environments", False),
+    Dimension("usd", "usd_budget", "usd_micros", "USD budget", True),
+    Dimension("machine_hours", "machine_hours", "machine_hours_micros", "machine-hours", True),
+    Dimension("disk_gb_hours", "disk_gb_hours", "disk_gb_hours_micros", "disk GB-hours", True),
+)
+LEDGER_FIELDS = tuple(dimension.ledger_field for dimension in DIMENSIONS)
+
+
+@dataclass(frozen=True)
+class EffectiveQuota:
+    """Limits per dimension in ledger units (None = unlimited), and where they come from."""
+
+    limits: dict[str, int | None]
+    source: str  # "user", "role:<name>[,...]" or "none"
+    quota_ids: tuple[str, ...] = ()
+
+    def display(self, dimension: Dimension) -> str | None:
+        limit = self.limits[dimension.ledger_field]
+        return None if limit is None else _display(dimension, limit)
+
+
+def _display(dimension: Dimension, value: int) -> str:
+    return f"{from_micros(value).normalize():f}" if dimension.micros else str(value)
+
+
+def _in_units(dimension: Dimension, value) -> int:
+    return to_micros(Decimal(value)) if dimension.micros else int(value)
+
+
+def active_quotas(queryset, *, now: datetime):
+    return queryset.filter(ended_at=None).filter(
+        Q(quota_type=QuotaType.PERMANENT) | Q(quota_type=QuotaType.TEMPORARY, valid_from__lte=now, valid_until__gt=now)
+    )
+
+
+def combine(quotas: list[Quota]) -> dict[str, int | None]:
+    """Permanent quotas set the base of each dimension (unset everywhere = unlimited); valid
+    temporary quotas add to a limited base. Temporary quotas alone are the limit while valid."""
+    permanent = [quota for quota in quotas if quota.quota_type == QuotaType.PERMANENT]
+    temporary = [quota for quota in quotas if quota.quota_type == QuotaType.TEMPORARY]
+    limits: dict[str, int | None] = {}
+    for dimension in DIMENSIONS:
+        base = [getattr(q, dimension.quota_field) for q in permanent if getattr(q, dimension.quota_field) is not None]
+        extra = [getattr(q, dimension.quota_field) for q in temporary if getattr(q, dimension.quota_field) is not None]
+        if permanent:
+            limit = None if not base else sum(_in_units(dimension, v) for v in base + extra)
+        else:
+            limit = sum(_in_units(dimension, v) for v in extra) if extra else None
+        limits[dimension.ledger_field] = limit
+    return limits
+
+
+def effective_quota(user, *, now: datetime | None = None) -> EffectiveQuota:
+    """The user's own active quotas if they have any, else the most generous of their roles'."""
+    now = now or timezone.now()
+    own = list(active_quotas(Quota.objects.filter(user=user), now=now))
+    if own:
+        return EffectiveQuota(combine(own), "user", tuple(str(q.pk) for q in own))
+    by_role: dict[str, list[Quota]] = {}
+    for quota in active_quotas(Quota.objects.filter(role__in=user.groups.all()), now=now).select_related("role"):
+        by_role.setdefault(quota.role.name, []).append(quota)
+    if not by_role:
+        return EffectiveQuota(dict.fromkeys(LEDGER_FIELDS), "none")
+    per_role = [combine(quotas) for quotas in by_role.values()]
+    limits = {}
+    for field in LEDGER_FIELDS:
+        values = [limits_[field] for limits_ in per_role]
+        limits[field] = None if any(value is None for value in values) else max(values)
+    quota_ids = tuple(str(q.pk) for quotas in by_role.values() for q in quotas)
+    return EffectiveQuota(limits, "role:" + ",".join(sorted(by_role)), quota_ids)
+
+
+def ledger_for(user) -> UsageLedger:
+    ledger = UsageLedger.objects.filter(user=user).first()
+    if ledger is not None:
+        return ledger
+    try:
+        return UsageLedger.objects.create(user=user)
+    except IntegrityError:  # created concurrently
+        return UsageLedger.objects.get(user=user)
+
+
+class QuotaExceeded(Conflict):
+    """409 with a breakdown per limited dimension: limit, reserved, this request."""
+
+    default_code = "quota_exceeded"
+
+    def __init__(self, *, quota: EffectiveQuota, reserved: dict[str, int], amounts: dict[str, int], what: str):
+        breakdown: dict[str, Any] = {}
+        over = []
+        for dimension in DIMENSIONS:
+            limit = quota.limits[dimension.ledger_field]
+            if limit is None:
+                continue
+            held, wanted = reserved.get(dimension.ledger_field, 0), amounts.get(dimension.ledger_field, 0)
+            exceeded = held + wanted > limit
+            breakdown[dimension.name] = {
+                "limit": _display(dimension, limit),
+                "reserved": _display(dimension, held),
+                "this_request": _display(dimension, wanted),
+                "exceeded": exceeded,
+            }
+            if exceeded:
+                over.append(
+                    f"{dimension.label} (limit {_display(dimension, limit)}, reserved {_display(dimension, held)}, "
+                    f"{what} {_display(dimension, wanted)})"
+                )
+        self.extra = {"quota": breakdown, "quota_source": quota.source}
+        super().__init__(f"This would exceed your quota: {'; '.join(over) or 'limits changed meanwhile'}.")
+
+
+def _reserved(ledger: UsageLedger) -> dict[str, int]:
+    return {field: getattr(ledger, field) for field in LEDGER_FIELDS}
+
+
+def reserved(*, user) -> dict[str, int]:
+    """What the user's outstanding requests hold now, per ledger field."""
+    return _reserved(ledger_for(user))
+
+
+def reserve(*, user, amounts: dict[str, int], quota: EffectiveQuota | None = None, what: str = "this request"):
+    """Add ``amounts`` to the user's ledger if every limited dimension still fits, atomically."""
+    quota = quota or effective_quota(user)
+    ledger = ledger_for(user)
+    conditions = {
+        f"{field}__lte": limit - amounts.get(field, 0)
+        for field, limit in quota.limits.items()
+        if limit is not None and amounts.get(field, 0) > 0
+    }
+    changes = {field: F(field) + amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
+    if not changes:
+        return
+    if UsageLedger.objects.filter(pk=ledger.pk, **conditions).update(**changes, updated_at=timezone.now()) != 1:
+        ledger.refresh_from_db()
+        raise QuotaExceeded(quota=quota, reserved=_reserved(ledger), amounts=amounts, what=what)
+
+
+def unreserve(*, user_id, amounts: dict[str, int]) -> None:
+    changes = {field: F(field) - amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
+    if changes:
+        UsageLedger.objects.filter(user_id=user_id).update(**changes, updated_at=timezone.now())
+
+
+def release(*, request_model, request_id) -> bool:
+    """Give back what a provision request holds, exactly once (call inside its transition)."""
+    row = request_model.objects.filter(pk=request_id).values("requested_by_id", "reservation").first()
+    if row is None:
+        return False
+    flipped = request_model.objects.filter(pk=request_id, reservation_state=ReservationState.HELD).update(
+        reservation_state=ReservationState.RELEASED
+    )
+    if flipped:
+        unreserve(user_id=row["requested_by_id"], amounts=row["reservation"] or {})
+    return bool(flipped)
+
+
+def check_still_within(*, request) -> None:
+    """At approval: the requester's ledger (which already holds this request) must still fit
+    their current quota, which may have shrunk since submission."""
+    quota = effective_quota(request.requested_by)
+    ledger = ledger_for(request.requested_by)
+    held = (request.reservation or {}) if request.reservation_state == ReservationState.HELD else {}
+    reserved = _reserved(ledger)
+    if any(limit is not None and reserved[field] > limit for field, limit in quota.limits.items()):
+        others = {field: reserved[field] - held.get(field, 0) for field in LEDGER_FIELDS}
+        raise QuotaExceeded(quota=quota, reserved=others, amounts=held, what="this request")
+
+
+def adjust(*, request, estimate: Estimate) -> dict[str, int]:
+    """Move a request's reservation to ``estimate`` (an extension changed its lifetime)."""
+    held = (request.reservation or {}) if request.reservation_state == ReservationState.HELD else {}
+    wanted = estimate.reservation()
+    delta = {field: wanted.get(field, 0) - held.get(field, 0) for field in LEDGER_FIELDS}
+    if request.reservation_state == ReservationState.HELD:
+        delta["live_environments"] = 0
+    reserve(user=request.requested_by, amounts=delta, what="this extension")
+    type(request).objects.filter(pk=request.pk).update(
+        reservation=wanted, reservation_state=ReservationState.HELD, cost_estimate=estimate.as_dict()
+    )
+    request.reservation, request.reservation_state = wanted, ReservationState.HELD
+    request.cost_estimate = estimate.as_dict()
+    return delta
