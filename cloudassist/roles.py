@@ -18,9 +18,28 @@ DESCRIPTIONS = {
 # are only viewed in the admin: approve/reject are admin actions that call the services, which
 # decide who may review (see provisioning/transitions.py), never a model permission.
 REVIEW_PERMISSIONS = ("view_provisionrequest", "view_extensionrequest", "view_event")
+# Pricing tables: DevOps see them; admins also correct them (sync_pricing refreshes them from AWS).
+PRICING_VIEW_PERMISSIONS = ("view_instanceprice", "view_diskprice", "view_serviceprice")
+PRICING_EDIT_PERMISSIONS = (
+    "add_instanceprice",
+    "change_instanceprice",
+    "add_diskprice",
+    "change_diskprice",
+    "add_serviceprice",
+    "change_serviceprice",
+)
 ADMIN_PERMISSIONS = {
-    ADMIN: ("view_user", "view_group", "view_template", "add_template", "change_template", *REVIEW_PERMISSIONS),
-    DEVOPS: ("view_template", "view_user", "view_group", *REVIEW_PERMISSIONS),
+    ADMIN: (
+        "view_user",
+        "view_group",
+        "view_template",
+        "add_template",
+        "change_template",
+        *REVIEW_PERMISSIONS,
+        *PRICING_VIEW_PERMISSIONS,
+        *PRICING_EDIT_PERMISSIONS,
+    ),
+    DEVOPS: ("view_template", "view_user", "view_group", *REVIEW_PERMISSIONS, *PRICING_VIEW_PERMISSIONS),
 }
 
 

@@ -1,4 +1,4 @@
-"""Idempotent demo data: roles, users and templates. Existing rows are left as they are."""
+"""Idempotent demo data: roles, users, templates and prices. Existing rows are left as they are."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from cloudassist import roles, services
+from quotas.pricing_seed import seed_pricing
 from templates import services as template_services
 from templates.models import Template
 from templates.seed import TEMPLATES
@@ -59,4 +60,9 @@ def seed_demo(*, password: str | None = None) -> SeedReport:
             continue
         template_services.create_template(actor=None, **definition)
         report.created.append(f"template {definition['id']}")
+    prices = seed_pricing()
+    if prices:
+        report.created.append(f"{prices} seed prices (instances, disks, EKS control plane)")
+    else:
+        report.existing.append("prices")
     return report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,53 @@ def _to_millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    rendered: Any
+    expires_at: datetime | None
+    estimate: estimates.Estimate
+    now: datetime
+
+
+def prepare_request(*, template: Template, parameters: Any, request_type: str, expires_at: datetime | None) -> Prepared:
+    """Everything a submission checks before it writes: active template, parameters, expiry, price."""
+    if not template.is_active:
+        raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
+    rendered = template_services.render(template=template, parameters=parameters)
+    now = timezone.now()
+    expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
+    estimate = estimates.estimate(
+        provider=template.provider,
+        parameters=rendered.parameters,
+        hours=lifetime_hours(request_type=request_type, expires_at=expires_at, now=now),
+    )
+    return Prepared(rendered=rendered, expires_at=expires_at, estimate=estimate, now=now)
+
+
+def estimate_request(
+    *,
+    actor,
+    template: Template,
+    parameters: Any,
+    request_type: str = RequestType.TEMPORARY,
+    expires_at: datetime | None = None,
+    **_ignored: Any,
+) -> dict[str, Any]:
+    """Price a request without submitting it, and say whether it would fit the caller's quota now."""
+    prepared = prepare_request(
+        template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
+    )
+    return {
+        "template": template.pk,
+        "template_version": template.version,
+        "parameters": prepared.rendered.parameters,
+        "request_type": request_type,
+        "expires_at": prepared.expires_at,
+        "estimate": prepared.estimate.as_dict(),
+        "quota": quota_services.preview(user=actor, amounts=prepared.estimate.reservation()),
+    }
+
+
 def submit_request(
     *,
     actor,
@@ -72,13 +120,13 @@ def submit_request(
     request_type: str = RequestType.TEMPORARY,
     expires_at: datetime | None = None,
 ) -> ProvisionRequest:
-    """Validate the parameters against the template's schema and store the request with a
+    """Validate the parameters against the template's schema, price the request, reserve the
+    estimate on the requester's quota (409 when it does not fit), and store the request with a
     snapshot of the template version it was made from."""
-    if not template.is_active:
-        raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
-    rendered = template_services.render(template=template, parameters=parameters)
-    now = timezone.now()
-    expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
+    prepared = prepare_request(
+        template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
+    )
+    rendered, expires_at, estimate, now = prepared.rendered, prepared.expires_at, prepared.estimate, prepared.now
     snapshot = {
         "name": template.name,
         "resource_type": template.resource_type,
@@ -87,11 +135,6 @@ def submit_request(
         "parameters_schema": template.parameters_schema,
     }
 
-    estimate = estimates.estimate(
-        provider=template.provider,
-        parameters=rendered.parameters,
-        hours=lifetime_hours(request_type=request_type, expires_at=expires_at, now=now),
-    )
     quota = quota_services.effective_quota(actor, now=now)
     amounts = estimate.reservation()
     quota_services.reserve(user=actor, amounts=amounts, quota=quota)  # 409 with a breakdown when it does not fit

@@ -170,6 +170,21 @@ def reserve(*, user, amounts: dict[str, int], quota: EffectiveQuota | None = Non
         raise QuotaExceeded(quota=quota, reserved=_reserved(ledger), amounts=amounts, what=what)
 
 
+def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:
+    """Would ``amounts`` fit the user's quota now? (Nothing is reserved.)"""
+    quota = effective_quota(user)
+    held = reserved(user=user)
+    try:
+        if any(
+            limit is not None and held[field] + amounts.get(field, 0) > limit and amounts.get(field, 0) > 0
+            for field, limit in quota.limits.items()
+        ):
+            raise QuotaExceeded(quota=quota, reserved=held, amounts=amounts, what="this request")
+    except QuotaExceeded as exceeded:
+        return {"fits": False, "message": str(exceeded.detail), **exceeded.extra}
+    return {"fits": True, "quota_source": quota.source, **usage(user=user)}
+
+
 def unreserve(*, user_id, amounts: dict[str, int]) -> None:
     changes = {field: F(field) - amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
     if changes:
@@ -215,3 +230,87 @@ def adjust(*, request, estimate: Estimate) -> dict[str, int]:
     request.reservation, request.reservation_state = wanted, ReservationState.HELD
     request.cost_estimate = estimate.as_dict()
     return delta
+
+
+# --- allocating, updating and ending quotas ----------------------------------------------------
+
+QUOTA_FIELDS = (
+    "user",
+    "role",
+    "quota_type",
+    "valid_from",
+    "valid_until",
+    "max_live_environments",
+    "usd_budget",
+    "machine_hours",
+    "disk_gb_hours",
+    "note",
+)
+
+
+def check_quota(quota: Quota) -> None:
+    """Exactly one holder; TEMPORARY has a window, PERMANENT none; limits are not negative."""
+    from django.core.exceptions import ValidationError
+
+    errors: dict[str, list[str]] = {}
+    if (quota.user_id is None) == (quota.role_id is None):
+        errors["user"] = ["Give exactly one of user or role."]
+    if quota.quota_type == QuotaType.TEMPORARY:
+        if quota.valid_from is None:
+            errors["valid_from"] = ["Required for a TEMPORARY quota."]
+        if quota.valid_until is None:
+            errors["valid_until"] = ["Required for a TEMPORARY quota."]
+        elif quota.valid_from is not None and quota.valid_until <= quota.valid_from:
+            errors["valid_until"] = ["Must be after valid_from."]
+    else:
+        for name in ("valid_from", "valid_until"):
+            if getattr(quota, name) is not None:
+                errors[name] = ["Only TEMPORARY quotas have a validity window."]
+    for dimension in DIMENSIONS:
+        value = getattr(quota, dimension.quota_field)
+        if value is not None and value < 0:
+            errors[dimension.quota_field] = ["Must not be negative (leave it out for unlimited)."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_quota(*, actor, **fields) -> Quota:
+    quota = Quota(created_by=actor if actor is not None and actor.is_authenticated else None, **fields)
+    check_quota(quota)
+    quota.save(force_insert=True)
+    return quota
+
+
+def update_quota(*, quota: Quota, **fields) -> Quota:
+    """Change limits or the window. Lowering a limit never touches what is already reserved;
+    it applies to the next submission, approval or extension."""
+    for name, value in fields.items():
+        setattr(quota, name, value)
+    check_quota(quota)
+    quota.save()
+    return quota
+
+
+def end_quota(*, quota: Quota, now: datetime | None = None) -> Quota:
+    """End a quota now (kept for the record)."""
+    now = now or timezone.now()
+    if quota.ended_at is None:
+        Quota.objects.filter(pk=quota.pk, ended_at=None).update(ended_at=now, updated_at=now)
+        quota.ended_at = now
+    return quota
+
+
+def usage(*, user, now: datetime | None = None) -> dict[str, Any]:
+    """Limits, reserved and headroom per dimension for the user's effective quota."""
+    quota = effective_quota(user, now=now)
+    held = reserved(user=user)
+    dimensions = {}
+    for dimension in DIMENSIONS:
+        limit = quota.limits[dimension.ledger_field]
+        used = held[dimension.ledger_field]
+        dimensions[dimension.name] = {
+            "limit": None if limit is None else _display(dimension, limit),
+            "reserved": _display(dimension, used),
+            "available": None if limit is None else _display(dimension, max(limit - used, 0)),
+        }
+    return {"source": quota.source, "quotas": list(quota.quota_ids), "dimensions": dimensions}

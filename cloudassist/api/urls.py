@@ -5,6 +5,9 @@ from rest_framework.routers import DefaultRouter
 
 from cloudassist.api.views import RoleViewSet, TokenView, UserViewSet
 from provisioning.api.views import ExtensionRequestViewSet, ProvisionRequestViewSet
+from quotas.api.estimates import BillsView, EstimateView
+from quotas.api.pricing import DiskPriceViewSet, InstancePriceViewSet, ServicePriceViewSet
+from quotas.api.quotas import QuotaViewSet
 from templates.api.views import TemplateViewSet
 
 
@@ -18,8 +21,14 @@ router.register("roles", RoleViewSet, basename="role")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("provision-requests", ProvisionRequestViewSet, basename="provisionrequest")
 router.register("extension-requests", ExtensionRequestViewSet, basename="extensionrequest")
+router.register("quotas", QuotaViewSet, basename="quota")
+router.register("pricing/instances", InstancePriceViewSet, basename="instanceprice")
+router.register("pricing/disks", DiskPriceViewSet, basename="diskprice")
+router.register("pricing/services", ServicePriceViewSet, basename="serviceprice")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("estimates/", EstimateView.as_view(), name="estimates"),
+    path("bills/", BillsView.as_view(), name="bills"),
     path("", include(router.urls)),
 ]

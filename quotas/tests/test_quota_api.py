@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from provisioning import services
+from provisioning.models import Event
+from quotas.models import Quota
+
+ONE_CPU = {"namespace": "team-a", "cpu_limit": 1}
+
+
+def _request_body(**overrides):
+    return {
+        "template": "dev-namespace",
+        "parameters": ONE_CPU,
+        "expires_at": (timezone.now() + timedelta(hours=8)).isoformat(),
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_estimate_before_submitting(dev_client, templates, dev_user):
+    response = dev_client.post("/api/v1/estimates/", _request_body(), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["estimate"]["usd"] == "0.38"
+    assert body["estimate"]["machine_hours"] == "4"
+    assert body["quota"]["fits"] is True
+    assert body["parameters"]["memory_limit_gi"] == 4  # defaults applied
+
+    Quota.objects.create(user=dev_user, usd_budget=Decimal("0.10"))
+    over = dev_client.post("/api/v1/estimates/", _request_body(), format="json").json()
+    assert over["quota"]["fits"] is False
+    assert over["quota"]["quota"]["usd"]["limit"] == "0.1"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {"template": "basic-eks-cluster", "parameters": {"cluster_name": "abc", "region": "mars-1"}},
+            "parameters.region",
+        ),
+        ({"parameters": {"namespace": "UPPER"}}, "parameters.namespace"),
+        ({"expires_at": "2000-01-01T00:00:00Z"}, "expires_at"),
+    ],
+)
+def test_bad_estimates_name_the_field(dev_client, templates, overrides, field):
+    response = dev_client.post("/api/v1/estimates/", _request_body(**overrides), format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_submission_over_quota_is_a_409_with_the_breakdown(dev_client, templates, dev_user):
+    Quota.objects.create(user=dev_user, usd_budget=Decimal("0.50"), max_live_environments=5)
+    assert dev_client.post("/api/v1/provision-requests/", _request_body(), format="json").status_code == 201
+    refused = dev_client.post("/api/v1/provision-requests/", _request_body(), format="json")
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["code"] == "quota_exceeded"
+    assert body["quota"]["usd"] == {"limit": "0.5", "reserved": "0.384", "this_request": "0.384", "exceeded": True}
+    assert body["quota"]["live_environments"]["exceeded"] is False
+    assert "USD budget" in body["error"]
+
+
+@pytest.mark.django_db
+def test_admins_allocate_update_and_end_quotas(admin_client_api, dev_client, devops_client, dev_user, other_dev):
+    own = admin_client_api.post(
+        "/api/v1/quotas/",
+        {"user": str(dev_user.pk), "usd_budget": "100.00", "max_live_environments": 3, "note": "team A"},
+        format="json",
+    )
+    assert own.status_code == 201, own.json()
+    role = admin_client_api.post(
+        "/api/v1/quotas/",
+        {
+            "role": "dev",
+            "quota_type": "TEMPORARY",
+            "valid_from": timezone.now().isoformat(),
+            "valid_until": (timezone.now() + timedelta(days=7)).isoformat(),
+            "machine_hours": "500",
+        },
+        format="json",
+    )
+    assert role.status_code == 201, role.json()
+    Quota.objects.create(user=other_dev, max_live_environments=1)
+
+    mine = {row["id"] for row in dev_client.get("/api/v1/quotas/").json()["results"]}
+    assert mine == {own.json()["id"], role.json()["id"]}  # own and their role's, not other_dev's
+    assert devops_client.get("/api/v1/quotas/").json()["count"] == 3
+
+    assert dev_client.post("/api/v1/quotas/", {"role": "dev"}, format="json").status_code == 403
+    url = own.json()["url"]
+    assert admin_client_api.patch(url, {"usd_budget": "50"}, format="json").json()["usd_budget"] == "50.00"
+    ended = admin_client_api.post(f"{url}end/").json()
+    assert ended["ended_at"] is not None
+    assert ended["active"] is False
+    assert admin_client_api.delete(url).status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"usd_budget": "10"}, "user"),
+        ({"user": "000000000000000000000000", "usd_budget": "10"}, "user"),
+        ({"role": "dev", "quota_type": "TEMPORARY"}, "valid_from"),
+        ({"role": "dev", "valid_until": "2030-01-01T00:00:00Z"}, "valid_until"),
+        ({"role": "dev", "usd_budget": "-1"}, "usd_budget"),
+        ({"role": "nobody"}, "role"),
+        ({"role": "dev", "budget": 5}, "budget"),
+    ],
+)
+def test_bad_quotas_name_the_field(admin_client_api, dev_user, body, field):
+    response = admin_client_api.post("/api/v1/quotas/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_usage_shows_limits_reserved_and_consumed(dev_client, devops_client, make_request, dev_user, devops_user):
+    Quota.objects.create(role=Group.objects.get(name="dev"), max_live_environments=4, usd_budget=Decimal("100"))
+    request = make_request()
+    services.approve_request(actor=devops_user, request=request)
+    Event.objects.filter(provision_request=request, action="approve").update(
+        created_at=timezone.now() - timedelta(hours=2)
+    )
+    mine = dev_client.get("/api/v1/quotas/usage/").json()
+    assert mine["user"] == "dev1"
+    assert mine["source"] == "role:dev"
+    assert mine["dimensions"]["live_environments"] == {"limit": "4", "reserved": "1", "available": "3"}
+    assert mine["dimensions"]["machine_hours"]["limit"] is None
+    assert Decimal(mine["consumed_to_date"]["machine_hours"]) == pytest.approx(Decimal(4), rel=Decimal("0.01"))
+    theirs = devops_client.get("/api/v1/quotas/usage/", {"user": "dev1"}).json()
+    assert theirs["dimensions"] == mine["dimensions"]
+    assert devops_client.get("/api/v1/quotas/usage/", {"user": "ghost"}).status_code == 404
+    # A developer's ?user= is ignored: they only ever see themselves.
+    assert dev_client.get("/api/v1/quotas/usage/", {"user": "ops1"}).json()["user"] == "dev1"
+
+
+@pytest.mark.django_db
+def test_monthly_bills(dev_client, devops_client, make_request, make_user, dev_user, devops_user):
+    request = make_request()
+    services.approve_request(actor=devops_user, request=request)
+    Event.objects.filter(provision_request=request, action="approve").update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    make_request()  # never approved: never billed
+    month = timezone.now().strftime("%Y-%m")
+    body = devops_client.get("/api/v1/bills/", {"month": month}).json()
+    assert [bill["user"] for bill in body["bills"]] == ["dev1"]
+    line = body["bills"][0]["requests"][0]
+    assert line["provision_request"] == str(request.pk)
+    assert Decimal(line["live_hours"]) == pytest.approx(Decimal(1), abs=Decimal("0.05"))
+    assert Decimal(body["total_usd"]) > 0
+    assert dev_client.get("/api/v1/bills/").json()["bills"][0]["user"] == "dev1"
+    other = make_user("dev9", "dev")
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(other)
+    assert client.get("/api/v1/bills/").json()["bills"] == []
+    assert devops_client.get("/api/v1/bills/", {"month": "2026-13"}).status_code == 400
+    assert devops_client.get("/api/v1/bills/", {"month": "1999-01"}).json()["bills"] == []
