@@ -28,6 +28,7 @@ PRICING_EDIT_PERMISSIONS = (
     "add_serviceprice",
     "change_serviceprice",
 )
+QUOTA_VIEW_PERMISSIONS = ("view_quota", "view_usageledger")
 ADMIN_PERMISSIONS = {
     ADMIN: (
         "view_user",
@@ -38,8 +39,18 @@ ADMIN_PERMISSIONS = {
         *REVIEW_PERMISSIONS,
         *PRICING_VIEW_PERMISSIONS,
         *PRICING_EDIT_PERMISSIONS,
+        *QUOTA_VIEW_PERMISSIONS,
+        "add_quota",
+        "change_quota",
     ),
-    DEVOPS: ("view_template", "view_user", "view_group", *REVIEW_PERMISSIONS, *PRICING_VIEW_PERMISSIONS),
+    DEVOPS: (
+        "view_template",
+        "view_user",
+        "view_group",
+        *REVIEW_PERMISSIONS,
+        *PRICING_VIEW_PERMISSIONS,
+        *QUOTA_VIEW_PERMISSIONS,
+    ),
 }
 
 

@@ -278,6 +278,11 @@ def revoke_request(*, actor, request: ProvisionRequest, note: str = "") -> Provi
     return transitions.transition(request, "revoke", actor=actor, note=note, also=_release(request))
 
 
+def mark_purged(*, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
+    """The system: PURGE_INITIATED -> PURGED, giving back what the request held on its quota."""
+    return transitions.transition(request, "mark_purged", actor=None, note=note, also=_release(request))
+
+
 def _extension_refusal(request: ProvisionRequest) -> Conflict:
     request.refresh_from_db(fields=["status", "extension_slot", "request_type"])
     if request.request_type == RequestType.PERMANENT:

@@ -1,8 +1,13 @@
 from decimal import Decimal
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
-from quotas.models import DiskPrice, InstancePrice, ServicePrice
+from quotas import services as quota_services
+from quotas.estimates import from_micros
+from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
 
 # ---------------------------------------------------------------------------------------------
 # Pricing tables: DevOps view them, admins add and change them. `manage.py sync_pricing`
@@ -90,3 +95,142 @@ class ServicePriceAdmin(PriceAdmin):
     list_filter = ["service", "region", "source"]
     search_fields = ["service", "region"]
     fields = ["service", "region", "usd_per_hour", "source", "updated_at"]
+
+
+# --- quotas and usage -------------------------------------------------------------------------
+
+
+class QuotaForm(forms.ModelForm):
+    """Shows the quota rules (one holder, a window for TEMPORARY, no negative limits) on the form."""
+
+    class Meta:
+        model = Quota
+        fields = list(quota_services.QUOTA_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        candidate = Quota(**{name: cleaned.get(name) for name in quota_services.QUOTA_FIELDS})
+        try:
+            quota_services.check_quota(candidate)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+class QuotaStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Not ended"), ("ended", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(ended_at=None)
+        if self.value() == "ended":
+            return queryset.exclude(ended_at=None)
+        return queryset
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Admins allocate, update and end quotas (ended quotas stay for the record); DevOps view."""
+
+    form = QuotaForm
+    list_display = [
+        "id",
+        "holder",
+        "quota_type",
+        "valid_from",
+        "valid_until",
+        "max_live_environments",
+        "usd_budget",
+        "machine_hours",
+        "disk_gb_hours",
+        "ended_at",
+    ]
+    list_filter = ["quota_type", QuotaStateFilter, "role"]
+    list_select_related = ["user", "role"]
+    search_fields = ["user__username", "role__name", "note"]
+    readonly_fields = ["ended_at", "created_by", "created_at", "updated_at"]
+    actions = ["end_selected"]
+    fieldsets = [
+        ("Holder (one of)", {"fields": ["user", "role"]}),
+        ("Validity", {"fields": ["quota_type", "valid_from", "valid_until"]}),
+        (
+            "Limits (empty = unlimited)",
+            {"fields": ["max_live_environments", "usd_budget", "machine_hours", "disk_gb_hours"]},
+        ),
+        (None, {"fields": ["note", "ended_at", "created_by", "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="for")
+    def holder(self, quota: Quota) -> str:
+        return f"user {quota.user}" if quota.user_id else f"role {quota.role}"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data.get(name) for name in quota_services.QUOTA_FIELDS}
+        if change:
+            saved = quota_services.update_quota(quota=Quota.objects.get(pk=obj.pk), **fields)
+        else:
+            saved = quota_services.create_quota(actor=request.user, **fields)
+        obj.pk = saved.pk
+
+    @admin.action(description="End selected quotas now", permissions=["change"])
+    def end_selected(self, request, queryset):
+        ended = [quota_services.end_quota(quota=quota) for quota in queryset.filter(ended_at=None)]
+        self.message_user(request, f"Ended {len(ended)} quota(s).", messages.SUCCESS)
+
+
+@admin.register(UsageLedger)
+class UsageLedgerAdmin(admin.ModelAdmin):
+    """What each user's outstanding requests reserve, next to their effective limits (read-only)."""
+
+    list_display = ["user", "live_environments", "usd", "machine_hours", "disk_gb_hours", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "usage_table", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="USD reserved")
+    def usd(self, ledger: UsageLedger) -> str:
+        return f"{from_micros(ledger.usd_micros):.2f}"
+
+    @admin.display(description="machine-hours reserved")
+    def machine_hours(self, ledger: UsageLedger) -> str:
+        return f"{from_micros(ledger.machine_hours_micros).normalize():f}"
+
+    @admin.display(description="disk GB-hours reserved")
+    def disk_gb_hours(self, ledger: UsageLedger) -> str:
+        return f"{from_micros(ledger.disk_gb_hours_micros).normalize():f}"
+
+    @admin.display(description="usage against the effective quota")
+    def usage_table(self, ledger: UsageLedger) -> str:
+        usage = quota_services.usage(user=ledger.user)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (name, values["limit"] or "unlimited", values["reserved"], values["available"] or "-")
+                for name, values in usage["dimensions"].items()
+            ),
+        )
+        return format_html(
+            "<p>Quota from: {}</p><table><tr><th>limit of</th><th>limit</th><th>reserved</th><th>available</th></tr>"
+            "{}</table>",
+            usage["source"],
+            rows,
+        )

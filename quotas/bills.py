@@ -79,7 +79,9 @@ def _spend(requests: list[ProvisionRequest], since: datetime, until: datetime) -
 
 
 def _text(value: Decimal, places: Decimal = Decimal("0.000001")) -> str:
-    return f"{value.quantize(places, ROUND_HALF_UP).normalize():f}"
+    """Money keeps its cents ("2.30"); other quantities drop trailing zeros ("4")."""
+    rounded = value.quantize(places, ROUND_HALF_UP)
+    return f"{rounded:f}" if places == CENT else f"{rounded.normalize():f}"
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:

@@ -68,7 +68,7 @@ class Estimate:
         """JSON-ready: decimals as strings, totals rounded to the cent / 1e-6."""
         return {
             "hours": _text(self.hours),
-            "usd": _text(self.usd.quantize(CENT, ROUND_HALF_UP)),
+            "usd": f"{self.usd.quantize(CENT, ROUND_HALF_UP):f}",
             "usd_exact": _text(self.usd.quantize(SIX_PLACES, ROUND_HALF_UP)),
             "machine_hours": _text(self.machine_hours),
             "disk_gb_hours": _text(self.disk_gb_hours),

@@ -40,6 +40,8 @@ def test_namespace_is_a_cpu_share_of_the_shared_node(templates, settings):
     result = estimate(provider="kubernetes", parameters={"namespace": "x", "cpu_limit": 1}, hours=8)
     assert result.machine_hours == 4  # 1 of m5.large's 2 vCPUs for 8 h
     assert result.usd == Decimal("0.384")  # 4 machine-hours x $0.096
+    whole = estimate(provider="kubernetes", parameters={"namespace": "x", "cpu_limit": 2}, hours=25)
+    assert whole.as_dict()["usd"] == "2.40"  # money keeps its cents
 
 
 @pytest.mark.django_db

@@ -267,3 +267,12 @@ def test_one_hundred_concurrent_submissions_against_a_quota_for_ten(namespace, d
     assert ProvisionRequest.objects.filter(requested_by=dev_user).count() == 10
     full = UsageLedger.objects.get(user=dev_user)
     assert (full.usd_micros, full.live_environments) == (3_840_000, 10)  # exactly the budget
+
+
+@pytest.mark.django_db
+def test_purging_releases_the_reservation(submit, dev_user):
+    request = submit()
+    ProvisionRequest.objects.filter(pk=request.pk).update(status=RequestStatus.PURGE_INITIATED)
+    request.refresh_from_db()
+    services.mark_purged(request=request)
+    assert ledger(dev_user) == dict.fromkeys(quota_services.LEDGER_FIELDS, 0)
