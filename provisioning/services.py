@@ -137,6 +137,8 @@ def submit_request(
 
     quota = quota_services.effective_quota(actor, now=now)
     amounts = estimate.reservation()
+    # One conditional update on the ledger (no transaction: concurrent submissions must not
+    # conflict); if storing the request then fails, the reservation is given back below.
     quota_services.reserve(user=actor, amounts=amounts, quota=quota)  # 409 with a breakdown when it does not fit
 
     def unit() -> ProvisionRequest:

@@ -1,9 +1,11 @@
 """/api/v1/quotas/ (admins allocate, update and end; everyone reads the quotas that apply to
 them, DevOps and admins read all) and /api/v1/quotas/usage/."""
 
+from bson import ObjectId
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Q
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -62,8 +64,6 @@ class QuotaSerializer(StrictFieldsMixin, BaseModelSerializer):
         read_only_fields = ["ended_at", "created_by", "created_at", "updated_at"]
 
     def get_active(self, quota: Quota) -> bool:
-        from django.utils import timezone
-
         if quota.ended_at is not None:
             return False
         if quota.quota_type == QuotaType.PERMANENT:
@@ -148,8 +148,6 @@ class QuotaViewSet(
 
 
 def _find_user(value: str):
-    from bson import ObjectId
-
     lookup = Q(username=value)
     if ObjectId.is_valid(value):
         lookup |= Q(pk=ObjectId(value))
