@@ -1,0 +1,46 @@
+"""Provider registry: the template's provider name -> an implementation.
+
+Modules register themselves with ``@register("aws-eks")``; ``get(name)`` returns an instance.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from provisioning.providers.base import Provider, ProviderError
+
+_REGISTRY: dict[str, type[Provider]] = {}
+_MODULES = ("aws_eks", "aws_s3", "aws_ec2", "kubernetes_namespace", "noop")
+
+
+def register(name: str):
+    def decorate(cls: type[Provider]) -> type[Provider]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load() -> None:
+    for module in _MODULES:
+        try:
+            importlib.import_module(f"provisioning.providers.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"provisioning.providers.{module}":
+                raise
+
+
+def get(name: str) -> Provider:
+    if not _REGISTRY:
+        _load()
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise ProviderError(f"No provider is registered for '{name}'.") from None
+
+
+def names() -> list[str]:
+    if not _REGISTRY:
+        _load()
+    return sorted(_REGISTRY)
