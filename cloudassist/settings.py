@@ -207,6 +207,25 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
 }
 
+# Secrets at rest (cloudassist/crypto.py): comma-separated Fernet keys, the first encrypts.
+# Required unless DEBUG; in DEBUG a key derived from SECRET_KEY is used when unset.
+SECRETS_KEYS = [key for key in env.list("SECRETS_KEYS", default=[]) if key.strip()]
+if not SECRETS_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRETS_KEYS is required when DEBUG is false (generate one: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        )
+    from cloudassist.crypto import development_key
+
+    SECRETS_KEYS = [development_key(SECRET_KEY)]
+
+# Provisioning jobs and sweeps (provisioning/provisioner.py).
+PROVISION_TIMEOUT_MINUTES = env.int("PROVISION_TIMEOUT_MINUTES", default=30)
+PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
+
 # Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
 # pricing namespaces, and the horizon over which a PERMANENT request is priced.
 EKS_NODE_VOLUME_TYPE = env.str("EKS_NODE_VOLUME_TYPE", default="gp3")
@@ -215,3 +234,17 @@ SHARED_CLUSTER_REGION = env.str("SHARED_CLUSTER_REGION", default="us-east-1")
 PERMANENT_ESTIMATE_HOURS = env.int("PERMANENT_ESTIMATE_HOURS", default=730)
 QUOTA_WARNING_RATIO = env.float("QUOTA_WARNING_RATIO", default=0.8)
 LARGE_INSTANCE_VCPUS = env.int("LARGE_INSTANCE_VCPUS", default=8)
+
+# --- Kubernetes namespace provider ---
+# The shared cluster on which the "kubernetes" provider creates namespaces: a kubeconfig file
+# (SHARED_CLUSTER_KUBECONFIG) or the kubeconfig YAML itself (SHARED_CLUSTER_KUBECONFIG_DATA), not
+# both; SHARED_CLUSTER_CONTEXT picks a context (default: its current-context).
+SHARED_CLUSTER_KUBECONFIG = env.str("SHARED_CLUSTER_KUBECONFIG", default="")
+SHARED_CLUSTER_KUBECONFIG_DATA = env.str("SHARED_CLUSTER_KUBECONFIG_DATA", default="")
+SHARED_CLUSTER_CONTEXT = env.str("SHARED_CLUSTER_CONTEXT", default="")
+# The API server address written into the requesters' kubeconfigs, if it differs from the one above.
+SHARED_CLUSTER_PUBLIC_SERVER = env.str("SHARED_CLUSTER_PUBLIC_SERVER", default="")
+# Requesters' tokens expire with the request, capped here; PERMANENT requests get the second value.
+SHARED_CLUSTER_TOKEN_MAX_SECONDS = env.int("SHARED_CLUSTER_TOKEN_MAX_SECONDS", default=30 * 24 * 3600)
+SHARED_CLUSTER_PERMANENT_TOKEN_SECONDS = env.int("SHARED_CLUSTER_PERMANENT_TOKEN_SECONDS", default=30 * 24 * 3600)
+SHARED_CLUSTER_API_TIMEOUT = env.int("SHARED_CLUSTER_API_TIMEOUT", default=30)  # seconds per API call

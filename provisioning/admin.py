@@ -145,6 +145,7 @@ class Decision:
 
 APPROVE = Decision(verb="approve", done="approved", note_required=False)
 REJECT = Decision(verb="reject", done="rejected", note_required=True)
+PURGE = Decision(verb="purge", done="started purging", note_required=False)
 
 
 class ReviewNoteForm(forms.Form):
@@ -350,9 +351,16 @@ class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
     review_services: ClassVar[dict[str, Any]] = {
         "approve": services.approve_request,
         "reject": services.reject_request,
+        "purge": services.start_purge,
     }
     subject_argument = "request"
     pending_status = RequestStatus.REQUESTED
+    actions: ClassVar[list[str]] = ["approve_selected", "reject_selected", "purge_selected"]
+
+    @admin.action(description="Purge selected environments now", permissions=["review"])
+    def purge_selected(self, request, queryset):
+        """Delete DEPLOYED, FAILED, EXPIRED or PURGE_FAILED environments (asks for a note first)."""
+        return self._review(request, queryset, PURGE)
     change_form_template = "admin/provisioning/review_change_form.html"
 
     list_display = ["id", "template", "requested_by", "status", "request_type", "expires_at", "created_at", "age"]

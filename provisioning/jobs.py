@@ -1,24 +1,25 @@
-"""django-rq entry points: thin, take ids, re-read, and do nothing when the row moved on."""
+"""django-rq entry points: thin, take ids, and call provisioning.provisioner.
+
+Enqueued by provisioning.services.enqueue (deterministic job ids, retries with backoff) and
+by the cron schedule in provisioning/cron.py (the sweep).
+"""
 
 from __future__ import annotations
 
-import logging
+from provisioning import provisioner
 
-from provisioning.choices import RequestStatus
-from provisioning.models import ProvisionRequest
 
-logger = logging.getLogger(__name__)
+def analyse(request_id: str) -> str:
+    return provisioner.analyse(request_id)
 
 
 def provision(request_id: str) -> str:
-    """Provision an approved request. Safe to run twice: anything not APPROVED is left alone.
+    return provisioner.provision(request_id)
 
-    The provider work (APPROVED -> INITIATED -> DEPLOYED/FAILED) arrives with the workers issue;
-    until then the request stays APPROVED and the job says so.
-    """
-    status = ProvisionRequest.objects.filter(pk=request_id).values_list("status", flat=True).first()
-    if status != RequestStatus.APPROVED:
-        logger.info("provision(%s): nothing to do, status is %s", request_id, status)
-        return f"skipped: {status}"
-    logger.info("provision(%s): approved; no provider is wired in yet", request_id)
-    return "pending: no provider yet"
+
+def purge(request_id: str) -> str:
+    return provisioner.purge(request_id)
+
+
+def sweep() -> dict[str, int]:
+    return provisioner.sweep()

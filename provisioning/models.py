@@ -117,3 +117,20 @@ class Event(models.Model):
     @property
     def subject(self) -> str:
         return "extension_request" if self.extension_request_id else "provision_request"
+
+
+class Credential(models.Model):
+    """The kubeconfig or credentials of a provisioned environment, encrypted at rest.
+
+    Never serialised in list or detail responses; only the download endpoints decrypt it,
+    and each download is an audit event.
+    """
+
+    provision_request = models.OneToOneField(ProvisionRequest, on_delete=models.CASCADE, related_name="credential")
+    kind = models.CharField(max_length=16, help_text="`kubeconfig` or `credentials`.")
+    ciphertext = models.TextField(help_text="Fernet token under SECRETS_KEYS.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.provision_request_id}"

@@ -31,6 +31,7 @@ from templates.models import Template
 logger = logging.getLogger(__name__)
 
 PROVISIONING_QUEUE = "provisioning"
+DEFAULT_QUEUE = "default"
 
 
 def resolve_expiry(
@@ -175,10 +176,12 @@ def submit_request(
             max_lifetime_hours=template.max_lifetime_hours,
         )
         estimate_usd = estimate.as_dict()["usd"]
-        return run_atomic(unit)
+        request = run_atomic(unit)
     except BaseException:
         quota_services.unreserve(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
         raise
+    enqueue("analyse", request.pk, queue=DEFAULT_QUEUE)
+    return request
 
 
 def lifetime_hours(*, request_type: str, expires_at: datetime | None, now: datetime) -> Decimal:
@@ -217,17 +220,31 @@ def update_description(*, actor, request: ProvisionRequest, description: str) ->
     return request
 
 
-def _enqueue_provision(request_id) -> None:
+def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> None:
+    """Enqueue ``provisioning.jobs.<job_name>(request_id)`` with retries and backoff.
+
+    The job id is deterministic, so enqueueing twice does not run it twice in parallel. When
+    Redis is down the row keeps its status and the sweep enqueues the job again later.
+    """
     import django_rq
+    from rq import Retry
 
     from provisioning import jobs
 
+    intervals = list(settings.JOB_RETRY_INTERVALS)
     try:
-        django_rq.get_queue(PROVISIONING_QUEUE).enqueue(
-            jobs.provision, str(request_id), job_id=f"provision-{request_id}"
+        django_rq.get_queue(queue).enqueue(
+            getattr(jobs, job_name),
+            str(request_id),
+            job_id=f"{job_name}-{request_id}",
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
         )
-    except Exception:  # Redis down: the request stays APPROVED; the workers' sweep picks it up
-        logger.exception("Could not enqueue provisioning of %s; it stays APPROVED", request_id)
+    except Exception:
+        logger.exception("Could not enqueue %s(%s); the sweep will retry", job_name, request_id)
+
+
+def _enqueue_provision(request_id) -> None:
+    enqueue("provision", request_id)
 
 
 def _review_fields(*, actor, note: str) -> dict[str, Any]:
@@ -280,9 +297,67 @@ def revoke_request(*, actor, request: ProvisionRequest, note: str = "") -> Provi
     return transitions.transition(request, "revoke", actor=actor, note=note, also=_release(request))
 
 
+# --- the system's moves (workers and sweeps) ----------------------------------------------------
+
+
+def start_provisioning(*, request: ProvisionRequest) -> ProvisionRequest:
+    return transitions.transition(request, "start_provisioning", actor=None)
+
+
+def mark_deployed(*, request: ProvisionRequest, outputs: dict, secret: str | None, secret_kind: str | None):
+    """INITIATED -> DEPLOYED, storing the outputs and the encrypted secret in the same transaction."""
+    from cloudassist import crypto
+    from provisioning.models import Credential
+
+    def store_secret(now: datetime) -> None:
+        if secret:
+            Credential.objects.update_or_create(
+                provision_request_id=request.pk,
+                defaults={"kind": secret_kind or "credentials", "ciphertext": crypto.encrypt(secret)},
+            )
+
+    return transitions.transition(
+        request,
+        "mark_deployed",
+        actor=None,
+        fields={"outputs": outputs},
+        data={"outputs": sorted(outputs), "secret": secret_kind if secret else None},
+        also=store_secret,
+    )
+
+
+def mark_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
+    """INITIATED -> FAILED; a purge follows so that nothing half-created is left behind."""
+    return transitions.transition(
+        request, "mark_failed", actor=None, note=note, after_commit=lambda: enqueue("purge", request.pk)
+    )
+
+
+def expire(*, request: ProvisionRequest) -> ProvisionRequest:
+    return transitions.transition(request, "expire", actor=None, after_commit=lambda: enqueue("purge", request.pk))
+
+
+def start_purge(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
+    """The requester (ending it early), DevOps, or the system: -> PURGE_INITIATED, then the purge job."""
+    return transitions.transition(
+        request, "start_purge", actor=actor, note=note, after_commit=lambda: enqueue("purge", request.pk)
+    )
+
+
 def mark_purged(*, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
-    """The system: PURGE_INITIATED -> PURGED, giving back what the request held on its quota."""
-    return transitions.transition(request, "mark_purged", actor=None, note=note, also=_release(request))
+    """The system: PURGE_INITIATED -> PURGED, giving back what the request held on its quota and
+    dropping its secret."""
+    from provisioning.models import Credential
+
+    def release_and_forget(now: datetime) -> None:
+        _release(request)(now)
+        Credential.objects.filter(provision_request_id=request.pk).delete()
+
+    return transitions.transition(request, "mark_purged", actor=None, note=note, also=release_and_forget)
+
+
+def mark_purge_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
+    return transitions.transition(request, "mark_purge_failed", actor=None, note=note)
 
 
 def _extension_refusal(request: ProvisionRequest) -> Conflict:
@@ -398,3 +473,32 @@ def reject_extension(*, actor, extension: ExtensionRequest, note: str) -> Extens
 
 def revoke_extension(*, actor, extension: ExtensionRequest, note: str = "") -> ExtensionRequest:
     return transitions.transition(extension, "revoke", actor=actor, note=note, also=_release_slot(extension))
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+SECRET_KINDS = ("kubeconfig", "credentials")
+
+
+def read_secret(*, actor, request: ProvisionRequest, kind: str) -> str:
+    """Decrypt the kubeconfig or credentials for someone allowed to see the request; every read
+    is an audit event (the secret itself never is)."""
+    from rest_framework.exceptions import NotFound
+
+    from cloudassist import crypto
+    from provisioning.models import Credential
+
+    credential = Credential.objects.filter(provision_request=request).first()
+    if credential is None:
+        raise NotFound(f"No {kind} for this request: it is {request.status}.")
+    if credential.kind != kind:
+        raise NotFound(f"This request has {credential.kind}, not a {kind}; download .../{credential.kind}/ instead.")
+    text = crypto.decrypt(credential.ciphertext)
+    transitions.record(
+        subject=request,
+        actor=actor,
+        action=f"download_{kind}",
+        from_status=request.status,
+        to_status=request.status,
+    )
+    return text

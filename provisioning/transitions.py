@@ -65,7 +65,7 @@ REQUEST_MOVES: dict[str, Move] = _table(
         "start_purge",
         frozenset({R.DEPLOYED, R.FAILED, R.EXPIRED, R.PURGE_FAILED}),
         R.PURGE_INITIATED,
-        frozenset({REVIEWER, BY_SYSTEM}),
+        frozenset({REQUESTER, REVIEWER, BY_SYSTEM}),  # the requester may end their environment early
     ),
     Move("mark_purged", frozenset({R.PURGE_INITIATED}), R.PURGED, frozenset({BY_SYSTEM})),
     Move("mark_purge_failed", frozenset({R.PURGE_INITIATED}), R.PURGE_FAILED, frozenset({BY_SYSTEM})),

@@ -22,6 +22,8 @@ class TemplateForm(forms.ModelForm):
             "parameters_schema",
             "default_lifetime_hours",
             "max_lifetime_hours",
+            "auto_approve",
+            "auto_approve_max_usd",
         ]
 
     def clean(self):
@@ -52,6 +54,7 @@ class TemplateAdmin(admin.ModelAdmin):
         (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active"]}),
         ("Definition", {"fields": ["body", "parameters_schema"]}),
         ("Lifetime (hours)", {"fields": ["default_lifetime_hours", "max_lifetime_hours"]}),
+        ("Auto-approval policy", {"fields": ["auto_approve", "auto_approve_max_usd"]}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
 

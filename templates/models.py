@@ -24,6 +24,17 @@ class Template(models.Model):
         default=168, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFETIME_HOURS)]
     )
     is_active = models.BooleanField(default=True)
+    auto_approve = models.BooleanField(
+        default=False,
+        help_text="Let the analysis approve TEMPORARY requests that fit the quota and the cost threshold.",
+    )
+    auto_approve_max_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Cost threshold for auto-approval (USD per request); empty = never auto-approve.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped when body or schema change.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

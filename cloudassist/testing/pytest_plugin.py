@@ -23,6 +23,7 @@ _state: dict = {}
 def pytest_load_initial_conftests(early_config, parser, args):
     # Runs around pytest-django's own hook, so the settings see these variables.
     os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+    os.environ.setdefault("SECRETS_KEYS", "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE=")  # a Fernet key, tests only
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("AUTH_TOKEN_RATE", "1000/minute")
     data_dir = Path(tempfile.mkdtemp(prefix="cloudassist-test-"))

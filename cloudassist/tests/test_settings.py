@@ -73,3 +73,9 @@ def test_mongodb_uri_defaults_to_the_embedded_server(env, expected):
         check=True,
     )
     assert result.stdout.strip() == expected
+
+
+def test_production_without_secrets_keys_is_one_clear_error():
+    result = _manage("check", DEBUG="false", SECRET_KEY="k" * 50, SECRETS_KEYS="")
+    assert result.returncode != 0
+    assert "SECRETS_KEYS is required when DEBUG is false" in result.stderr

@@ -1,3 +1,5 @@
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -116,6 +118,39 @@ class ProvisionRequestViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ProvisionRequest.objects.none()
         return selectors.requests_for(self.request.user)
+
+    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def purge(self, request, pk=None):
+        """Delete the environment now: the requester (ending it early) or DevOps/admins.
+        From DEPLOYED, FAILED, EXPIRED or PURGE_FAILED; the purge job does the work."""
+        provision_request = self.get_object()
+        payload = NoteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.start_purge(actor=request.user, request=provision_request, note=payload.validated_data["note"])
+        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
+
+    def _download(self, request, kind: str, content_type: str, suffix: str):
+        provision_request = self.get_object()
+        text = services.read_secret(actor=request.user, request=provision_request, kind=kind)
+        response = HttpResponse(text, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{kind}-{provision_request.pk}.{suffix}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def kubeconfig(self, request, pk=None):
+        """Download the kubeconfig of a provisioned cluster or namespace (requester and DevOps only;
+        each download is an audit event)."""
+        return self._download(request, "kubeconfig", "application/yaml", "yaml")
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def credentials(self, request, pk=None):
+        """Download the credentials of a provisioned bucket or instance (requester and DevOps only;
+        each download is an audit event)."""
+        return self._download(request, "credentials", "text/plain", "txt")
 
     def create(self, request, *args, **kwargs):
         return _create(

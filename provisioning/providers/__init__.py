@@ -5,6 +5,7 @@ Modules register themselves with ``@register("aws-eks")``; ``get(name)`` returns
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from provisioning.providers.base import Provider, ProviderError
@@ -22,7 +23,9 @@ def register(name: str):
     return decorate
 
 
+@functools.cache
 def _load() -> None:
+    """Import the provider modules once (tests may have registered their own before)."""
     for module in _MODULES:
         try:
             importlib.import_module(f"provisioning.providers.{module}")
@@ -32,8 +35,7 @@ def _load() -> None:
 
 
 def get(name: str) -> Provider:
-    if not _REGISTRY:
-        _load()
+    _load()
     try:
         return _REGISTRY[name]()
     except KeyError:
@@ -41,6 +43,5 @@ def get(name: str) -> Provider:
 
 
 def names() -> list[str]:
-    if not _REGISTRY:
-        _load()
+    _load()
     return sorted(_REGISTRY)

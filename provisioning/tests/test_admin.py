@@ -145,7 +145,7 @@ def test_nothing_is_added_changed_or_deleted(ops, make_request):
     pending.refresh_from_db()
     assert (pending.description, pending.status) == ("keep me", RequestStatus.REQUESTED)
     actions = dict(ops.get(REQUESTS).context["action_form"].fields["action"].choices)
-    assert set(actions) == {"", "approve_selected", "reject_selected"}
+    assert set(actions) == {"", "approve_selected", "reject_selected", "purge_selected"}
 
 
 # --- changelist: default view, filters, search ----------------------------------------------
@@ -520,3 +520,26 @@ def test_extension_of_an_environment_that_expired_meanwhile(ops, extensions):
     ]
     assert ExtensionRequest.objects.get(pk=extension.pk).status == ExtensionStatus.REQUESTED
     assert not Event.objects.filter(extension_request=extension, action="approve").exists()
+
+
+@pytest.mark.django_db
+def test_devops_purge_from_the_console(ops, make_request, provisioning_queue):
+    deployed = make_request(status=RequestStatus.DEPLOYED)
+    pending = make_request()
+    page = ops.post(REQUESTS, {"action": "purge_selected", "_selected_action": [str(deployed.pk), str(pending.pk)]})
+    assert 'name="note"' in page.content.decode()
+    response = ops.post(
+        REQUESTS,
+        {
+            "action": "purge_selected",
+            "_selected_action": [str(deployed.pk), str(pending.pk)],
+            "apply": "1",
+            "note": "cost cleanup",
+        },
+        follow=True,
+    )
+    shown = response.content.decode()
+    assert "Started purging 1 provision request." in shown
+    assert "it is REQUESTED" in shown
+    assert ProvisionRequest.objects.get(pk=deployed.pk).status == RequestStatus.PURGE_INITIATED
+    assert [job.id for job in provisioning_queue.jobs] == [f"purge-{deployed.pk}"]

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cloudassist import services as user_services
 from cloudassist.api.errors import Conflict
-from provisioning import jobs, services
+from provisioning import services
 from provisioning.choices import ExtensionSlot, ExtensionStatus, RequestStatus, RequestType
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
 from provisioning.tests.conftest import EKS_PARAMETERS
@@ -124,15 +124,6 @@ def test_approval_records_the_reviewer_and_enqueues_one_job_after_commit(make_re
     assert [job.func_name for job in provisioning_queue.jobs] == ["provisioning.jobs.provision"]
     assert provisioning_queue.jobs[0].args == (str(request.pk),)
     assert _trail(request)[-1] == ("approve", "REQUESTED", "APPROVED")
-
-
-@pytest.mark.django_db
-def test_the_provision_job_is_safe_to_run_twice_and_skips_other_states(make_request, devops_user):
-    request = make_request()
-    assert jobs.provision(str(request.pk)) == "skipped: REQUESTED"
-    services.approve_request(actor=devops_user, request=request)
-    assert jobs.provision(str(request.pk)) == jobs.provision(str(request.pk))
-    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.APPROVED
 
 
 @pytest.mark.django_db

@@ -21,6 +21,8 @@ class TemplateSerializer(BaseModelSerializer):
             "default_lifetime_hours",
             "max_lifetime_hours",
             "is_active",
+            "auto_approve",
+            "auto_approve_max_usd",
             "version",
             "created_by",
             "created_at",

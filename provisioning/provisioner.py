@@ -1,0 +1,257 @@
+"""The workers' use cases: analyse, provision, purge, and the sweeps that expire environments
+and reconcile anything a crash or an outage left half-way. The jobs in provisioning/jobs.py
+only call these. Every status change goes through provisioning.services (compare-and-set +
+audit event); each function re-reads the row and does nothing when it has moved on, so every
+job is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from provisioning import providers, services, transitions
+from provisioning.choices import LIVE, RequestStatus, RequestType
+from provisioning.models import Event, ProvisionRequest
+from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
+from quotas import services as quota_services
+from templates import rendering
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+def _load(request_id) -> ProvisionRequest | None:
+    return ProvisionRequest.objects.select_related("requested_by", "template").filter(pk=request_id).first()
+
+
+def target_for(request: ProvisionRequest) -> Target:
+    snapshot = request.template_snapshot or {}
+    rendered = rendering.render(
+        body=snapshot.get("body", ""), schema=snapshot.get("parameters_schema", {}), parameters=request.parameters
+    )
+    return Target(
+        request_id=str(request.pk),
+        owner=request.requested_by.get_username(),
+        parameters=rendered.parameters,
+        manifests=rendered.manifests,
+        expires_at=request.expires_at,
+    )
+
+
+def _prepare(request: ProvisionRequest):
+    """The provider and its target; a snapshot that no longer renders is a permanent failure."""
+    try:
+        return providers.get((request.template_snapshot or {}).get("provider", "")), target_for(request)
+    except ValidationError as exc:
+        raise ProviderError(" ".join(exc.messages)) from exc
+
+
+def _record_steps(request: ProvisionRequest, outcome: Outcome) -> None:
+    for step in outcome.steps:
+        transitions.record(
+            subject=request,
+            actor=None,
+            action="provider_step",
+            from_status=request.status,
+            to_status=request.status,
+            note=step.detail,
+            data={"step": step.action, **step.data},
+        )
+
+
+# --- analyse ----------------------------------------------------------------------------------
+
+
+def analyse(request_id) -> str:
+    """Record the analysis and auto-approve when the template's policy allows it (default: never)."""
+    request = _load(request_id)
+    if request is None or request.status != RequestStatus.REQUESTED:
+        return f"skipped: {getattr(request, 'status', 'missing')}"
+    template = request.template
+    threshold = template.auto_approve_max_usd
+    usd = Decimal((request.cost_estimate or {}).get("usd_exact") or "0")
+    reasons = []
+    if not template.auto_approve or threshold is None:
+        reasons.append("the template's policy is manual review")
+    elif request.request_type == RequestType.PERMANENT:
+        reasons.append("permanent requests are always reviewed")
+    elif usd > threshold:
+        reasons.append(f"the estimate ${usd:.2f} is above the template's threshold ${threshold}")
+    if not reasons:
+        try:
+            quota_services.check_still_within(request=request)
+        except quota_services.QuotaExceeded as exc:
+            reasons.append(str(exc.detail))
+    if reasons:
+        remark = {"level": "info", "code": "manual_review", "message": f"Needs review: {'; '.join(reasons)}."}
+        remarks = [r for r in request.analysis_remarks or [] if r.get("code") != "manual_review"]
+        ProvisionRequest.objects.filter(pk=request.pk).update(analysis_remarks=[*remarks, remark])
+        return "needs review"
+    try:
+        services.approve_request(actor=None, request=request, note=f"Auto-approved: ${usd:.2f} within policy.")
+    except transitions.InvalidTransition:
+        return "skipped: reviewed meanwhile"
+    return "auto-approved"
+
+
+# --- provision --------------------------------------------------------------------------------
+
+
+def provision(request_id) -> str:
+    """APPROVED -> INITIATED -> DEPLOYED or FAILED. Transient provider errors propagate so that
+    rq retries the job with backoff; the provider carries on from where it is."""
+    request = _load(request_id)
+    if request is None:
+        return "skipped: missing"
+    if request.status == RequestStatus.APPROVED:
+        try:
+            services.start_provisioning(request=request)
+        except transitions.InvalidTransition:
+            return f"skipped: {request.status}"
+    elif request.status != RequestStatus.INITIATED:
+        return f"skipped: {request.status}"
+    try:
+        provider, target = _prepare(request)
+        outcome = provider.create(target)
+    except TransientProviderError:
+        logger.warning("provision(%s): transient provider error; rq retries", request_id, exc_info=True)
+        raise
+    except ProviderError as exc:
+        services.mark_failed(request=request, note=str(exc) or type(exc).__name__)
+        return "failed"
+    _record_steps(request, outcome)
+    if outcome.state != State.READY:
+        raise TransientProviderError(f"{provider.name} is {outcome.state}, not READY yet")
+    try:
+        services.mark_deployed(
+            request=request, outputs=outcome.outputs, secret=outcome.secret, secret_kind=outcome.secret_kind
+        )
+    except transitions.InvalidTransition:
+        return f"skipped: {request.status}"
+    return "deployed"
+
+
+# --- purge ------------------------------------------------------------------------------------
+
+PURGEABLE = (RequestStatus.DEPLOYED, RequestStatus.FAILED, RequestStatus.EXPIRED, RequestStatus.PURGE_FAILED)
+
+
+def purge(request_id) -> str:
+    """-> PURGE_INITIATED -> PURGED or PURGE_FAILED. Deleting what is already gone succeeds."""
+    request = _load(request_id)
+    if request is None:
+        return "skipped: missing"
+    if request.status in PURGEABLE:
+        try:
+            services.start_purge(actor=None, request=request)
+        except transitions.InvalidTransition:
+            return f"skipped: {request.status}"
+    elif request.status != RequestStatus.PURGE_INITIATED:
+        return f"skipped: {request.status}"
+    try:
+        provider, target = _prepare(request)
+        outcome = provider.delete(target)
+    except TransientProviderError:
+        logger.warning("purge(%s): transient provider error; rq retries", request_id, exc_info=True)
+        raise
+    except ProviderError as exc:
+        services.mark_purge_failed(request=request, note=str(exc) or type(exc).__name__)
+        return "purge failed"
+    _record_steps(request, outcome)
+    if outcome.state != State.ABSENT:
+        raise TransientProviderError(f"{provider.name} is {outcome.state}, not gone yet")
+    services.mark_purged(request=request)
+    return "purged"
+
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+
+def expire_due(*, now: datetime | None = None) -> int:
+    """Every live environment past its expires_at becomes EXPIRED and is purged.
+
+    Uses the (status, expires_at) index: the cost follows the number of live requests that are
+    due, not the number of finished ones.
+    """
+    now = now or timezone.now()
+    due = ProvisionRequest.objects.filter(status__in=LIVE, expires_at__lte=now).select_related("requested_by")
+    expired = 0
+    for request in due.order_by("expires_at")[:SWEEP_BATCH]:
+        try:
+            services.expire(request=request)
+            expired += 1
+        except transitions.InvalidTransition:
+            continue
+    return expired
+
+
+def _count(request: ProvisionRequest, action: str) -> int:
+    return Event.objects.filter(provision_request=request, action=action).count()
+
+
+def reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Nothing is left half-way: re-enqueue what an outage lost, resume or fail what is stuck,
+    and retry failed purges with backoff."""
+    now = now or timezone.now()
+    timeout = timedelta(minutes=settings.PROVISION_TIMEOUT_MINUTES)
+    counts = {"resumed": 0, "failed": 0, "requeued": 0, "purge_retried": 0}
+
+    # Approved, but the provisioning job was lost (Redis down at approval time).
+    for request in ProvisionRequest.objects.filter(
+        status=RequestStatus.APPROVED, updated_at__lte=now - timeout / 6
+    ).only("pk")[:SWEEP_BATCH]:
+        services.enqueue("provision", request.pk)
+        counts["requeued"] += 1
+
+    # Stuck provisioning (a worker died): resume twice, then fail (which purges what exists).
+    for request in ProvisionRequest.objects.filter(
+        status=RequestStatus.INITIATED, updated_at__lte=now - timeout
+    ).select_related("requested_by")[:SWEEP_BATCH]:
+        if _count(request, "resume") >= 2:
+            try:
+                services.mark_failed(
+                    request=request, note=f"Still provisioning after {_count(request, 'resume')} resumes."
+                )
+                counts["failed"] += 1
+            except transitions.InvalidTransition:
+                pass
+            continue
+        claimed = ProvisionRequest.objects.filter(
+            pk=request.pk, status=RequestStatus.INITIATED, updated_at=request.updated_at
+        ).update(updated_at=now)
+        if claimed:
+            transitions.record(
+                subject=request,
+                actor=None,
+                action="resume",
+                from_status=RequestStatus.INITIATED,
+                to_status=RequestStatus.INITIATED,
+                note=f"No progress for {settings.PROVISION_TIMEOUT_MINUTES} minutes; provisioning resumed.",
+            )
+            services.enqueue("provision", request.pk)
+            counts["resumed"] += 1
+
+    # Purges that failed or stalled: retry with exponential backoff, visible to DevOps meanwhile.
+    retry_base = timedelta(minutes=settings.PURGE_RETRY_MINUTES)
+    for request in ProvisionRequest.objects.filter(
+        status__in=[RequestStatus.PURGE_FAILED, RequestStatus.PURGE_INITIATED], updated_at__lte=now - retry_base
+    ).select_related("requested_by")[:SWEEP_BATCH]:
+        failures = _count(request, "mark_purge_failed")
+        wait = min(retry_base * 2 ** max(failures - 1, 0), timedelta(hours=24))
+        if request.status == RequestStatus.PURGE_INITIATED and request.updated_at > now - timeout:
+            continue
+        if request.updated_at <= now - wait:
+            services.enqueue("purge", request.pk)
+            counts["purge_retried"] += 1
+    return counts
+
+
+def sweep(*, now: datetime | None = None) -> dict[str, int]:
+    return {"expired": expire_due(now=now), **reconcile(now=now)}
