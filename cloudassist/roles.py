@@ -29,6 +29,8 @@ PRICING_EDIT_PERMISSIONS = (
     "change_serviceprice",
 )
 QUOTA_VIEW_PERMISSIONS = ("view_quota", "view_usageledger")
+# django-rq's dashboard (queues, workers, jobs) in the admin: its one permission is `django_rq.admin`.
+JOBS_DASHBOARD_PERMISSIONS = ("admin",)
 ADMIN_PERMISSIONS = {
     ADMIN: (
         "view_user",
@@ -40,6 +42,7 @@ ADMIN_PERMISSIONS = {
         *PRICING_VIEW_PERMISSIONS,
         *PRICING_EDIT_PERMISSIONS,
         *QUOTA_VIEW_PERMISSIONS,
+        *JOBS_DASHBOARD_PERMISSIONS,
         "add_quota",
         "change_quota",
     ),
@@ -50,6 +53,7 @@ ADMIN_PERMISSIONS = {
         *REVIEW_PERMISSIONS,
         *PRICING_VIEW_PERMISSIONS,
         *QUOTA_VIEW_PERMISSIONS,
+        *JOBS_DASHBOARD_PERMISSIONS,
     ),
 }
 

@@ -543,3 +543,12 @@ def test_devops_purge_from_the_console(ops, make_request, provisioning_queue):
     assert "it is REQUESTED" in shown
     assert ProvisionRequest.objects.get(pk=deployed.pk).status == RequestStatus.PURGE_INITIATED
     assert [job.id for job in provisioning_queue.jobs] == [f"purge-{deployed.pk}"]
+
+
+@pytest.mark.django_db
+def test_staff_reach_the_job_dashboard_from_the_admin(ops):
+    index = ops.get("/admin/").content.decode()
+    assert 'href="/admin/django_rq/dashboard/"' in index
+    dashboard = ops.get("/admin/django_rq/dashboard/")
+    assert dashboard.status_code == 200
+    assert "provisioning" in dashboard.content.decode()  # the queues are listed
