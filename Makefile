@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format seed clean clean-data requirements
+.PHONY: help run test lint format seed bench clean clean-data requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ run: $(VENV)/.runtime-installed  ## serve on http://127.0.0.1:8000 with embedded
 
 test: $(VENV)/.dev-installed  ## run the test suite against real MongoDB and Redis (PYTEST_ARGS=... to narrow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.runtime-installed  ## print benchmark figures (approval-to-INITIATED latency, jobs/s per worker)
+	$(BIN)/python benchmarks/bench_provisioning.py
 
 lint: $(VENV)/.dev-installed  ## ruff check and ruff format --check
 	$(BIN)/ruff check .

@@ -1,0 +1,192 @@
+"""`make bench`: figures for the local setup, printed, never asserted.
+
+- approval-to-INITIATED latency (p50, p99): one rq worker process runs while requests are
+  approved one after another; the latency is the time between the approval's audit event
+  and the worker's INITIATED event.
+- jobs per second through one worker with the no-op provider: a backlog of approved
+  requests drained by `rqworker --burst` (APPROVED -> INITIATED -> DEPLOYED each).
+
+It starts its own throw-away MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a
+database of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+WORKER_CLASSES = ("rq.worker.SimpleWorker", "rq.worker.Worker")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-requests", type=int, default=100)
+    parser.add_argument("--throughput-requests", type=int, default=300)
+    parser.add_argument(
+        "--worker-class",
+        action="append",
+        help="rq worker class to measure (repeatable); default: SimpleWorker (what `make run` uses) and Worker",
+    )
+    parser.add_argument("--interval-ms", type=float, default=100, help="time between approvals in the latency run")
+    options = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudassist.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["MONGODB_NAME"] = f"cloudassist_bench_{os.getpid()}"
+    from cloudassist import embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cloudassist-bench-"))
+    services, env = embedded.start_missing(
+        data_dir=data_dir,
+        mongodb_uri=os.environ.get("MONGODB_URI"),
+        redis_url=os.environ.get("REDIS_URL"),
+        persist=False,
+    )
+    os.environ.update(env)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        print("CloudAssist provisioning benchmark (local: embedded MongoDB and Redis, no-op provider)")
+        for index, worker_class in enumerate(options.worker_class or WORKER_CLASSES):
+            _measure(options, worker_class, prefix=f"w{index}")
+        connection.connection.drop_database(os.environ["MONGODB_NAME"])
+    finally:
+        services.stop()
+        embedded.remove_data(data_dir)
+
+
+def _measure(options, worker_class: str, *, prefix: str) -> None:
+    from cloudassist import embedded
+
+    requests, reviewer, queue = _prepare(options.latency_requests + options.throughput_requests, prefix=prefix)
+    manage = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", "provisioning", "--worker-class", worker_class]
+
+    # 1. Latency: requests approved one after another while one worker waits for jobs.
+    worker = subprocess.Popen(manage, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)  # let the worker start listening
+        latency_batch = requests[: options.latency_requests]
+        for request in latency_batch:
+            _approve(request, reviewer)
+            time.sleep(options.interval_ms / 1000)
+        _wait_until_deployed(latency_batch)
+    finally:
+        embedded.terminate(worker)
+    latencies = _latencies(latency_batch)
+
+    # 2. Throughput: a backlog of approved requests drained by one burst worker.
+    backlog = requests[options.latency_requests :]
+    for request in backlog:
+        _approve(request, reviewer)
+    subprocess.run([*manage, "--burst"], env=os.environ.copy(), check=True, capture_output=True)
+    seconds = _busy_seconds(backlog)
+    queue.empty()
+
+    print(f"  worker class {worker_class}")
+    print(f"    approval -> INITIATED, {len(latencies)} requests approved every {options.interval_ms:g} ms:")
+    print(
+        f"      p50 {1000 * statistics.median(latencies):7.1f} ms   p99 {1000 * _percentile(latencies, 0.99):7.1f} ms"
+    )
+    print(
+        f"    throughput draining {len(backlog)} provision jobs: {len(backlog) / seconds:6.1f} jobs/s "
+        f"({seconds:.2f} s from the first INITIATED to the last DEPLOYED)"
+    )
+
+
+def _prepare(count: int, *, prefix: str):
+    import django_rq
+    from django.contrib.auth.models import Group
+
+    from cloudassist import roles
+    from cloudassist import services as user_services
+    from provisioning import services
+    from provisioning.models import ProvisionRequest
+    from quotas.pricing_seed import seed_pricing
+    from templates import services as template_services
+    from templates.models import Template
+    from templates.seed import TEMPLATES
+
+    user_services.ensure_roles()
+
+    dev = user_services.create_user(
+        username=f"{prefix}-dev", password="x", groups=[Group.objects.get(name=roles.DEV)], validate_password=False
+    )
+    ops = user_services.create_user(
+        username=f"{prefix}-ops", password="x", groups=[Group.objects.get(name=roles.DEVOPS)], validate_password=False
+    )
+    seed_pricing()
+    for definition in TEMPLATES:
+        if not Template.objects.filter(pk=definition["id"]).exists():
+            template_services.create_template(actor=None, **definition)
+    template = Template.objects.get(pk="dev-namespace")
+    made = []
+    for index in range(count):
+        request = services.submit_request(
+            actor=dev, template=template, parameters={"namespace": f"{prefix}-bench-{index}"}
+        )
+        made.append(request)
+    ProvisionRequest.objects.filter(pk__in=[r.pk for r in made]).update(
+        template_snapshot={**made[0].template_snapshot, "provider": "noop"}
+    )
+    for queue_name in ("default", "provisioning"):
+        django_rq.get_queue(queue_name).empty()  # the analysis jobs are not measured
+    return [ProvisionRequest.objects.get(pk=r.pk) for r in made], ops, django_rq.get_queue("provisioning")
+
+
+def _approve(request, reviewer) -> None:
+    from provisioning import services
+
+    services.approve_request(actor=reviewer, request=request)
+
+
+def _wait_until_deployed(batch, timeout: float = 120) -> None:
+    from provisioning.models import ProvisionRequest
+
+    deadline = time.monotonic() + timeout
+    ids = [r.pk for r in batch]
+    while ProvisionRequest.objects.filter(pk__in=ids, status="DEPLOYED").count() < len(ids):
+        if time.monotonic() > deadline:
+            raise SystemExit("the worker did not deploy every request within 120 s")
+        time.sleep(0.2)
+
+
+def _event_times(batch, action: str) -> dict:
+    from provisioning.models import Event
+
+    events = Event.objects.filter(provision_request_id__in=[r.pk for r in batch], action=action)
+    return {event.provision_request_id: event.created_at for event in events}
+
+
+def _latencies(batch) -> list[float]:
+    approved, initiated = _event_times(batch, "approve"), _event_times(batch, "start_provisioning")
+    return [(initiated[pk] - approved[pk]).total_seconds() for pk in approved if pk in initiated]
+
+
+def _busy_seconds(batch) -> float:
+    started, deployed = _event_times(batch, "start_provisioning"), _event_times(batch, "mark_deployed")
+    return max((max(deployed.values()) - min(started.values())).total_seconds(), 0.001)
+
+
+if __name__ == "__main__":
+    main()
