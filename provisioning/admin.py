@@ -361,6 +361,7 @@ class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
     def purge_selected(self, request, queryset):
         """Delete DEPLOYED, FAILED, EXPIRED or PURGE_FAILED environments (asks for a note first)."""
         return self._review(request, queryset, PURGE)
+
     change_form_template = "admin/provisioning/review_change_form.html"
 
     list_display = ["id", "template", "requested_by", "status", "request_type", "expires_at", "created_at", "age"]
