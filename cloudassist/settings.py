@@ -248,3 +248,5 @@ SHARED_CLUSTER_PUBLIC_SERVER = env.str("SHARED_CLUSTER_PUBLIC_SERVER", default="
 SHARED_CLUSTER_TOKEN_MAX_SECONDS = env.int("SHARED_CLUSTER_TOKEN_MAX_SECONDS", default=30 * 24 * 3600)
 SHARED_CLUSTER_PERMANENT_TOKEN_SECONDS = env.int("SHARED_CLUSTER_PERMANENT_TOKEN_SECONDS", default=30 * 24 * 3600)
 SHARED_CLUSTER_API_TIMEOUT = env.int("SHARED_CLUSTER_API_TIMEOUT", default=30)  # seconds per API call
+# The Pod Security Standard enforced in every namespace: privileged, baseline or restricted.
+SHARED_CLUSTER_POD_SECURITY = env.str("SHARED_CLUSTER_POD_SECURITY", default="baseline")
