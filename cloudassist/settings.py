@@ -250,3 +250,38 @@ SHARED_CLUSTER_PERMANENT_TOKEN_SECONDS = env.int("SHARED_CLUSTER_PERMANENT_TOKEN
 SHARED_CLUSTER_API_TIMEOUT = env.int("SHARED_CLUSTER_API_TIMEOUT", default=30)  # seconds per API call
 # The Pod Security Standard enforced in every namespace: privileged, baseline or restricted.
 SHARED_CLUSTER_POD_SECURITY = env.str("SHARED_CLUSTER_POD_SECURITY", default="baseline")
+
+# --- AWS providers and the local AWS emulator ---
+# provisioning/providers/aws.py builds every boto3 client from these. AWS_USE_EMULATOR: "auto"
+# (default) uses the local emulator (moto) unless AWS_ENDPOINT_URL or AWS credentials are set in
+# the environment; "true" always the emulator; "false" always AWS (boto3's credential chain).
+# `manage.py serve` and the tests start the emulator on loopback when it is used without an
+# AWS_ENDPOINT_URL; other processes then reach it on EMBEDDED_MOTO_PORT.
+AWS_USE_EMULATOR = env.str("AWS_USE_EMULATOR", default="auto").strip().lower()
+if AWS_USE_EMULATOR not in ("auto", "true", "false"):
+    raise ImproperlyConfigured(f"AWS_USE_EMULATOR must be auto, true or false, not '{AWS_USE_EMULATOR}'")
+AWS_ENDPOINT_URL = env.str("AWS_ENDPOINT_URL", default="")
+AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+EMBEDDED_MOTO_PORT = env.int("EMBEDDED_MOTO_PORT", default=5117)
+_AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+AWS_EMULATOR = AWS_USE_EMULATOR == "true" or (
+    AWS_USE_EMULATOR == "auto"
+    and not AWS_ENDPOINT_URL
+    and not any(env.str(name, default="") for name in _AWS_CREDENTIAL_VARIABLES)
+)
+# Providers wait this long for a resource to become ready (or gone), polling every AWS_POLL_SECONDS,
+# then let the job retry later; botocore retries throttled calls up to AWS_MAX_ATTEMPTS times.
+AWS_WAIT_SECONDS = env.int("AWS_WAIT_SECONDS", default=60)
+AWS_POLL_SECONDS = env.float("AWS_POLL_SECONDS", default=5.0)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
+# Real AWS EKS needs an IAM role for the cluster and one for the nodes (the emulator gets placeholders);
+# subnets (two availability zones or more) default to the default VPC's in the cluster's region.
+EKS_CLUSTER_ROLE_ARN = env.str("EKS_CLUSTER_ROLE_ARN", default="")
+EKS_NODE_ROLE_ARN = env.str("EKS_NODE_ROLE_ARN", default="")
+EKS_SUBNET_IDS = [subnet.strip() for subnet in env.list("EKS_SUBNET_IDS", default=[]) if subnet.strip()]

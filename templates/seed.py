@@ -1,4 +1,7 @@
-"""The templates seeded by `manage.py seed_demo`: the seed's EKS cluster and a dev namespace."""
+"""The templates seeded by `manage.py seed_demo`: the seed's EKS cluster, a dev namespace, an S3
+bucket and EC2 instances."""
+
+from quotas.pricing_seed import DISK_TYPES, INSTANCE_TYPES
 
 EKS_REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]
 EKS_INSTANCE_TYPES = [
@@ -130,4 +133,92 @@ spec:
 """,
 }
 
-TEMPLATES = [BASIC_EKS_CLUSTER, DEV_NAMESPACE]
+S3_BUCKET = {
+    "id": "s3-bucket",
+    "name": "S3 bucket",
+    "description": "A private S3 bucket, with credentials (an IAM user's access key) that reach only this bucket.",
+    "resource_type": "S3_BUCKET",
+    "provider": "aws-s3",
+    "default_lifetime_hours": 24,
+    "max_lifetime_hours": 720,
+    "parameters_schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["bucket"],
+        "properties": {
+            "bucket": {
+                "type": "string",
+                "description": (
+                    "Bucket name: 3-54 lower-case letters, digits and hyphens. The request's short id is "
+                    "appended, since bucket names are global."
+                ),
+                "pattern": "^[a-z0-9][a-z0-9-]{1,52}[a-z0-9]$",
+            },
+            "region": {"type": "string", "enum": EKS_REGIONS, "default": "us-east-1"},
+            "versioning": {"type": "boolean", "description": "Keep every version of every object.", "default": False},
+        },
+    },
+    "body": """\
+apiVersion: cloudassist.io/v1alpha1
+kind: S3Bucket
+metadata:
+  name: {{ bucket }}  # CloudAssist appends the request's short id
+  region: {{ region }}
+spec:
+  versioning: {{ versioning | tojson }}
+  publicAccess: blocked
+  credentials: iam-user-access-key
+""",
+}
+
+EC2_INSTANCE = {
+    "id": "ec2-instance",
+    "name": "EC2 instances",
+    "description": "1 to 5 Linux instances in the default VPC, with an SSH key pair (Amazon Linux 2023 by default).",
+    "resource_type": "EC2_INSTANCE",
+    "provider": "aws-ec2",
+    "default_lifetime_hours": 8,
+    "max_lifetime_hours": 168,
+    "parameters_schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "region": {"type": "string", "enum": EKS_REGIONS, "default": "us-east-1"},
+            "instance_type": {"type": "string", "enum": INSTANCE_TYPES, "default": "t3.micro"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 5, "default": 1},
+            "volume_size": {
+                "type": "integer",
+                "description": "Root volume size in GiB.",
+                "minimum": 8,
+                "maximum": 500,
+                "default": 8,
+            },
+            "volume_type": {"type": "string", "enum": DISK_TYPES, "default": "gp3"},
+            "ami": {
+                "type": "string",
+                "description": "An AMI id in the region; default: the latest Amazon Linux 2023 (x86-64).",
+                "pattern": "^ami-[0-9a-f]{8,17}$",
+            },
+        },
+    },
+    "body": """\
+apiVersion: cloudassist.io/v1alpha1
+kind: EC2Instances
+metadata:
+  region: {{ region }}
+spec:
+  count: {{ count }}
+  instanceType: {{ instance_type }}
+{% if ami is defined %}
+  imageId: {{ ami }}
+{% else %}
+  imageId: resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+{% endif %}
+  rootVolume:
+    size: {{ volume_size }}
+    type: {{ volume_type }}
+  keyPair: generated
+""",
+}
+
+TEMPLATES = [BASIC_EKS_CLUSTER, DEV_NAMESPACE, S3_BUCKET, EC2_INSTANCE]

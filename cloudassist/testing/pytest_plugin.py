@@ -1,9 +1,12 @@
-"""pytest plugin: real MongoDB and Redis for the test run.
+"""pytest plugin: real MongoDB, Redis and AWS emulator servers for the test run.
 
 Loaded with ``-p cloudassist.testing.pytest_plugin`` (see pyproject.toml). Before
 pytest-django reads the settings, it starts embedded servers on free ports (data in a
 temporary directory, removed afterwards) unless MONGODB_URI / REDIS_URL are set, and
 points the settings at them. The servers stop when the run ends.
+
+The AWS providers always run against an emulator with dummy credentials, never real AWS:
+the embedded moto server, or the one AWS_ENDPOINT_URL names.
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ def pytest_load_initial_conftests(early_config, parser, args):
             mongodb_uri=os.environ.get("MONGODB_URI"),
             redis_url=os.environ.get("REDIS_URL"),
             persist=False,
+            aws_emulator=not os.environ.get("AWS_ENDPOINT_URL"),
         )
     except embedded.EmbeddedServerError as exc:
         embedded.remove_data(data_dir)
         raise pytest.UsageError(str(exc)) from exc
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_USE_EMULATOR="true", **embedded.EMULATOR_CREDENTIALS)
     os.environ.update(env)
     _state.update(services=services, data_dir=data_dir)
     return (yield)
@@ -52,4 +59,7 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
-    return f"cloudassist: MongoDB {os.environ.get('MONGODB_URI')}  Redis {os.environ.get('REDIS_URL')}"
+    return (
+        f"cloudassist: MongoDB {os.environ.get('MONGODB_URI')}  Redis {os.environ.get('REDIS_URL')}  "
+        f"AWS emulator {os.environ.get('AWS_ENDPOINT_URL')}"
+    )

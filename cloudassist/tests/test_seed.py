@@ -16,7 +16,12 @@ def test_seed_demo_is_idempotent_and_uses_demo_password(settings, client):
     call_command("seed_demo")
     call_command("seed_demo")
     assert User.objects.count() == len(DEMO_USERS)
-    assert sorted(Template.objects.values_list("id", flat=True)) == ["basic-eks-cluster", "dev-namespace"]
+    assert sorted(Template.objects.values_list("id", flat=True)) == [
+        "basic-eks-cluster",
+        "dev-namespace",
+        "ec2-instance",
+        "s3-bucket",
+    ]
     for username, role in DEMO_USERS.items():
         user = User.objects.get(username=username)
         assert roles.role_names(user) == {role}

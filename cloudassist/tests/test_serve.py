@@ -8,7 +8,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import boto3
 import psutil
 import pytest
 import redis
@@ -47,11 +49,17 @@ def _wait_until_ready(proc, base: str, timeout: float = 120) -> None:
 
 @pytest.fixture
 def serve_env(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "REDIS_URL")}
+    # As on a fresh machine: no servers and no AWS configured.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MONGODB_URI", "REDIS_URL") and not key.startswith("AWS_")
+    }
     env.update(
         CLOUDASSIST_VAR_DIR=str(tmp_path / "var"),
         EMBEDDED_MONGO_PORT=str(embedded.free_port()),
         EMBEDDED_REDIS_PORT=str(embedded.free_port()),
+        EMBEDDED_MOTO_PORT=str(embedded.free_port()),
         PORT=str(embedded.free_port()),
         DEBUG="true",
         DEMO_PASSWORD="demo-pass-for-tests",
@@ -78,14 +86,22 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
-def _stop(proc) -> list[tuple[str, psutil.Process]]:
-    """Ctrl-C the serve process; returns the processes it had started, with their names."""
-    tree = [(child.name(), child) for child in psutil.Process(proc.pid).children(recursive=True)]
+def _name(process: psutil.Process) -> str:
+    """The binary's name; for Python children, the module or script they run."""
+    command = process.cmdline()
+    if process.name().startswith("python") and len(command) > 2:
+        return command[2] if command[1] == "-m" else Path(command[1]).name
+    return process.name()
+
+
+def _stop(proc) -> tuple[list[tuple[str, psutil.Process]], str]:
+    """Ctrl-C the serve process; returns the processes it had started, with their names, and its output."""
+    tree = [(_name(child), child) for child in psutil.Process(proc.pid).children(recursive=True)]
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, output
     assert "stopped; data kept under" in output
-    return tree
+    return tree, output
 
 
 def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
@@ -101,11 +117,25 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         connection = redis.Redis.from_url(f"redis://127.0.0.1:{serve_env['EMBEDDED_REDIS_PORT']}/0")
         workers = Worker.all(connection=connection)
         assert {queue.name for worker in workers for queue in worker.queues} == {"default", "provisioning"}
+        # The local AWS emulator answers on its port, and the worker was pointed at it.
+        moto_url = f"http://127.0.0.1:{serve_env['EMBEDDED_MOTO_PORT']}"
+        s3 = boto3.client(
+            "s3", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        assert s3.list_buckets()["Buckets"] == []
+        (worker,) = [child for child in psutil.Process(proc.pid).children() if "rqworker" in child.cmdline()]
+        assert worker.environ()["AWS_ENDPOINT_URL"] == moto_url
+        assert worker.environ()["AWS_ACCESS_KEY_ID"] == "testing"
+        # rq's cron scheduler runs the sweep; no system cron.
+        (cron,) = [child for child in psutil.Process(proc.pid).children() if "rqcron" in child.cmdline()]
+        assert "provisioning.cron" in cron.cmdline()
     finally:
-        tree = _stop(proc)
-    assert {"mongod", "redis-server"} <= {name for name, _ in tree}
-    assert len(tree) >= 4  # mongod, redis-server, the web server and the worker
+        tree, output = _stop(proc)
+    assert {"mongod", "redis-server", "moto.server"} <= {name for name, _ in tree}
+    assert len(tree) >= 6  # mongod, redis-server, moto, the web server, the worker and the cron scheduler
     assert [name for name, child in tree if _running(child)] == []
+    assert "AWS       local emulator (moto) at http://127.0.0.1:" in output
+    assert "NOT real AWS" in output
 
     # Second run: same data, no duplicate demo users.
     proc = _start(serve_env)

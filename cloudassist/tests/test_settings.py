@@ -79,3 +79,51 @@ def test_production_without_secrets_keys_is_one_clear_error():
     result = _manage("check", DEBUG="false", SECRET_KEY="k" * 50, SECRETS_KEYS="")
     assert result.returncode != 0
     assert "SECRETS_KEYS is required when DEBUG is false" in result.stderr
+
+
+def _aws_settings(**env: str) -> subprocess.CompletedProcess:
+    base = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    script = (
+        "from django.conf import settings; "
+        "print(settings.AWS_EMULATOR, settings.AWS_ENDPOINT_URL or '-', settings.AWS_REGION, "
+        "settings.EMBEDDED_MOTO_PORT)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env={**base, **env, "DJANGO_SETTINGS_MODULE": "cloudassist.settings"},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # A fresh machine: the local emulator.
+        ({}, "True - us-east-1 5117"),
+        ({"EMBEDDED_MOTO_PORT": "5200", "AWS_REGION": "eu-west-1"}, "True - eu-west-1 5200"),
+        # Credentials or an endpoint in the environment: that AWS.
+        ({"AWS_ACCESS_KEY_ID": "AKIA...", "AWS_SECRET_ACCESS_KEY": "s"}, "False - us-east-1 5117"),
+        ({"AWS_PROFILE": "work"}, "False - us-east-1 5117"),
+        ({"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token"}, "False - us-east-1 5117"),
+        ({"AWS_ENDPOINT_URL": "https://aws.internal"}, "False https://aws.internal us-east-1 5117"),
+        # Forced either way.
+        ({"AWS_USE_EMULATOR": "false"}, "False - us-east-1 5117"),
+        ({"AWS_USE_EMULATOR": "True", "AWS_ACCESS_KEY_ID": "x"}, "True - us-east-1 5117"),
+        (
+            {"AWS_USE_EMULATOR": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+            "True http://127.0.0.1:9 us-east-1 5117",
+        ),
+    ],
+)
+def test_aws_uses_the_emulator_unless_aws_is_configured(env, expected):
+    result = _aws_settings(**env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_a_bad_aws_use_emulator_is_one_clear_error():
+    result = _aws_settings(AWS_USE_EMULATOR="maybe")
+    assert result.returncode != 0
+    assert "AWS_USE_EMULATOR must be auto, true or false, not 'maybe'" in result.stderr

@@ -1,3 +1,19 @@
-"""The provisioning fixtures live in the root conftest.py, shared with the quotas tests."""
+"""The provisioning fixtures live in the root conftest.py, shared with the quotas tests; the
+AWS emulator's fixture lives here."""
+
+import pytest
+
+from cloudassist import embedded
 
 EKS_PARAMETERS = {"cluster_name": "team-a-dev", "region": "eu-west-1", "instance_type": "t3.medium"}
+
+
+@pytest.fixture
+def moto_endpoint(settings):
+    """The AWS emulator of the test run (a real moto server over HTTP, started by
+    cloudassist.testing.pytest_plugin), emptied before and after the test."""
+    assert settings.AWS_EMULATOR, "the tests must never talk to real AWS"
+    endpoint = settings.AWS_ENDPOINT_URL
+    embedded.reset_emulator(endpoint)
+    yield endpoint
+    embedded.reset_emulator(endpoint)

@@ -28,10 +28,11 @@ def seeded(db):
 @pytest.mark.django_db
 def test_everyone_reads_active_templates_only(seeded, dev_client, admin_client_api):
     Template.objects.filter(pk="dev-namespace").update(is_active=False)
-    assert [t["id"] for t in dev_client.get("/api/v1/templates/").json()["results"]] == ["basic-eks-cluster"]
+    dev_ids = [t["id"] for t in dev_client.get("/api/v1/templates/").json()["results"]]
+    assert sorted(dev_ids) == ["basic-eks-cluster", "ec2-instance", "s3-bucket"]
     assert dev_client.get("/api/v1/templates/dev-namespace/").status_code == 404
     admin_ids = [t["id"] for t in admin_client_api.get("/api/v1/templates/").json()["results"]]
-    assert sorted(admin_ids) == ["basic-eks-cluster", "dev-namespace"]
+    assert sorted(admin_ids) == ["basic-eks-cluster", "dev-namespace", "ec2-instance", "s3-bucket"]
 
 
 @pytest.mark.django_db
@@ -147,7 +148,7 @@ def test_filters_and_ordering(seeded, dev_client):
     body = dev_client.get("/api/v1/templates/?resource_type=KUBERNETES_NAMESPACE").json()
     assert [t["id"] for t in body["results"]] == ["dev-namespace"]
     body = dev_client.get("/api/v1/templates/?ordering=-name").json()
-    assert [t["id"] for t in body["results"]] == ["dev-namespace", "basic-eks-cluster"]
+    assert [t["id"] for t in body["results"]] == ["s3-bucket", "ec2-instance", "dev-namespace", "basic-eks-cluster"]
     body = dev_client.get("/api/v1/templates/?resource_type=NOPE")
     assert body.status_code == 400
     assert "resource_type" in body.json()["fields"]

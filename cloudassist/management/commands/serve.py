@@ -1,8 +1,9 @@
 """`manage.py serve` (what `make run` runs): everything a developer needs, in one process tree.
 
 Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data under
-./var/), applies migrations, seeds demo data, then runs the web server and one rq worker
-with the scheduler. Ctrl-C (or SIGTERM) stops everything it started, children first.
+./var/), and the local AWS emulator (moto) when the AWS providers use it (AWS_USE_EMULATOR,
+no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server and one
+rq worker with the scheduler. Ctrl-C (or SIGTERM) stops everything it started, children first.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Command(BaseCommand):
                 redis_url=os.environ.get("REDIS_URL"),
                 mongo_port=settings.EMBEDDED_MONGO_PORT,
                 redis_port=settings.EMBEDDED_REDIS_PORT,
+                aws_emulator=settings.AWS_EMULATOR and not settings.AWS_ENDPOINT_URL,
+                moto_port=settings.EMBEDDED_MOTO_PORT,
             )
             call_command("migrate", interactive=False, verbosity=0)
             self.stdout.write("migrations applied")
@@ -57,6 +60,8 @@ class Command(BaseCommand):
             if not no_worker:
                 worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
                 children.append(embedded.spawn(worker, env=child_env))
+                # rq's cron scheduler: the expiry and reconciliation sweep (provisioning/cron.py).
+                children.append(embedded.spawn([*manage, "rqcron", "provisioning.cron"], env=child_env))
             self._banner(host, port, env)
             while True:
                 for proc in children:
@@ -76,9 +81,22 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
         self.stdout.write(f"stopped; data kept under {settings.VAR_DIR}")
 
+    def _aws(self, env: dict[str, str]) -> str:
+        if "AWS_USE_EMULATOR" in env:
+            credentials = " ".join(f"{name}={value}" for name, value in embedded.EMULATOR_CREDENTIALS.items())
+            return (
+                f"local emulator (moto) at {env['AWS_ENDPOINT_URL']}, NOT real AWS: nothing is really created,\n"
+                f"            and it forgets everything when stopped. Dummy credentials for it: {credentials}"
+            )
+        if settings.AWS_EMULATOR:
+            return f"emulator at {settings.AWS_ENDPOINT_URL} (AWS_USE_EMULATOR=true), NOT real AWS"
+        where = settings.AWS_ENDPOINT_URL or "real AWS"
+        return f"{where}, region {settings.AWS_REGION} (credentials from boto3's usual chain)"
+
     def _banner(self, host: str, port: int, env: dict[str, str]) -> None:
         base = f"http://{host}:{port}"
-        servers = ", ".join(f"{name}={value}" for name, value in env.items()) or "none (external servers configured)"
+        urls = {name: value for name, value in env.items() if name.endswith(("_URI", "_URL"))}
+        servers = ", ".join(f"{name}={value}" for name, value in urls.items()) or "none (external servers configured)"
         lines = [
             "",
             "CloudAssist is running",
@@ -87,6 +105,7 @@ class Command(BaseCommand):
             f"  Docs      {base}/docs   Redoc {base}/redoc   Schema {base}/api/schema/",
             f"  Health    {base}/health   {base}/ready",
             f"  Embedded  {servers}",
+            f"  AWS       {self._aws(env)}",
             f"  Users     {' '.join(DEMO_USERS)}   password: {settings.DEMO_PASSWORD}",
             "  Ctrl-C stops everything started here.",
             "",
