@@ -1,0 +1,33 @@
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook (Slack-compatible)"
+    IN_APP = "in_app", "In-app"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed"
+
+
+class Kind(models.TextChoices):
+    """What a notification announces; users choose channels per kind."""
+
+    REQUEST_APPROVED = "request_approved", "Your request was approved"
+    REQUEST_REJECTED = "request_rejected", "Your request was rejected"
+    PROVISIONED = "provisioned", "Your environment is ready"
+    PROVISION_FAILED = "provision_failed", "Provisioning failed"
+    EXTENSION_APPROVED = "extension_approved", "Your extension was approved"
+    EXTENSION_REJECTED = "extension_rejected", "Your extension was rejected"
+    EXPIRY_WARNING = "expiry_warning", "Your environment expires soon"
+    EXPIRED = "expired", "Your environment expired"
+    PURGED = "purged", "Your environment was deleted"
+    REVIEW_REQUEST = "review_request", "A request awaits review (DevOps)"
+    REVIEW_EXTENSION = "review_extension", "An extension awaits review (DevOps)"
+    PURGE_FAILED = "purge_failed", "A purge failed (DevOps)"
+
+
+DEFAULT_CHANNELS = [Channel.EMAIL, Channel.IN_APP]
