@@ -31,6 +31,7 @@ PRICING_EDIT_PERMISSIONS = (
 QUOTA_VIEW_PERMISSIONS = ("view_quota", "view_usageledger")
 # django-rq's dashboard (queues, workers, jobs) in the admin: its one permission is `django_rq.admin`.
 JOBS_DASHBOARD_PERMISSIONS = ("admin",)
+NOTIFICATION_VIEW_PERMISSIONS = ("view_notification", "view_delivery", "view_notificationsettings", "view_rolewebhook")
 ADMIN_PERMISSIONS = {
     ADMIN: (
         "view_user",
@@ -43,6 +44,10 @@ ADMIN_PERMISSIONS = {
         *PRICING_EDIT_PERMISSIONS,
         *QUOTA_VIEW_PERMISSIONS,
         *JOBS_DASHBOARD_PERMISSIONS,
+        *NOTIFICATION_VIEW_PERMISSIONS,
+        "add_rolewebhook",
+        "change_rolewebhook",
+        "delete_rolewebhook",
         "add_quota",
         "change_quota",
     ),
@@ -54,6 +59,7 @@ ADMIN_PERMISSIONS = {
         *PRICING_VIEW_PERMISSIONS,
         *QUOTA_VIEW_PERMISSIONS,
         *JOBS_DASHBOARD_PERMISSIONS,
+        *NOTIFICATION_VIEW_PERMISSIONS,
     ),
 }
 

@@ -226,6 +226,14 @@ PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
 
+# Notifications (notifications/services.py): first retry delay of a failed delivery (doubling,
+# at most an hour), attempts before a delivery is FAILED, expiry warning lead times in hours.
+# The public base URL used for links in notifications (never links to secrets themselves).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+NOTIFY_RETRY_SECONDS = env.int("NOTIFY_RETRY_SECONDS", default=30)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
+NOTIFY_EXPIRY_LEAD_HOURS = [float(v) for v in env.list("NOTIFY_EXPIRY_LEAD_HOURS", default=["24", "1"]) if v.strip()]
+
 # Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
 # pricing namespaces, and the horizon over which a PERMANENT request is priced.
 EKS_NODE_VOLUME_TYPE = env.str("EKS_NODE_VOLUME_TYPE", default="gp3")
@@ -285,3 +293,34 @@ AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
 EKS_CLUSTER_ROLE_ARN = env.str("EKS_CLUSTER_ROLE_ARN", default="")
 EKS_NODE_ROLE_ARN = env.str("EKS_NODE_ROLE_ARN", default="")
 EKS_SUBNET_IDS = [subnet.strip() for subnet in env.list("EKS_SUBNET_IDS", default=[]) if subnet.strip()]
+
+# --- Notification channels ---
+# Email goes through Django's email backend, configured by EMAIL_URL: smtp://user:pass@host:25,
+# smtp+tls://user:pass@host:587 (STARTTLS), smtp+ssl://user:pass@host:465 (implicit TLS), consolemail://
+# (print to the console) ... (URL-encode special characters in the user and password; `?tls=true` and
+# `?ssl=true` work too). Unset: the console in DEBUG (`make run`), else an SMTP relay on localhost:25.
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+_EMAIL_OPTIONS = {
+    key: str(value).strip().lower() in ("1", "true", "yes", "on") for key, value in _EMAIL.get("OPTIONS", {}).items()
+}
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_EMAIL.get("EMAIL_USE_TLS")) or _EMAIL_OPTIONS.get("TLS", False)
+EMAIL_USE_SSL = bool(_EMAIL.get("EMAIL_USE_SSL")) or _EMAIL_OPTIONS.get("SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_URL asks for both STARTTLS (tls) and implicit TLS (ssl); choose one")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds per SMTP connection/command
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CloudAssist <cloudassist@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Webhooks (Slack-compatible JSON) are signed with HMAC-SHA256 under WEBHOOK_SIGNING_SECRET (scheme in
+# notifications/channels/webhook.py). Unset: in DEBUG a value derived from SECRET_KEY; otherwise webhook
+# deliveries fail (never sent unsigned) until it is set. Timeout in seconds per request (float).
+WEBHOOK_SIGNING_SECRET = env.str("WEBHOOK_SIGNING_SECRET", default="")
+if not WEBHOOK_SIGNING_SECRET and DEBUG:
+    import hashlib
+
+    WEBHOOK_SIGNING_SECRET = hashlib.sha256(f"cloudassist-webhook:{SECRET_KEY}".encode()).hexdigest()
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)

@@ -1,7 +1,7 @@
 """django-rq entry points: thin, take ids, and call provisioning.provisioner.
 
 Enqueued by provisioning.services.enqueue (deterministic job ids, retries with backoff) and
-by the cron schedule in provisioning/cron.py (the sweep).
+by the cron schedule in cloudassist/cron.py (the sweep).
 """
 
 from __future__ import annotations

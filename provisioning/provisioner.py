@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from notifications import announcements
 from provisioning import providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import Event, ProvisionRequest
@@ -92,7 +93,10 @@ def analyse(request_id) -> str:
     if reasons:
         remark = {"level": "info", "code": "manual_review", "message": f"Needs review: {'; '.join(reasons)}."}
         remarks = [r for r in request.analysis_remarks or [] if r.get("code") != "manual_review"]
+        first_time = len(remarks) == len(request.analysis_remarks or [])
         ProvisionRequest.objects.filter(pk=request.pk).update(analysis_remarks=[*remarks, remark])
+        if first_time:  # a second run of the job does not page DevOps again
+            announcements.review_request(request)
         return "needs review"
     try:
         services.approve_request(actor=None, request=request, note=f"Auto-approved: ${usd:.2f} within policy.")

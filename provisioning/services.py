@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
+from notifications import announcements
 from provisioning import transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
@@ -247,6 +248,16 @@ def _enqueue_provision(request_id) -> None:
     enqueue("provision", request_id)
 
 
+def _chain(*steps):
+    """Several ``also`` steps of one transition, run in order inside its transaction."""
+
+    def run(now: datetime) -> None:
+        for step in steps:
+            step(now)
+
+    return run
+
+
 def _review_fields(*, actor, note: str) -> dict[str, Any]:
     return {"reviewed_by": actor, "reviewed_at": timezone.now(), "review_note": note}
 
@@ -268,7 +279,10 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
         actor=actor,
         note=note,
         fields=_review_fields(actor=actor, note=note),
-        also=lambda now: quota_services.check_still_within(request=request),  # quotas may have shrunk
+        also=_chain(
+            lambda now: quota_services.check_still_within(request=request),  # quotas may have shrunk
+            lambda now: announcements.request_approved(request, note=note),
+        ),
         after_commit=lambda: _enqueue_provision(request.pk),
     )
 
@@ -288,7 +302,7 @@ def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionR
         actor=actor,
         note=note,
         fields=_review_fields(actor=actor, note=note),
-        also=_release(request),
+        also=_chain(_release(request), lambda now: announcements.request_rejected(request, note=note)),
     )
 
 
@@ -322,19 +336,32 @@ def mark_deployed(*, request: ProvisionRequest, outputs: dict, secret: str | Non
         actor=None,
         fields={"outputs": outputs},
         data={"outputs": sorted(outputs), "secret": secret_kind if secret else None},
-        also=store_secret,
+        also=_chain(
+            store_secret, lambda now: announcements.provisioned(request, secret_kind=secret_kind if secret else None)
+        ),
     )
 
 
 def mark_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
     """INITIATED -> FAILED; a purge follows so that nothing half-created is left behind."""
     return transitions.transition(
-        request, "mark_failed", actor=None, note=note, after_commit=lambda: enqueue("purge", request.pk)
+        request,
+        "mark_failed",
+        actor=None,
+        note=note,
+        also=lambda now: announcements.provision_failed(request, note=note),
+        after_commit=lambda: enqueue("purge", request.pk),
     )
 
 
 def expire(*, request: ProvisionRequest) -> ProvisionRequest:
-    return transitions.transition(request, "expire", actor=None, after_commit=lambda: enqueue("purge", request.pk))
+    return transitions.transition(
+        request,
+        "expire",
+        actor=None,
+        also=lambda now: announcements.expired(request),
+        after_commit=lambda: enqueue("purge", request.pk),
+    )
 
 
 def start_purge(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
@@ -352,12 +379,19 @@ def mark_purged(*, request: ProvisionRequest, note: str = "") -> ProvisionReques
     def release_and_forget(now: datetime) -> None:
         _release(request)(now)
         Credential.objects.filter(provision_request_id=request.pk).delete()
+        announcements.purged(request)
 
     return transitions.transition(request, "mark_purged", actor=None, note=note, also=release_and_forget)
 
 
 def mark_purge_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
-    return transitions.transition(request, "mark_purge_failed", actor=None, note=note)
+    return transitions.transition(
+        request,
+        "mark_purge_failed",
+        actor=None,
+        note=note,
+        also=lambda now: announcements.purge_failed(request, note=note, now=now),
+    )
 
 
 def _extension_refusal(request: ProvisionRequest) -> Conflict:
@@ -399,6 +433,7 @@ def request_extension(*, actor, request: ProvisionRequest, extend_by_hours: int,
             to_status=extension.status,
             data={"extend_by_hours": extend_by_hours},
         )
+        announcements.review_extension(extension, request)
         return extension
 
     extension = run_atomic(unit)
@@ -440,6 +475,8 @@ def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> 
             hours=previous_hours + extension.extend_by_hours,
         )
         quota_services.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
+        request.expires_at = new_expiry
+        announcements.extension_decided(extension, request, approved=True, note=note)
         transitions.record(
             subject=request,
             actor=actor,
@@ -467,7 +504,12 @@ def reject_extension(*, actor, extension: ExtensionRequest, note: str) -> Extens
         actor=actor,
         note=note,
         fields=_review_fields(actor=actor, note=note),
-        also=_release_slot(extension),
+        also=_chain(
+            _release_slot(extension),
+            lambda now: announcements.extension_decided(
+                extension, extension.provision_request, approved=False, note=note
+            ),
+        ),
     )
 
 

@@ -228,6 +228,7 @@ ESTIMATORS: dict[str, Callable[[dict, Decimal], Estimate]] = {
     "aws-ec2": _aws_ec2,
     "kubernetes": _kubernetes,
     "aws-s3": _not_estimated,
+    "noop": _not_estimated,
 }
 
 

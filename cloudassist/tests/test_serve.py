@@ -128,7 +128,7 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         assert worker.environ()["AWS_ACCESS_KEY_ID"] == "testing"
         # rq's cron scheduler runs the sweep; no system cron.
         (cron,) = [child for child in psutil.Process(proc.pid).children() if "rqcron" in child.cmdline()]
-        assert "provisioning.cron" in cron.cmdline()
+        assert "cloudassist.cron" in cron.cmdline()
     finally:
         tree, output = _stop(proc)
     assert {"mongod", "redis-server", "moto.server"} <= {name for name, _ in tree}

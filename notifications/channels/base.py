@@ -33,3 +33,15 @@ class Channel:
     def send(self, message: Message) -> None:
         """Deliver or raise ChannelError / PermanentChannelError. Never log secrets."""
         raise NotImplementedError
+
+
+def absolute_link(link: str) -> str:
+    """``link`` as an absolute http(s) URL: a path is joined to SITE_URL; anything else is dropped."""
+    from django.conf import settings
+
+    link = (link or "").strip()
+    if link.startswith("/") and not link.startswith("//"):
+        return settings.SITE_URL.rstrip("/") + link
+    if link.lower().startswith(("http://", "https://")):
+        return link
+    return ""

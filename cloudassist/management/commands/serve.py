@@ -60,8 +60,8 @@ class Command(BaseCommand):
             if not no_worker:
                 worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
                 children.append(embedded.spawn(worker, env=child_env))
-                # rq's cron scheduler: the expiry and reconciliation sweep (provisioning/cron.py).
-                children.append(embedded.spawn([*manage, "rqcron", "provisioning.cron"], env=child_env))
+                # rq's cron scheduler: the provisioning and notification sweeps (cloudassist/cron.py).
+                children.append(embedded.spawn([*manage, "rqcron", "cloudassist.cron"], env=child_env))
             self._banner(host, port, env)
             while True:
                 for proc in children:

@@ -1,0 +1,74 @@
+"""The outbox in the admin: notifications with their deliveries, failed deliveries to resend,
+and the role webhooks (e.g. the DevOps Slack channel)."""
+
+from django.contrib import admin, messages
+
+from cloudassist import roles
+from notifications import services
+from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
+
+
+class ReadOnly:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(ReadOnly, admin.TabularInline):
+    model = Delivery
+    fields = ["channel", "status", "attempts", "last_error", "next_attempt_at", "sent_at"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__username", "title"]
+    fields = ["recipient", "kind", "title", "body", "link", "provision_request", "created_at", "read_at"]
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["created_at", "notification", "channel", "status", "attempts", "last_error", "sent_at"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["notification__recipient"]
+    search_fields = ["notification__recipient__username", "last_error"]
+    fields = ["notification", "channel", "status", "attempts", "last_error", "next_attempt_at", "sent_at"]
+    readonly_fields = fields
+    actions = ["resend_selected"]
+
+    def has_resend_permission(self, request) -> bool:
+        return roles.is_reviewer(request.user)
+
+    @admin.action(description="Resend selected deliveries", permissions=["resend"])
+    def resend_selected(self, request, queryset):
+        count = 0
+        for delivery in queryset:
+            services.resend(delivery=delivery)
+            count += 1
+        self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} queued again.", messages.SUCCESS)
+
+
+@admin.register(RoleWebhook)
+class RoleWebhookAdmin(admin.ModelAdmin):
+    list_display = ["role", "url"]
+    list_select_related = ["role"]
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["user", "webhook_url", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "channels", "webhook_url", "updated_at"]
+    readonly_fields = fields

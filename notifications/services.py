@@ -1,0 +1,209 @@
+"""The outbox: write notifications with the events they announce, deliver them by id, and
+sweep what is due. A Notification row is the in-app channel (the API lists it); each
+email or webhook delivery is a Delivery row with its own status, attempts and last error.
+Nothing is lost when Redis is down: rows are written first, jobs only point at them, and
+the sweep enqueues every delivery that is still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q
+from django.utils import timezone
+from django_mongodb_backend.transaction import on_commit
+
+from cloudassist import roles
+from notifications import channels
+from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
+from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
+
+logger = logging.getLogger(__name__)
+
+User = get_user_model()
+SENDING_LEASE = timedelta(minutes=5)  # a delivery being sent is not picked up again before this
+QUEUE = "default"
+
+
+def channels_for(user, kind: str) -> list[str]:
+    prefs = NotificationSettings.objects.filter(user=user).values_list("channels", flat=True).first() or {}
+    chosen = prefs.get(kind, DEFAULT_CHANNELS)
+    return [name for name in chosen if name in Channel.values]
+
+
+def devops_users() -> list:
+    """Who gets the DevOps notifications: active members of the devops role."""
+    return list(User.objects.filter(groups__name=roles.DEVOPS, is_active=True).distinct())
+
+
+def notify(
+    *,
+    recipients: Iterable,
+    kind: str,
+    title: str,
+    body: str,
+    link: str = "",
+    provision_request=None,
+) -> list[Notification]:
+    """Write a notification (and its email/webhook deliveries) for each recipient; the
+    deliveries are enqueued once the surrounding transaction has committed."""
+    created: list[Notification] = []
+    delivery_ids: list = []
+    for recipient in {user.pk: user for user in recipients if user is not None}.values():
+        notification = Notification.objects.create(
+            recipient=recipient,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            link=link,
+            provision_request=provision_request,
+        )
+        created.append(notification)
+        for channel in channels_for(recipient, kind):
+            if channel == Channel.IN_APP:
+                continue  # the notification list is the in-app channel
+            delivery = Delivery.objects.create(notification=notification, channel=channel)
+            delivery_ids.append(delivery.pk)
+    if delivery_ids:
+        on_commit(lambda: enqueue_deliveries(delivery_ids), robust=True)
+    return created
+
+
+def enqueue_deliveries(delivery_ids: Iterable) -> int:
+    import django_rq
+
+    from notifications import jobs
+
+    count = 0
+    try:
+        queue = django_rq.get_queue(QUEUE)
+        for delivery_id in delivery_ids:
+            queue.enqueue(jobs.deliver, str(delivery_id), job_id=f"deliver-{delivery_id}")
+            count += 1
+    except Exception:
+        logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)
+    return count
+
+
+def _webhook_url(user) -> str:
+    own = NotificationSettings.objects.filter(user=user).values_list("webhook_url", flat=True).first()
+    if own:
+        return own
+    return RoleWebhook.objects.filter(role__in=user.groups.all()).values_list("url", flat=True).first() or ""
+
+
+def _message(delivery: Delivery) -> channels.Message:
+    notification = delivery.notification
+    recipient = notification.recipient
+    return channels.Message(
+        notification_id=str(notification.pk),
+        kind=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        link=notification.link,
+        recipient_username=recipient.get_username(),
+        recipient_email=recipient.email or "",
+        webhook_url=_webhook_url(recipient) if delivery.channel == Channel.WEBHOOK else "",
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... at most an hour."""
+    return min(timedelta(seconds=settings.NOTIFY_RETRY_SECONDS * 2 ** max(attempts - 1, 0)), timedelta(hours=1))
+
+
+def deliver(delivery_id, *, now: datetime | None = None) -> str:
+    """Send one delivery. Claimed with a compare-and-set on its attempts, so two workers never
+    send the same one; a temporary failure is retried with backoff by the sweep."""
+    now = now or timezone.now()
+    delivery, skipped = _claim(delivery_id, now=now)
+    if delivery is None:
+        return skipped
+    attempts = delivery.attempts + 1
+    try:
+        channels.get(delivery.channel).send(_message(delivery))
+    except channels.PermanentChannelError as exc:
+        _finish(delivery, status=DeliveryStatus.FAILED, error=str(exc), now=now)
+        return "failed"
+    except channels.ChannelError as exc:
+        if attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+            _finish(delivery, status=DeliveryStatus.FAILED, error=f"gave up after {attempts} attempts: {exc}", now=now)
+            return "failed"
+        Delivery.objects.filter(pk=delivery.pk).update(
+            last_error=str(exc)[:1000], next_attempt_at=now + backoff(attempts), updated_at=now
+        )
+        return "retry later"
+    _finish(delivery, status=DeliveryStatus.SENT, error="", now=now)
+    return "sent"
+
+
+def _claim(delivery_id, *, now: datetime) -> tuple[Delivery | None, str]:
+    delivery = Delivery.objects.select_related("notification__recipient").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return None, f"skipped: {getattr(delivery, 'status', 'missing')}"
+    if delivery.next_attempt_at and delivery.next_attempt_at > now:
+        return None, "not due"
+    claimed = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + SENDING_LEASE, updated_at=now
+    )
+    if not claimed:
+        return None, "skipped: claimed by another worker"
+    return delivery, ""
+
+
+def _finish(delivery: Delivery, *, status: str, error: str, now: datetime) -> None:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status,
+        last_error=error[:1000],
+        sent_at=now if status == DeliveryStatus.SENT else None,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+
+
+def due_deliveries(*, now: datetime | None = None) -> list:
+    now = now or timezone.now()
+    return list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at=None, created_at__lte=now - timedelta(seconds=30)))
+        .values_list("pk", flat=True)[:1000]
+    )
+
+
+def resend(*, delivery: Delivery) -> None:
+    """Admin: send a failed (or sent) delivery again from scratch."""
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, last_error="", updated_at=timezone.now()
+    )
+    enqueue_deliveries([delivery.pk])
+
+
+def mark_read(*, user, notification: Notification | None = None) -> int:
+    """Mark one of the user's notifications (or all of them) read."""
+    queryset = Notification.objects.filter(recipient=user, read_at=None)
+    if notification is not None:
+        queryset = queryset.filter(pk=notification.pk)
+    return queryset.update(read_at=timezone.now())
+
+
+def sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue due deliveries and send the expiry warnings."""
+    from notifications import announcements
+
+    now = now or timezone.now()
+    return {"warned": announcements.warn_expiring(now=now), "enqueued": enqueue_deliveries(due_deliveries(now=now))}
+
+
+def update_settings(*, user, **fields) -> NotificationSettings:
+    """Change a user's channels (merged per kind) or webhook URL."""
+    row, _ = NotificationSettings.objects.get_or_create(user=user)
+    if "channels" in fields:
+        row.channels = {**row.channels, **fields.pop("channels")}
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save()
+    return row

@@ -1,0 +1,158 @@
+"""Deliveries through real servers: SMTP (aiosmtpd), a webhook receiver, and a Redis that is
+down when the event happens."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rq import SimpleWorker
+
+from cloudassist import embedded
+from notifications import services
+from notifications.choices import DeliveryStatus, Kind
+from notifications.models import Delivery, RoleWebhook
+from provisioning import services as provisioning_services
+
+
+@pytest.fixture(autouse=True)
+def _no_expiry_warnings(settings):
+    settings.NOTIFY_EXPIRY_LEAD_HOURS = []  # keep the sweep to the deliveries under test
+
+
+@pytest.fixture
+def emailed_dev(dev_user):
+    get_user_model().objects.filter(pk=dev_user.pk).update(email="dev1@example.com")
+    dev_user.email = "dev1@example.com"
+    return dev_user
+
+
+@pytest.fixture
+def default_queue():
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+def work(queue) -> None:
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def approve(make_request, devops_user, user):
+    request = make_request(user=user)
+    provisioning_services.approve_request(actor=devops_user, request=request, note="have fun")
+    return request
+
+
+@pytest.mark.django_db
+def test_the_email_reaches_a_real_smtp_server(smtp_server, default_queue, make_request, devops_user, emailed_dev):
+    approve(make_request, devops_user, emailed_dev)
+    work(default_queue)
+    (message,) = smtp_server.messages
+    assert message["To"] == "dev1@example.com"
+    assert message["Subject"].startswith("[CloudAssist] Approved:")
+    assert "have fun" in message.get_body(preferencelist=("plain",)).get_content()
+    delivery = Delivery.objects.get(channel="email")
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 1)
+    assert delivery.sent_at is not None
+
+
+@pytest.mark.django_db
+def test_the_webhook_is_signed_and_goes_to_the_role_url(
+    webhook_server, default_queue, make_request, devops_user, dev_user
+):
+    from django.contrib.auth.models import Group
+
+    RoleWebhook.objects.create(role=Group.objects.get(name="dev"), url=webhook_server.url)
+    services.update_settings(user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook", "in_app"]})
+    approve(make_request, devops_user, dev_user)
+    work(default_queue)
+    (received,) = webhook_server.requests
+    assert webhook_server.verify(received)
+    assert "Approved" in received.json()["text"]
+    assert received.json()["cloudassist"]["kind"] == Kind.REQUEST_APPROVED
+    assert Delivery.objects.get(channel="webhook").status == DeliveryStatus.SENT
+
+
+@pytest.mark.django_db
+def test_a_failing_smtp_server_that_comes_back_gets_the_delivery_on_retry(
+    smtp_server, default_queue, make_request, devops_user, emailed_dev
+):
+    smtp_server.fail_next(1, code=451)
+    approve(make_request, devops_user, emailed_dev)
+    work(default_queue)
+    delivery = Delivery.objects.get(channel="email")
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+    assert "451" in delivery.last_error
+    assert smtp_server.messages == []
+
+    assert services.sweep()["enqueued"] == 0  # backing off
+    assert delivery.next_attempt_at - timezone.now() > timedelta(seconds=25)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # ... 30 s later
+    assert services.sweep()["enqueued"] == 1
+    work(default_queue)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db
+def test_permanent_failures_stop_and_stay_visible_and_can_be_resent(
+    webhook_server, default_queue, make_request, devops_user, dev_user
+):
+    services.update_settings(
+        user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook"]}, webhook_url=webhook_server.url
+    )
+    webhook_server.respond_with(404, times=1)
+    approve(make_request, devops_user, dev_user)
+    work(default_queue)
+    delivery = Delivery.objects.get(channel="webhook")
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "404" in delivery.last_error
+    assert services.sweep(now=timezone.now() + timedelta(hours=2))["enqueued"] == 0
+    services.resend(delivery=delivery)
+    work(default_queue)
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
+
+
+@pytest.mark.django_db
+def test_two_workers_never_send_the_same_delivery(smtp_server, make_request, devops_user, emailed_dev):
+    approve(make_request, devops_user, emailed_dev)
+    delivery = Delivery.objects.get(channel="email")
+    assert services.deliver(delivery.pk) == "sent"
+    assert services.deliver(delivery.pk) == "skipped: SENT"
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db
+def test_with_redis_down_at_the_event_the_email_goes_out_after_redis_returns(
+    smtp_server, settings, make_request, devops_user, emailed_dev
+):
+    data_dir = Path(tempfile.mkdtemp(prefix="cloudassist-redis-"))
+    redis_server = embedded.EmbeddedRedis(data_dir=data_dir)
+    redis_server.persist = False
+    redis_server.start()
+    try:
+        settings.RQ_QUEUES = {name: {**config, "URL": redis_server.url} for name, config in settings.RQ_QUEUES.items()}
+        redis_server.stop()  # Redis goes down ...
+
+        approve(make_request, devops_user, emailed_dev)  # ... the event happens, the enqueue fails
+        delivery = Delivery.objects.get(channel="email")
+        assert delivery.status == DeliveryStatus.PENDING
+
+        redis_server.start()  # Redis is back (same port): the sweep finds the pending delivery
+        queue = django_rq.get_queue("default")
+        assert queue.count == 0
+        assert services.sweep(now=timezone.now() + timedelta(minutes=1))["enqueued"] == 1
+        work(queue)
+        assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
+        assert len(smtp_server.messages) == 1
+    finally:
+        redis_server.stop()
+        embedded.remove_data(data_dir)
