@@ -234,6 +234,10 @@ NOTIFY_RETRY_SECONDS = env.int("NOTIFY_RETRY_SECONDS", default=30)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_EXPIRY_LEAD_HOURS = [float(v) for v in env.list("NOTIFY_EXPIRY_LEAD_HOURS", default=["24", "1"]) if v.strip()]
 
+# Config server (configs/): the largest `data` accepted (413 above), and the longest watch wait.
+CONFIG_MAX_BYTES = env.int("CONFIG_MAX_BYTES", default=1024 * 1024)
+CONFIG_MAX_WAIT_SECONDS = env.int("CONFIG_MAX_WAIT_SECONDS", default=300)
+
 # Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
 # pricing namespaces, and the horizon over which a PERMANENT request is priced.
 EKS_NODE_VOLUME_TYPE = env.str("EKS_NODE_VOLUME_TYPE", default="gp3")

@@ -4,6 +4,7 @@ access lists and an optional time to live."""
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django_mongodb_backend.fields import ArrayField
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 NAME_RULE = "1 to 128 characters: letters, digits, '.', '_', ':' and '-', starting with a letter or digit"
@@ -18,8 +19,12 @@ class Config(models.Model):
     schema = models.JSONField(null=True, blank=True, help_text="Optional JSON Schema every write must satisfy.")
     labels = models.JSONField(default=dict, blank=True, help_text="String labels for filtering, e.g. {'env': 'prod'}.")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    read_roles = models.JSONField(default=list, blank=True, help_text="Roles that may read it (writers read too).")
-    write_roles = models.JSONField(default=list, blank=True, help_text="Roles that may change it.")
+    read_roles = ArrayField(
+        models.CharField(max_length=150), default=list, blank=True, help_text="Roles that may read it (writers too)."
+    )
+    write_roles = ArrayField(
+        models.CharField(max_length=150), default=list, blank=True, help_text="Roles that may change it."
+    )
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Gone after this (session data).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,233 @@
+"""The config server API, served at the seed's `/configs` paths and at `/api/v1/configs/`.
+
+Entries are `{"name": ..., "data": ...}` plus their version (also the ETag), labels, schema,
+access lists and expiry. PUT/PATCH/DELETE honour If-Match (412), GET honours If-None-Match
+(304), and `GET /configs/{name}?wait=30s&version=N` is a long poll (configs/api/watch.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cloudassist.api.pagination import StandardPagination
+from cloudassist.api.serializers import ErrorSerializer
+from configs import services
+from configs.models import Config, ConfigVersion
+
+METADATA = ("schema", "labels", "read_roles", "write_roles", "ttl")
+
+
+class JSONPatchParser(JSONParser):
+    media_type = "application/json-patch+json"
+
+
+class MergePatchParser(JSONParser):
+    media_type = "application/merge-patch+json"
+
+
+class ConfigSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    data = serializers.JSONField(allow_null=True)
+    version = serializers.IntegerField()
+    labels = serializers.DictField(child=serializers.CharField())
+    schema = serializers.JSONField(allow_null=True)
+    owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    read_roles = serializers.ListField(child=serializers.CharField())
+    write_roles = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ConfigWriteSerializer(serializers.Serializer):
+    """What POST and PUT accept (POST needs `name` and `data`, PUT needs `data`)."""
+
+    name = serializers.CharField(required=False, help_text="Letters, digits, '.', '_', ':', '-'; up to 128.")
+    data = serializers.JSONField(required=False, help_text="Any JSON value, up to CONFIG_MAX_BYTES.")
+    schema = serializers.JSONField(required=False, allow_null=True)
+    labels = serializers.JSONField(required=False)
+    read_roles = serializers.JSONField(required=False)
+    write_roles = serializers.JSONField(required=False)
+    ttl = serializers.JSONField(required=False, allow_null=True, help_text="Seconds until it is gone; null: never.")
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+
+    class Meta:
+        model = ConfigVersion
+        fields = ["version", "data", "action", "author", "created_at"]
+
+
+def _body(request, *, required: tuple[str, ...], allowed: tuple[str, ...]) -> dict:
+    data = request.data
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    errors = {name: ["This field is required."] for name in required if name not in data}
+    errors.update({name: ["Unknown field."] for name in data if name not in allowed})
+    if errors:
+        raise ValidationError(errors)
+    return dict(data)
+
+
+def if_match(request) -> int | None:
+    """The version in If-Match (`"3"`, `W/"3"`, `3`); `*` means any; garbage never matches."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', header)
+    return int(match.group(1)) if match else -1
+
+
+def etag(config: Config) -> str:
+    return f'"{config.version}"'
+
+
+def entry(config: Config, *, status_code: int = 200) -> Response:
+    response = Response(ConfigSerializer(config).data, status=status_code)
+    response["ETag"] = etag(config)
+    return response
+
+
+class ConfigListView(APIView):
+    """List entries you may read (`?prefix=`, `?label=env:prod`, repeatable), or create one."""
+
+    pagination = StandardPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("prefix", str, description="Names starting with this."),
+            OpenApiParameter("label", str, many=True, description="`key:value`, repeatable (all must match)."),
+        ],
+        responses={200: ConfigSerializer(many=True)},
+    )
+    def get(self, request):
+        queryset = services.readable(request.user).select_related("owner")
+        prefix = request.query_params.get("prefix")
+        if prefix:
+            queryset = queryset.filter(name__startswith=prefix)
+        for label in request.query_params.getlist("label"):
+            key, sep, value = label.partition(":")
+            if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+                raise ValidationError({"label": [f"“{label}” is not key:value (key: letters, digits, _ . -)."]})
+            queryset = queryset.filter(**{f"labels__{key}": value})
+        paginator = self.pagination()
+        page = paginator.paginate_queryset(queryset.order_by("name"), request, view=self)
+        return paginator.get_paginated_response(ConfigSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ConfigWriteSerializer,
+        responses={201: ConfigSerializer, 400: ErrorSerializer, 409: ErrorSerializer, 413: ErrorSerializer},
+    )
+    def post(self, request):
+        body = _body(request, required=("name", "data"), allowed=("name", "data", *METADATA))
+        config = services.create(actor=request.user, **body)
+        response = entry(config, status_code=status.HTTP_201_CREATED)
+        response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{config.name}")
+        return response
+
+
+class ConfigDetailView(APIView):
+    parser_classes = [JSONParser, MergePatchParser, JSONPatchParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait", str, description="Long poll: e.g. `30s`; returns when the version passes `version`."
+            ),
+            OpenApiParameter("version", int, description="With `wait`: the version you have."),
+        ],
+        responses={200: ConfigSerializer, 304: None, 404: ErrorSerializer},
+    )
+    def get(self, request, name: str):
+        config = services.get(actor=request.user, name=name)
+        if request.headers.get("If-None-Match", "").strip() in (etag(config), f"W/{etag(config)}", "*"):
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+            response["ETag"] = etag(config)
+            return response
+        return entry(config)
+
+    @extend_schema(
+        request=ConfigWriteSerializer,
+        responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
+    )
+    def put(self, request, name: str):
+        body = _body(request, required=("data",), allowed=("name", "data", *METADATA))
+        if body.pop("name", name) != name:
+            raise ValidationError({"name": ["Does not match the name in the URL."]})
+        config = services.replace(actor=request.user, name=name, if_match=if_match(request), **body)
+        return entry(config)
+
+    @extend_schema(
+        request={"application/merge-patch+json": dict, "application/json-patch+json": list},
+        responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
+    )
+    def patch(self, request, name: str):
+        json_patch = request.content_type.split(";")[0].strip() == JSONPatchParser.media_type
+        config = services.patch(
+            actor=request.user, name=name, document=request.data, json_patch=json_patch, if_match=if_match(request)
+        )
+        return entry(config)
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer, 412: ErrorSerializer})
+    def delete(self, request, name: str):
+        services.delete(actor=request.user, name=name, if_match=if_match(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConfigVersionsView(APIView):
+    """Every version of an entry, newest first."""
+
+    @extend_schema(responses={200: VersionSerializer(many=True), 404: ErrorSerializer})
+    def get(self, request, name: str):
+        config = services.get(actor=request.user, name=name)
+        paginator = StandardPagination()
+        versions = ConfigVersion.objects.filter(config=config).select_related("author").order_by("-version")
+        page = paginator.paginate_queryset(versions, request, view=self)
+        return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
+
+
+class ConfigVersionView(APIView):
+    @extend_schema(responses={200: VersionSerializer, 404: ErrorSerializer})
+    def get(self, request, name: str, version: int):
+        config = services.get(actor=request.user, name=name)
+        found = ConfigVersion.objects.filter(config=config, version=version).select_related("author").first()
+        if found is None:
+            from rest_framework.exceptions import NotFound
+
+            raise NotFound("Not found")
+        return Response(VersionSerializer(found).data)
+
+
+class RollbackRequestSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+
+
+class ConfigRollbackView(APIView):
+    """Write an old version's data as a new version (If-Match honoured)."""
+
+    @extend_schema(request=RollbackRequestSerializer, responses={200: ConfigSerializer, 400: ErrorSerializer})
+    def post(self, request, name: str):
+        body = _body(request, required=("version",), allowed=("version",))
+        config = services.rollback(actor=request.user, name=name, version=body["version"], if_match=if_match(request))
+        return entry(config)
+
+
+_detail = ConfigDetailView.as_view()
+
+
+def detail(request, name: str):
+    """GET with `?wait=` is the long-poll watch (configs/api/watch.py); everything else is the
+    plain detail view."""
+    if request.method == "GET" and "wait" in request.GET:
+        from configs.api import watch
+
+        return watch.view(request, name=name)
+    return _detail(request, name=name)

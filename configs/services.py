@@ -1,0 +1,304 @@
+"""Config server use cases. Every write is a compare-and-set on the entry's version and
+keeps the version it creates in the history; an If-Match that does not match is a 412."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import jsonpatch
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.db.models import Q
+from django.utils import timezone
+from django_mongodb_backend.transaction import on_commit
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from rest_framework import exceptions, status
+
+from cloudassist import roles
+from cloudassist.api.errors import Conflict
+from cloudassist.db import run_atomic
+from configs import watch
+from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
+
+MISSING = object()
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The entry changed: its version does not match If-Match."
+    default_code = "precondition_failed"
+
+    def __init__(self, *, current: int):
+        super().__init__(f"The entry is at version {current}, not the one in If-Match.")
+        self.extra = {"current_version": current}
+
+
+class TooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+class SchemaViolation(exceptions.APIException):
+    """422 listing every failing path of the data against the entry's JSON Schema."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "schema_violation"
+
+    def __init__(self, errors: list[dict[str, str]]):
+        paths = ", ".join(error["path"] for error in errors)
+        super().__init__(f"The data does not match the entry's schema at: {paths}.")
+        self.extra = {"errors": errors}
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+def _role_names(user) -> set[str]:
+    return roles.role_names(user)
+
+
+def can_read(user, config: Config) -> bool:
+    if roles.is_admin(user) or config.owner_id == user.pk:
+        return True
+    return bool(_role_names(user) & (set(config.read_roles) | set(config.write_roles)))
+
+
+def can_write(user, config: Config) -> bool:
+    if roles.is_admin(user) or config.owner_id == user.pk:
+        return True
+    return bool(_role_names(user) & set(config.write_roles))
+
+
+def live(now: datetime | None = None):
+    now = now or timezone.now()
+    return Config.objects.filter(Q(expires_at=None) | Q(expires_at__gt=now))
+
+
+def readable(user):
+    """The entries ``user`` may read (expired ones are gone)."""
+    queryset = live()
+    if roles.is_admin(user):
+        return queryset
+    names = list(_role_names(user))
+    return queryset.filter(
+        Q(owner=user) | Q(read_roles__overlap=names) | Q(write_roles__overlap=names) if names else Q(owner=user)
+    )
+
+
+def get(*, actor, name: str) -> Config:
+    config = live().filter(name=name).first()
+    if config is None or not can_read(actor, config):
+        raise exceptions.NotFound("Not found")
+    return config
+
+
+def _writable(*, actor, name: str) -> Config:
+    config = get(actor=actor, name=name)
+    if not can_write(actor, config):
+        raise exceptions.PermissionDenied(f"You may read '{name}' but not change it.")
+    return config
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def check_name(name: Any) -> str:
+    import re
+
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        raise ValidationError({"name": [f"Names are {NAME_RULE}."]})
+    return name
+
+
+def check_size(data: Any) -> None:
+    size = len(json.dumps(data, separators=(",", ":")).encode())
+    if size > settings.CONFIG_MAX_BYTES:
+        raise TooLarge(f"The data is {size} bytes; the limit is {settings.CONFIG_MAX_BYTES} bytes.")
+
+
+def check_schema(schema: Any) -> None:
+    if schema is None:
+        return
+    if not isinstance(schema, dict):
+        raise ValidationError({"schema": ["Must be a JSON Schema object (or null)."]})
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ValidationError({"schema": [f"Not a valid JSON Schema: {exc.message}"]}) from exc
+
+
+def validate(data: Any, schema: dict | None) -> None:
+    if not schema:
+        return
+    errors = [
+        {"path": "/" + "/".join(str(part) for part in error.absolute_path), "message": error.message}
+        for error in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]
+    if errors:
+        raise SchemaViolation(errors)
+
+
+def _check_roles(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError({field: ["Expected a list of role names."]})
+    return list(dict.fromkeys(value))
+
+
+def _check_labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValidationError({"labels": ['Expected an object of string labels, e.g. {"env": "prod"}.']})
+    return value
+
+
+def _expiry(ttl: Any, now: datetime) -> datetime | None:
+    if ttl is None:
+        return None
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+        raise ValidationError({"ttl": ["A whole number of seconds, at least 1 (or null for no expiry)."]})
+    return now + timedelta(seconds=ttl)
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def create(*, actor, name: Any, data: Any, schema=None, labels=None, read_roles=None, write_roles=None, ttl=None):
+    check_name(name)
+    check_size(data)
+    check_schema(schema)
+    validate(data, schema)
+    now = timezone.now()
+    config = Config(
+        name=name,
+        data=data,
+        version=1,
+        schema=schema,
+        labels=_check_labels(labels or {}),
+        owner=actor,
+        updated_by=actor,
+        read_roles=_check_roles(read_roles or [], "read_roles"),
+        write_roles=_check_roles(write_roles or [], "write_roles"),
+        expires_at=_expiry(ttl, now),
+    )
+    # An expired entry with the same name is gone: make room for the new one.
+    Config.objects.filter(name=name, expires_at__lte=now).delete()
+
+    def unit() -> Config:
+        config.save(force_insert=True)
+        ConfigVersion.objects.create(config=config, version=1, data=data, action="create", author=actor)
+        return config
+
+    try:
+        run_atomic(unit)
+    except IntegrityError as exc:
+        raise Conflict("Already exists", code="already_exists") from exc
+    on_commit(lambda: watch.changed(name, 1))
+    return config
+
+
+def _write(*, actor, config: Config, data: Any, if_match: int | None, action: str, extra: dict | None = None):
+    """Compare-and-set ``data`` as the next version of ``config``; 412 on a version mismatch."""
+    if if_match is not None and if_match != config.version:
+        raise PreconditionFailed(current=config.version)
+    check_size(data)
+    schema = (extra or {}).get("schema", config.schema)
+    validate(data, schema)
+    now = timezone.now()
+    seen = config.version
+    fields = {"data": data, "version": seen + 1, "updated_at": now, "updated_by": actor, **(extra or {})}
+
+    def unit() -> int:
+        written = Config.objects.filter(pk=config.pk, version=seen).update(**fields)
+        if written:
+            ConfigVersion.objects.create(config=config, version=seen + 1, data=data, action=action, author=actor)
+        return written
+
+    if not run_atomic(unit):
+        current = Config.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+        if current is None:
+            raise exceptions.NotFound("Not found")
+        raise PreconditionFailed(current=current)
+    for key, value in fields.items():
+        setattr(config, key, value)
+    on_commit(lambda: watch.changed(config.name, config.version))
+    return config
+
+
+def replace(*, actor, name: str, data: Any, if_match: int | None = None, **metadata) -> Config:
+    """PUT: new data (and optionally new schema, labels, roles, ttl); unchanged metadata stays."""
+    config = _writable(actor=actor, name=name)
+    extra: dict[str, Any] = {}
+    if metadata.get("schema", MISSING) is not MISSING:
+        check_schema(metadata["schema"])
+        extra["schema"] = metadata["schema"]
+    if metadata.get("labels", MISSING) is not MISSING:
+        extra["labels"] = _check_labels(metadata["labels"])
+    for field in ("read_roles", "write_roles"):
+        if metadata.get(field, MISSING) is not MISSING:
+            if not (roles.is_admin(actor) or config.owner_id == actor.pk):
+                raise exceptions.PermissionDenied("Only the owner or an admin changes who may read or write.")
+            extra[field] = _check_roles(metadata[field], field)
+    if metadata.get("ttl", MISSING) is not MISSING:
+        extra["expires_at"] = _expiry(metadata["ttl"], timezone.now())
+    return _write(actor=actor, config=config, data=data, if_match=if_match, action="replace", extra=extra)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge recursively, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def patch(*, actor, name: str, document: Any, json_patch: bool, if_match: int | None = None) -> Config:
+    """PATCH: an RFC 7396 merge patch, or an RFC 6902 JSON Patch (``json_patch=True``)."""
+    config = _writable(actor=actor, name=name)
+    if json_patch:
+        if not isinstance(document, list):
+            raise ValidationError({"patch": ["A JSON Patch is a list of operations."]})
+        try:
+            data = jsonpatch.JsonPatch(document).apply(config.data)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+            raise ValidationError({"patch": [f"Cannot apply the JSON Patch: {exc}"]}) from exc
+    else:
+        data = merge_patch(config.data, document)
+    return _write(actor=actor, config=config, data=data, if_match=if_match, action="patch")
+
+
+def rollback(*, actor, name: str, version: Any, if_match: int | None = None) -> Config:
+    """Write an old version's data as a new version."""
+    config = _writable(actor=actor, name=name)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationError({"version": ["A version number."]})
+    old = ConfigVersion.objects.filter(config=config, version=version).first()
+    if old is None:
+        raise ValidationError({"version": [f"No version {version}; the entry has versions 1 to {config.version}."]})
+    return _write(actor=actor, config=config, data=old.data, if_match=if_match, action="rollback")
+
+
+def delete(*, actor, name: str, if_match: int | None = None) -> None:
+    config = _writable(actor=actor, name=name)
+    if if_match is not None and if_match != config.version:
+        raise PreconditionFailed(current=config.version)
+    if not Config.objects.filter(pk=config.pk, version=config.version).delete()[0]:
+        current = Config.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+        if current is None:
+            raise exceptions.NotFound("Not found")
+        raise PreconditionFailed(current=current)
+    on_commit(lambda: watch.changed(name, 0))
+
+
+def purge_expired(*, now: datetime | None = None) -> int:
+    """Session data past its TTL is deleted (reads already treat it as gone)."""
+    deleted, _ = Config.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
