@@ -4,14 +4,15 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from cloudassist import health
+from configs import urls as configs_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
-    re_path(r"^api/v1/configs", include("configs.urls")),
+    *configs_urls.patterns("api/v1/configs"),
     path("api/v1/", include("cloudassist.api.urls")),
-    re_path(r"^configs", include("configs.urls")),  # the seed's paths, for existing clients
+    *configs_urls.patterns("configs"),  # the seed's paths, for existing clients
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api-docs/?$", SpectacularAPIView.as_view(), name="schema-seed"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

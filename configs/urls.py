@@ -1,4 +1,5 @@
-"""Mounted twice: at `/configs` (the seed's paths, for existing clients) and `/api/v1/configs/`."""
+"""Mounted twice: at `/configs` (the seed's paths, for existing clients) and `/api/v1/configs/`;
+a trailing slash is optional everywhere."""
 
 from django.urls import re_path
 
@@ -6,10 +7,12 @@ from configs.api import views
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._:-]{0,127})"
 
-urlpatterns = [
-    re_path(r"^/?$", views.ConfigListView.as_view()),
-    re_path(rf"^/{NAME}/versions/?$", views.ConfigVersionsView.as_view()),
-    re_path(rf"^/{NAME}/versions/(?P<version>[0-9]+)/?$", views.ConfigVersionView.as_view()),
-    re_path(rf"^/{NAME}/rollback/?$", views.ConfigRollbackView.as_view()),
-    re_path(rf"^/{NAME}/?$", views.detail),
-]
+
+def patterns(prefix: str) -> list:
+    return [
+        re_path(rf"^{prefix}/?$", views.ConfigListView.as_view()),
+        re_path(rf"^{prefix}/{NAME}/versions/?$", views.ConfigVersionsView.as_view()),
+        re_path(rf"^{prefix}/{NAME}/versions/(?P<version>[0-9]+)/?$", views.ConfigVersionView.as_view()),
+        re_path(rf"^{prefix}/{NAME}/rollback/?$", views.ConfigRollbackView.as_view()),
+        re_path(rf"^{prefix}/{NAME}/?$", views.detail),
+    ]
