@@ -300,5 +300,5 @@ def delete(*, actor, name: str, if_match: int | None = None) -> None:
 
 def purge_expired(*, now: datetime | None = None) -> int:
     """Session data past its TTL is deleted (reads already treat it as gone)."""
-    deleted, _ = Config.objects.filter(expires_at__lte=now or timezone.now()).delete()
-    return deleted
+    _, per_model = Config.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return per_model.get(Config._meta.label, 0)
