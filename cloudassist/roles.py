@@ -32,6 +32,10 @@ QUOTA_VIEW_PERMISSIONS = ("view_quota", "view_usageledger")
 # django-rq's dashboard (queues, workers, jobs) in the admin: its one permission is `django_rq.admin`.
 JOBS_DASHBOARD_PERMISSIONS = ("admin",)
 NOTIFICATION_VIEW_PERMISSIONS = ("view_notification", "view_delivery", "view_notificationsettings", "view_rolewebhook")
+# The config server's entries and their history: DevOps see them; admins also add, change, delete
+# and roll back (rollback is an admin view that checks roles.is_admin; writes go through configs.services).
+CONFIG_VIEW_PERMISSIONS = ("view_config", "view_configversion")
+CONFIG_EDIT_PERMISSIONS = ("add_config", "change_config", "delete_config")
 ADMIN_PERMISSIONS = {
     ADMIN: (
         "view_user",
@@ -50,6 +54,8 @@ ADMIN_PERMISSIONS = {
         "delete_rolewebhook",
         "add_quota",
         "change_quota",
+        *CONFIG_VIEW_PERMISSIONS,
+        *CONFIG_EDIT_PERMISSIONS,
     ),
     DEVOPS: (
         "view_template",
@@ -60,6 +66,7 @@ ADMIN_PERMISSIONS = {
         *QUOTA_VIEW_PERMISSIONS,
         *JOBS_DASHBOARD_PERMISSIONS,
         *NOTIFICATION_VIEW_PERMISSIONS,
+        *CONFIG_VIEW_PERMISSIONS,
     ),
 }
 

@@ -26,6 +26,7 @@ from configs import watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
 
 MISSING = object()
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -158,8 +159,10 @@ def _check_labels(value: Any) -> dict[str, str]:
 def _expiry(ttl: Any, now: datetime) -> datetime | None:
     if ttl is None:
         return None
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-        raise ValidationError({"ttl": ["A whole number of seconds, at least 1 (or null for no expiry)."]})
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TTL_SECONDS:
+        raise ValidationError(
+            {"ttl": [f"A whole number of seconds from 1 to {MAX_TTL_SECONDS} (or null for no expiry)."]}
+        )
     return now + timedelta(seconds=ttl)
 
 
@@ -177,11 +180,11 @@ def create(*, actor, name: Any, data: Any, schema=None, labels=None, read_roles=
         data=data,
         version=1,
         schema=schema,
-        labels=_check_labels(labels or {}),
+        labels=_check_labels({} if labels is None else labels),
         owner=actor,
         updated_by=actor,
-        read_roles=_check_roles(read_roles or [], "read_roles"),
-        write_roles=_check_roles(write_roles or [], "write_roles"),
+        read_roles=_check_roles([] if read_roles is None else read_roles, "read_roles"),
+        write_roles=_check_roles([] if write_roles is None else write_roles, "write_roles"),
         expires_at=_expiry(ttl, now),
     )
     # An expired entry with the same name is gone: make room for the new one.

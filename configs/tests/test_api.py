@@ -257,4 +257,8 @@ def test_session_data_is_gone_after_its_ttl(dev_client):
     assert again.status_code == 201  # the expired one made room
     Config.objects.filter(name="session:42").update(expires_at=timezone.now() - timedelta(seconds=1))
     assert services.purge_expired() == 1
-    assert dev_client.post(SEED, {"name": "s", "data": 1, "ttl": 0}, format="json").status_code == 400
+    for ttl in (0, -5, 10**12, "soon"):
+        refused = dev_client.post(SEED, {"name": "s", "data": 1, "ttl": ttl}, format="json")
+        assert (refused.status_code, "ttl" in refused.json()["fields"]) == (400, True)
+    bad_labels = dev_client.post(SEED, {"name": "s", "data": 1, "labels": []}, format="json")
+    assert (bad_labels.status_code, "labels" in bad_labels.json()["fields"]) == (400, True)
