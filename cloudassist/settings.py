@@ -73,7 +73,7 @@ MIGRATION_MODULES = {
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -237,6 +237,8 @@ NOTIFY_EXPIRY_LEAD_HOURS = [float(v) for v in env.list("NOTIFY_EXPIRY_LEAD_HOURS
 # Config server (configs/): the largest `data` accepted (413 above), and the longest watch wait.
 CONFIG_MAX_BYTES = env.int("CONFIG_MAX_BYTES", default=1024 * 1024)
 CONFIG_MAX_WAIT_SECONDS = env.int("CONFIG_MAX_WAIT_SECONDS", default=300)
+# Watches re-read their entry this often, in case a Redis notification was lost (or Redis is down).
+CONFIG_WATCH_POLL_SECONDS = env.float("CONFIG_WATCH_POLL_SECONDS", default=5.0)
 
 # Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
 # pricing namespaces, and the horizon over which a PERMANENT request is priced.

@@ -114,6 +114,18 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         assert status == 200
         token = body["token"]
         assert _call(f"{base}/api/v1/roles/", {"name": "kept-role"}, token)[0] == 201
+        # The web server is uvicorn on the ASGI application: WhiteNoise serves the admin's static
+        # files, and a config watch (an async view) waits and answers.
+        with urllib.request.urlopen(f"{base}/static/admin/css/base.css", timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/css")
+            assert b"body" in response.read()
+        assert _call(f"{base}/configs", {"name": "served", "data": {"on": True}}, token)[0] == 201
+        watch = urllib.request.Request(f"{base}/configs/served?wait=1s&version=1")
+        watch.add_header("Authorization", f"Token {token}")
+        with urllib.request.urlopen(watch, timeout=10) as response:
+            assert response.headers["X-CloudAssist-Watch"] == "timeout"
+            assert json.loads(response.read())["data"] == {"on": True}
         connection = redis.Redis.from_url(f"redis://127.0.0.1:{serve_env['EMBEDDED_REDIS_PORT']}/0")
         workers = Worker.all(connection=connection)
         assert {queue.name for worker in workers for queue in worker.queues} == {"default", "provisioning"}
@@ -131,7 +143,7 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         assert "cloudassist.cron" in cron.cmdline()
     finally:
         tree, output = _stop(proc)
-    assert {"mongod", "redis-server", "moto.server"} <= {name for name, _ in tree}
+    assert {"mongod", "redis-server", "moto.server", "uvicorn"} <= {name for name, _ in tree}
     assert len(tree) >= 6  # mongod, redis-server, moto, the web server, the worker and the cron scheduler
     assert [name for name, child in tree if _running(child)] == []
     assert "AWS       local emulator (moto) at http://127.0.0.1:" in output

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from asgiref.sync import sync_to_async
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -166,7 +169,11 @@ class ConfigDetailView(APIView):
         return entry(config)
 
     @extend_schema(
-        request={"application/merge-patch+json": dict, "application/json-patch+json": list},
+        request={
+            "application/merge-patch+json": OpenApiTypes.OBJECT,
+            "application/json": OpenApiTypes.OBJECT,
+            "application/json-patch+json": {"type": "array", "items": {"type": "object"}},
+        },
         responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
     )
     def patch(self, request, name: str):
@@ -223,11 +230,17 @@ class ConfigRollbackView(APIView):
 _detail = ConfigDetailView.as_view()
 
 
-def detail(request, name: str):
-    """GET with `?wait=` is the long-poll watch (configs/api/watch.py); everything else is the
-    plain detail view."""
+@csrf_exempt  # as DRF's views: SessionAuthentication enforces CSRF for session users, token clients need none
+async def detail(request, name: str):
+    """GET with `?wait=` is the long-poll watch (configs/api/watch.py), awaited on the event loop
+    under ASGI; everything else is the plain (synchronous) detail view."""
     if request.method == "GET" and "wait" in request.GET:
         from configs.api import watch
 
-        return watch.view(request, name=name)
-    return _detail(request, name=name)
+        return await watch.view(request, name=name)
+    return await sync_to_async(_detail)(request, name=name)
+
+
+# Let the OpenAPI schema describe /configs/{name} through the class the dispatcher wraps.
+detail.cls = ConfigDetailView
+detail.initkwargs = {}

@@ -1,7 +1,169 @@
-"""Long-poll watch (to be made asynchronous): for now it answers at once."""
+"""Long-poll watch: ``GET /configs/{name}?wait=30s&version=N`` (Consul-style blocking query).
 
+Answers at once when the entry's version differs from N (the client is behind), else as soon
+as a newer version is written (or the entry is deleted: 404), else with the current entry when
+the wait ends. ``X-CloudAssist-Watch: changed|timeout`` says which. Without ``version``, N is
+the version in If-None-Match, else the version when the request arrived. With If-None-Match,
+an unchanged entry at the end of the wait is a 304, as for a plain GET.
+
+It is an async view (served by uvicorn, see ``manage.py serve``): the authentication, access
+check and reads run in short synchronous steps (the DRF detail view itself), and the wait is an
+``asyncio`` wait on the process's one Redis subscription (configs/watch.py) with a database
+re-check every CONFIG_WATCH_POLL_SECONDS, so a waiting client holds no worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from dataclasses import dataclass
+
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from rest_framework.exceptions import ValidationError
+
+from configs import services, watch
 from configs.api import views
 
+HEADER = "X-CloudAssist-Watch"
+SUBSCRIBE_WAIT_SECONDS = 1.0  # how long the first watches of a process wait for the Redis subscription
+MIN_POLL_SECONDS = 0.05
 
-def view(request, name: str):
-    return views._detail(request, name=name)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d+)"?\s*')
+
+
+def parse_wait(value: str) -> float:
+    """``30s``, ``2m``, ``500ms``, ``1h`` or plain seconds; more than 0, at most CONFIG_MAX_WAIT_SECONDS."""
+    limit = settings.CONFIG_MAX_WAIT_SECONDS
+    match = _DURATION.fullmatch(value.strip())
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if not 0 < seconds <= limit:
+        raise ValidationError(
+            {"wait": [f"“{value}” is not a wait like 30s, 2m or 500ms, more than 0 and at most {limit}s."]}
+        )
+    return seconds
+
+
+def parse_version(value: str) -> int:
+    if not re.fullmatch(r"\d+", value.strip()):
+        raise ValidationError({"version": [f"“{value}” is not a version: a whole number, 0 or more."]})
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Watch:
+    wait: float
+    seen: int  # the version the client has
+    current: int  # the version when the request arrived
+
+
+class WatchStartView(views.ConfigDetailView):
+    """The synchronous first step, with the detail view's authentication and permissions:
+    parameters (400), access (404), and the entry as it is now."""
+
+    def get(self, request, name: str):
+        errors: dict[str, list[str]] = {}
+        wait, version = 0.0, None
+        try:
+            wait = parse_wait(request.query_params["wait"])
+        except ValidationError as exc:
+            errors.update(exc.detail)
+        if "version" in request.query_params:
+            try:
+                version = parse_version(request.query_params["version"])
+            except ValidationError as exc:
+                errors.update(exc.detail)
+        if errors:
+            raise ValidationError(errors)
+        config = services.get(actor=request.user, name=name)
+        if version is None:
+            match = _ETAG.fullmatch(request.headers.get("If-None-Match", ""))
+            version = int(match.group(1)) if match else config.version
+        response = views.entry(config)
+        response.watch = Watch(wait=wait, seen=version, current=config.version)
+        return response
+
+
+_start = WatchStartView.as_view()
+
+
+def _rendered(view, request, name: str):
+    response = view(request, name=name)
+    if hasattr(response, "render"):
+        response.render()  # here, in the sync step, not on the event loop
+    return response
+
+
+def _release_request_thread() -> None:
+    """Django's ASGI handler gives each request its own thread for the synchronous parts (signal
+    receivers, sync views), kept until the request ends. A watch is idle for most of its life, so
+    it lets that thread go before waiting; a later synchronous step starts a new one. (asgiref's
+    per-request executors; if they ever change shape, the thread simply stays.)"""
+    context = getattr(SyncToAsync, "thread_sensitive_context", None)
+    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
+    current = context.get(None) if context is not None else None
+    if current is None or executors is None or getattr(current, "_executor", None) is not None:
+        return  # not under Django's ASGI handler (e.g. the test client), or an executor we do not own
+    executor = executors.pop(current, None)
+    if executor is not None:
+        executor.shutdown(wait=False)
+
+
+def _start_step(request, name: str):
+    response = _rendered(_start, request, name)
+    close_old_connections()  # this thread is about to go (the MongoDB client itself is shared)
+    return response
+
+
+def _current_version(name: str) -> int | None:
+    """The live entry's version, or None when it is gone (access is checked by the final read)."""
+    return services.live().filter(name=name).values_list("version", flat=True).first()
+
+
+async def _wait(waiter: watch.Waiter, *, name: str, seen: int, wait: float) -> None:
+    """Return when a version other than ``seen`` is announced or read, or when ``wait`` is over."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    poll = max(settings.CONFIG_WATCH_POLL_SECONDS, MIN_POLL_SECONDS)
+    while (remaining := deadline - loop.time()) > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter.event.wait(), timeout=min(remaining, poll))
+        if waiter.news:
+            return
+        if deadline - loop.time() <= 0:
+            return
+        # A poll (or a re-read after Redis came back): notifications are best effort.
+        waiter.event.clear()
+        if await sync_to_async(_current_version, thread_sensitive=False)(name) != seen:
+            return
+
+
+def _version(response) -> int | None:
+    match = _ETAG.fullmatch(response.get("ETag", ""))
+    return int(match.group(1)) if match else None
+
+
+async def view(request, name: str):
+    hub = watch.hub()
+    with hub.waiter(name) as waiter:  # before the first read, so no announcement slips between
+        if not hub.tried.is_set():  # the process's first watches: let the subscription start
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.tried.wait(), timeout=SUBSCRIBE_WAIT_SECONDS)
+        response = await sync_to_async(_start_step)(request, name)
+        state: Watch | None = getattr(response, "watch", None)
+        if state is None:  # 400, 401, 404 ...
+            return response
+        if state.current != state.seen:  # the client is behind: answer now
+            response[HEADER] = "changed"
+            return response
+        _release_request_thread()
+        waiter.expect(state.seen)
+        await _wait(waiter, name=name, seen=state.seen, wait=state.wait)
+    response = await sync_to_async(_rendered)(views._detail, request, name)
+    unchanged = response.status_code in (200, 304) and _version(response) == state.seen
+    response[HEADER] = "timeout" if unchanged else "changed"
+    return response

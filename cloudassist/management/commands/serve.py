@@ -2,8 +2,9 @@
 
 Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data under
 ./var/), and the local AWS emulator (moto) when the AWS providers use it (AWS_USE_EMULATOR,
-no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server and one
-rq worker with the scheduler. Ctrl-C (or SIGTERM) stops everything it started, children first.
+no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server (uvicorn on
+the ASGI application) and one rq worker with the scheduler. Ctrl-C (or SIGTERM) stops everything
+it started, children first.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Command(BaseCommand):
                 call_command("seed_demo", stdout=self.stdout)
             child_env = {**os.environ, **env}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            children.append(embedded.spawn([*manage, "runserver", "--noreload", f"{host}:{port}"], env=child_env))
+            children.append(embedded.spawn(self._web_server(host, port), env=child_env))
             if not no_worker:
                 worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
                 children.append(embedded.spawn(worker, env=child_env))
@@ -80,6 +81,28 @@ class Command(BaseCommand):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         self.stdout.write(f"stopped; data kept under {settings.VAR_DIR}")
+
+    @staticmethod
+    def _web_server(host: str, port: int) -> list[str]:
+        """uvicorn on the ASGI application: the config watch (a long poll) waits on the event loop
+        instead of holding a thread, and WhiteNoise serves the static files as under runserver."""
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cloudassist.asgi:application",
+            "--app-dir",
+            str(settings.BASE_DIR),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            # Long polls still waiting when it stops are cut short rather than delaying the stop.
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
 
     def _aws(self, env: dict[str, str]) -> str:
         if "AWS_USE_EMULATOR" in env:

@@ -1,0 +1,52 @@
+"""WhiteNoise as middleware that also runs natively under ASGI.
+
+WhiteNoise's own middleware is synchronous only. Under ASGI (uvicorn, `manage.py serve`) one
+synchronous middleware makes Django run everything below it, async views included, through
+``async_to_sync`` in a thread that is blocked for the whole request: a long-poll watch would
+hold a thread while it waits. This subclass is async-capable: under ASGI it serves static files
+with an asynchronous iterator and awaits the rest of the stack; under WSGI it is WhiteNoise.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from whitenoise import middleware
+
+CHUNK_BYTES = 64 * 1024
+
+
+async def _chunks(filelike):
+    if filelike is None:  # HEAD, 304
+        return
+    read = sync_to_async(filelike.read, thread_sensitive=False)
+    while chunk := await read(CHUNK_BYTES):
+        yield chunk
+
+
+class WhiteNoiseMiddleware(middleware.WhiteNoiseMiddleware):
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, **kwargs):
+        super().__init__(get_response, **kwargs)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request):
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file, thread_sensitive=False)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is None:
+            return await self.get_response(request)
+        response = await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+        # An async iterator, so that Django's ASGI handler streams it without a warning; the
+        # file is still closed by the response (FileResponse registered it).
+        response.streaming_content = _chunks(response.file_to_stream)
+        return response

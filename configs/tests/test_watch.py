@@ -1,0 +1,267 @@
+"""The long-poll watch, `GET /configs/{name}?wait=...&version=N`, over real HTTP: uvicorn serves the
+ASGI application in a thread of the test process, against the test run's MongoDB and Redis."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from cloudassist import embedded
+from cloudassist.testing.asgi import running_server
+from configs import services, watch
+from configs.api.watch import parse_wait
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LONG_WAIT = 20  # seconds; a change comes after 0.5 s, so an answer within 15 s is "on change"
+
+
+class Answer:
+    def __init__(self, status: int, headers, body: bytes, seconds: float):
+        self.status = status
+        self.headers = headers
+        self.body = json.loads(body) if body else None
+        self.seconds = seconds
+        self.finished = time.monotonic()
+
+
+def call(url: str, *, token: str | None = None, method: str = "GET", data=None, headers=None) -> Answer:
+    request = urllib.request.Request(url, method=method, data=json.dumps(data).encode() if data is not None else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return Answer(response.status, response.headers, response.read(), time.monotonic() - started)
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, exc.headers, exc.read(), time.monotonic() - started)
+
+
+def in_background(function, *args, **kwargs) -> dict:
+    """Run ``function`` in a thread; the returned dict gets "answer" when it is done."""
+    result: dict = {}
+
+    def run():
+        result["answer"] = function(*args, **kwargs)
+
+    result["thread"] = thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return result
+
+
+def waiting(name: str) -> int:
+    """How many watches on ``name`` the server (in this process) has waiting, past their first read."""
+    hubs = list(watch._hubs.values())
+    return sum(1 for hub in hubs for waiter in list(hub.waiters.get(name, ())) if waiter.seen is not None)
+
+
+def wait_for_waiters(name: str, count: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while waiting(name) < count:
+        assert time.monotonic() < deadline, f"{waiting(name)} of {count} watches are waiting"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def server():
+    with running_server() as base:
+        yield base
+
+
+@pytest.fixture
+def token(dev_user) -> str:
+    return Token.objects.create(user=dev_user).key
+
+
+@pytest.fixture
+def entry(dev_user):
+    return services.create(actor=dev_user, name="app.settings", data={"replicas": 1})
+
+
+def test_a_watch_returns_as_soon_as_the_entry_changes(server, token, entry):
+    pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
+    wait_for_waiters("app.settings", 1)
+    # Written over HTTP with a token, as a client would (no CSRF cookie needed).
+    written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 2}})
+    assert written.status == 200, written.body
+    pending["thread"].join(LONG_WAIT + 10)
+
+    answer = pending["answer"]
+    assert answer.status == 200
+    assert answer.body["version"] == 2
+    assert answer.body["data"] == {"replicas": 2}
+    assert answer.headers["ETag"] == '"2"'
+    assert answer.headers["X-CloudAssist-Watch"] == "changed"
+    assert answer.seconds < 15  # on the change, not at the end of the 20 s wait
+
+
+def test_a_watch_with_nothing_changing_returns_the_current_entry_when_the_wait_ends(server, token, entry):
+    answer = call(f"{server}/api/v1/configs/app.settings/?wait=1s&version=1", token=token)
+
+    assert answer.status == 200
+    assert answer.body["version"] == 1
+    assert answer.body["data"] == {"replicas": 1}
+    assert answer.headers["X-CloudAssist-Watch"] == "timeout"
+    assert answer.seconds >= 0.9  # it did wait
+
+
+def test_a_client_behind_gets_the_current_entry_at_once(server, token, entry, dev_user):
+    services.replace(actor=dev_user, name="app.settings", data={"replicas": 3})
+
+    answer = call(f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
+
+    assert answer.status == 200
+    assert answer.body["version"] == 2
+    assert answer.headers["X-CloudAssist-Watch"] == "changed"
+    assert answer.seconds < 15
+
+
+def test_without_version_it_waits_for_the_next_change_after_the_first_read(server, token, entry, dev_user):
+    pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s", token=token)
+    wait_for_waiters("app.settings", 1)
+    services.patch(actor=dev_user, name="app.settings", document={"debug": True}, json_patch=False)
+    pending["thread"].join(LONG_WAIT + 10)
+
+    answer = pending["answer"]
+    assert (answer.status, answer.body["version"]) == (200, 2)
+    assert answer.body["data"] == {"replicas": 1, "debug": True}
+    assert answer.seconds < 15
+
+
+def test_if_none_match_gives_the_version_and_a_304_when_nothing_changed(server, token, entry, dev_user):
+    unchanged = call(f"{server}/configs/app.settings?wait=500ms", token=token, headers={"If-None-Match": '"1"'})
+    assert unchanged.status == 304
+    assert unchanged.headers["X-CloudAssist-Watch"] == "timeout"
+
+    services.replace(actor=dev_user, name="app.settings", data={"replicas": 5})
+    behind = call(f"{server}/configs/app.settings?wait={LONG_WAIT}s", token=token, headers={"If-None-Match": '"1"'})
+    assert (behind.status, behind.body["version"]) == (200, 2)
+    assert behind.seconds < 15
+
+
+def test_an_entry_deleted_during_the_wait_is_a_404(server, token, entry):
+    pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
+    wait_for_waiters("app.settings", 1)
+    assert call(f"{server}/configs/app.settings", token=token, method="DELETE").status == 204
+    pending["thread"].join(LONG_WAIT + 10)
+
+    answer = pending["answer"]
+    assert answer.status == 404
+    assert answer.body["error"] == "Not found"
+    assert answer.seconds < 15
+
+
+@pytest.mark.parametrize("wait", ["soon", "0s", "-1s", "301s", "6m", "30x", ""])
+def test_a_bad_wait_is_a_400_naming_it(server, token, entry, wait):
+    answer = call(f"{server}/configs/app.settings?wait={wait}&version=1", token=token)
+
+    assert answer.status == 400
+    assert answer.body["code"] == "invalid"
+    assert list(answer.body["fields"]) == ["wait"]
+    assert "at most 300s" in answer.body["fields"]["wait"][0]
+
+
+def test_a_bad_version_is_a_400_naming_it(server, token, entry):
+    answer = call(f"{server}/configs/app.settings?wait=1s&version=latest", token=token)
+
+    assert answer.status == 400
+    assert list(answer.body["fields"]) == ["version"]
+
+
+def test_unknown_unreadable_and_anonymous(server, token, entry, make_user):
+    unknown = call(f"{server}/configs/nope?wait=10s", token=token)
+    assert (unknown.status, unknown.body["error"]) == (404, "Not found")
+
+    stranger = Token.objects.create(user=make_user("stranger", "dev")).key
+    unreadable = call(f"{server}/configs/app.settings?wait=10s", token=stranger)
+    assert (unreadable.status, unreadable.body["error"]) == (404, "Not found")
+
+    anonymous = call(f"{server}/configs/app.settings?wait=10s")
+    assert anonymous.status == 401
+    assert anonymous.body["status"] == 401
+    assert "X-CloudAssist-Watch" not in anonymous.headers
+
+
+def server_threads_while_waiting(baseline: int, clients: int, timeout: float = 5) -> int:
+    """Threads the server added while watches wait (the per-request threads they let go exit soon)."""
+    deadline = time.monotonic() + timeout
+    while (added := threading.active_count() - baseline - clients) >= clients // 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return added
+
+
+def test_many_waiting_watches_hold_no_worker(server, token, entry):
+    """50 watches wait at once, holding no thread each; a plain GET still answers; one write wakes them all."""
+    count = 50
+    url = f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1"
+    call(f"{server}/configs/app.settings", token=token)  # the server's own threads (pools) exist from here on
+    baseline = threading.active_count()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(call, url, token=token) for _ in range(count)]
+        wait_for_waiters("app.settings", count)
+        added = server_threads_while_waiting(baseline, clients=count)
+        plain = call(f"{server}/configs/app.settings", token=token)
+        written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 9}})
+        answers = [future.result(timeout=LONG_WAIT + 10) for future in futures]
+
+    assert added < count // 2  # not one thread per waiting client
+    assert plain.status == 200
+    assert plain.body["version"] == 1  # answered while all 50 were still waiting
+    assert written.status == 200
+    assert [answer.status for answer in answers] == [200] * count
+    assert {answer.body["version"] for answer in answers} == {2}
+    assert {answer.headers["X-CloudAssist-Watch"] for answer in answers} == {"changed"}
+    assert max(answer.seconds for answer in answers) < 15
+    woken = max(answer.finished for answer in answers) - (written.finished - written.seconds)
+    print(
+        f"\n{count} waiting watches: {max(added, 0)} server threads added while they wait; a plain GET meanwhile "
+        f"{plain.seconds * 1000:.0f} ms; all {count} answered {woken * 1000:.0f} ms after the PUT was sent"
+    )
+
+
+def test_without_redis_a_change_is_seen_by_polling(server, token, entry, dev_user, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{embedded.free_port()}/0"  # nothing listens there
+    settings.CONFIG_WATCH_POLL_SECONDS = 0.2
+
+    pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
+    wait_for_waiters("app.settings", 1)
+    services.replace(actor=dev_user, name="app.settings", data={"replicas": 4})  # its announcement fails
+    pending["thread"].join(LONG_WAIT + 10)
+
+    answer = pending["answer"]
+    assert (answer.status, answer.body["version"]) == (200, 2)
+    assert answer.seconds < 15
+
+
+def test_the_async_detail_view_needs_csrf_for_sessions_only(token, entry, dev_user):
+    """`detail` (which dispatches to the watch) is csrf_exempt like DRF's views: token clients
+    write without a CSRF token, session users still need one (DRF's SessionAuthentication)."""
+    client = Client(enforce_csrf_checks=True)
+    body = json.dumps({"data": {"replicas": 2}})
+    with_token = client.put(
+        "/configs/app.settings", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+    )
+    assert with_token.status_code == 200
+
+    client.force_login(dev_user)
+    with_session = client.put("/configs/app.settings", body, content_type="application/json")
+    assert with_session.status_code == 403
+    assert "CSRF" in with_session.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("30s", 30), ("2m", 120), ("500ms", 0.5), ("1.5", 1.5), ("300", 300), (" 10s ", 10)]
+)
+def test_wait_durations(value, seconds):
+    assert parse_wait(value) == seconds
