@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
-from cloudassist import roles
+from cloudassist import logs, roles
 from notifications import channels
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
@@ -82,7 +82,7 @@ def enqueue_deliveries(delivery_ids: Iterable) -> int:
     try:
         queue = django_rq.get_queue(QUEUE)
         for delivery_id in delivery_ids:
-            queue.enqueue(jobs.deliver, str(delivery_id), job_id=f"deliver-{delivery_id}")
+            queue.enqueue(jobs.deliver, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
             count += 1
     except Exception:
         logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)

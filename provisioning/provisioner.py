@@ -139,6 +139,7 @@ def provision(request_id) -> str:
         )
     except transitions.InvalidTransition:
         return f"skipped: {request.status}"
+    logger.info("provision(%s): deployed by %s", request_id, provider.name)
     return "deployed"
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from cloudassist import logs
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
 from notifications import announcements
@@ -239,6 +240,7 @@ def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> No
             str(request_id),
             job_id=f"{job_name}-{request_id}",
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            meta=logs.job_meta(),  # the job's logs carry this request's id
         )
     except Exception:
         logger.exception("Could not enqueue %s(%s); the sweep will retry", job_name, request_id)
