@@ -1,11 +1,20 @@
 # CloudAssist development loop. Quick start: `make run` (serve) and `make test`.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE   ?= cloudassist
+DOCKER  ?= docker
+# `make build` output: the tree the container image has under /app (see .dockerignore).
+BUILD_DIR ?= build/cloudassist
+# The Django apps (top-level packages with an apps.py); `make build` copies them without their tests.
+APPS    := $(patsubst %/apps.py,%,$(wildcard */apps.py))
+# Settings refuse to load without these when DEBUG is false; throwaway values for collectstatic only.
+COLLECTSTATIC_ENV := DEBUG=false SECRET_KEY=collectstatic-only-not-a-secret SECRETS_KEYS=collectstatic-only-not-a-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format seed bench clean clean-data requirements
+.PHONY: help setup run test lint format seed bench build artifact chart-check clean clean-data requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,6 +31,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(PIP) install -r requirements.txt -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
+setup: $(VENV)/.dev-installed  ## create .venv and install the pinned runtime and development requirements
+
 run: $(VENV)/.runtime-installed  ## serve on http://127.0.0.1:8000 with embedded MongoDB/Redis, a worker and demo data
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py serve
 
@@ -31,9 +42,10 @@ test: $(VENV)/.dev-installed  ## run the test suite against real MongoDB and Red
 bench: $(VENV)/.runtime-installed  ## print benchmark figures (approval-to-INITIATED latency, jobs/s per worker)
 	$(BIN)/python benchmarks/bench_provisioning.py
 
-lint: $(VENV)/.dev-installed  ## ruff check and ruff format --check
+lint: $(VENV)/.dev-installed  ## ruff check, ruff format --check, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.dev-installed  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -42,13 +54,34 @@ format: $(VENV)/.dev-installed  ## apply ruff's fixes and formatting
 seed: $(VENV)/.runtime-installed  ## seed demo data into the configured MongoDB (MONGODB_URI, or a running `make run`)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 
+build: $(VENV)/.runtime-installed  ## build/cloudassist: the app as the image has it (code, pinned requirements, collected static files)
+	rm -rf $(BUILD_DIR)
+	mkdir -p $(BUILD_DIR)
+	cp -R $(APPS) manage.py pyproject.toml requirements.in requirements.txt $(BUILD_DIR)/
+	find $(BUILD_DIR) \( -name __pycache__ -o -name tests -o -path $(BUILD_DIR)/cloudassist/testing -o -name '*.py[cod]' \) -prune -exec rm -rf {} +
+	cd $(BUILD_DIR) && $(COLLECTSTATIC_ENV) STATIC_ROOT=$(abspath $(BUILD_DIR))/staticfiles CLOUDASSIST_ENV_FILE=/dev/null \
+	    $(abspath $(BIN))/python manage.py collectstatic --noinput --verbosity 0
+	@echo "built $(BUILD_DIR) (CloudAssist $(VERSION)); the image installs requirements.txt without the embedded servers (see Dockerfile)"
+
+artifact:  ## docker build -t cloudassist:VERSION . (needs a Docker engine; the build machines have none)
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make artifact: '$(DOCKER)' not found; building the image needs a Docker engine (none on the build machines)" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make artifact: no Docker engine answers ('$(DOCKER) info' fails); building the image needs one (none on the build machines)" >&2; exit 1; }
+	$(DOCKER) build -t $(IMAGE):$(VERSION) .
+
+chart-check:  ## lint and render the Helm chart (not written yet: fails)
+	@if [ -f charts/cloudassist/Chart.yaml ]; then \
+	    echo "make chart-check: charts/cloudassist exists but this target does not check it yet" >&2; \
+	else \
+	    echo "make chart-check: the Helm chart (charts/cloudassist) is not written yet; nothing to check" >&2; \
+	fi; exit 1
+
 requirements: $(VENV)/.dev-installed  ## regenerate the pinned requirements*.txt from requirements*.in
 	$(PIP) install uv
 	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --universal -q
 	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.txt --python-version 3.11 --universal -q
 
-clean:  ## remove the virtualenv, caches and collected static files (keeps ./var data)
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+clean:  ## remove the virtualenv, caches, build output and collected static files (keeps ./var data)
+	rm -rf $(VENV) staticfiles build dist .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-data:  ## remove ./var: the embedded MongoDB and Redis data of `make run`
