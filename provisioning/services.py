@@ -477,8 +477,6 @@ def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> 
             hours=previous_hours + extension.extend_by_hours,
         )
         quota_services.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
-        request.expires_at = new_expiry
-        announcements.extension_decided(extension, request, approved=True, note=note)
         transitions.record(
             subject=request,
             actor=actor,
@@ -492,6 +490,8 @@ def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> 
                 "expires_at": {"from": request.expires_at.isoformat(), "to": new_expiry.isoformat()},
             },
         )
+        request.expires_at = new_expiry
+        announcements.extension_decided(extension, request, approved=True, note=note)
 
     return transitions.transition(
         extension, "approve", actor=actor, note=note, fields=_review_fields(actor=actor, note=note), also=extend

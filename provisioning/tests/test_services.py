@@ -187,6 +187,8 @@ def test_an_approved_extension_moves_expiry_once(live_request, dev_user, devops_
         ("approve", "REQUESTED", "APPROVED"),
         ("extend", "DEPLOYED", "DEPLOYED"),
     ]
+    moved = Event.objects.get(provision_request=live_request, action="extend").data["expires_at"]
+    assert moved == {"from": expiry.isoformat(), "to": live_request.expires_at.isoformat()}
     with pytest.raises(Conflict, match="already had its one extension"):
         services.request_extension(actor=dev_user, request=live_request, extend_by_hours=1, reason="again")
 
