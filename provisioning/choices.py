@@ -39,6 +39,3 @@ class ExtensionSlot(models.TextChoices):
 
 # Environments that exist or are about to: extensions are possible, expiry applies.
 LIVE = frozenset({RequestStatus.APPROVED, RequestStatus.INITIATED, RequestStatus.DEPLOYED})
-# Nothing more will ever happen to these.
-TERMINAL = frozenset({RequestStatus.REVOKED, RequestStatus.REJECTED, RequestStatus.PURGED})
-EXTENSION_TERMINAL = frozenset({ExtensionStatus.REVOKED, ExtensionStatus.APPROVED, ExtensionStatus.REJECTED})

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from cloudassist.db import run_atomic
 from notifications import announcements
 from provisioning import providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
@@ -91,12 +92,7 @@ def analyse(request_id) -> str:
         except quota_services.QuotaExceeded as exc:
             reasons.append(str(exc.detail))
     if reasons:
-        remark = {"level": "info", "code": "manual_review", "message": f"Needs review: {'; '.join(reasons)}."}
-        remarks = [r for r in request.analysis_remarks or [] if r.get("code") != "manual_review"]
-        first_time = len(remarks) == len(request.analysis_remarks or [])
-        ProvisionRequest.objects.filter(pk=request.pk).update(analysis_remarks=[*remarks, remark])
-        if first_time:  # a second run of the job does not page DevOps again
-            announcements.review_request(request)
+        _needs_review(request, "; ".join(reasons))
         return "needs review"
     try:
         services.approve_request(actor=None, request=request, note=f"Auto-approved: ${usd:.2f} within policy.")
@@ -105,42 +101,47 @@ def analyse(request_id) -> str:
     return "auto-approved"
 
 
+def _needs_review(request: ProvisionRequest, reasons: str) -> None:
+    """Record why the request needs a reviewer and tell DevOps, once: the remark and the
+    notification are written together, and a second run of the job (or a concurrent one,
+    whose write conflicts and is retried) finds the remark and pages nobody again."""
+    remark = {"level": "info", "code": "manual_review", "message": f"Needs review: {reasons}."}
+
+    def unit() -> None:
+        current = ProvisionRequest.objects.filter(pk=request.pk).values_list("analysis_remarks", flat=True).first()
+        kept = [r for r in current or [] if r.get("code") != "manual_review"]
+        first_time = len(kept) == len(current or [])
+        if (
+            ProvisionRequest.objects.filter(pk=request.pk, status=RequestStatus.REQUESTED).update(
+                analysis_remarks=[*kept, remark]
+            )
+            and first_time
+        ):
+            announcements.review_request(request)
+
+    run_atomic(unit)
+
+
 # --- provision --------------------------------------------------------------------------------
 
 
 def provision(request_id) -> str:
     """APPROVED -> INITIATED -> DEPLOYED or FAILED. Transient provider errors propagate so that
     rq retries the job with backoff; the provider carries on from where it is."""
-    request = _load(request_id)
-    if request is None:
-        return "skipped: missing"
-    if request.status == RequestStatus.APPROVED:
-        try:
-            services.start_provisioning(request=request)
-        except transitions.InvalidTransition:
-            return f"skipped: {request.status}"
-    elif request.status != RequestStatus.INITIATED:
-        return f"skipped: {request.status}"
-    try:
-        provider, target = _prepare(request)
-        outcome = provider.create(target)
-    except TransientProviderError:
-        logger.warning("provision(%s): transient provider error; rq retries", request_id, exc_info=True)
-        raise
-    except ProviderError as exc:
-        services.mark_failed(request=request, note=str(exc) or type(exc).__name__)
-        return "failed"
-    _record_steps(request, outcome)
-    if outcome.state != State.READY:
-        raise TransientProviderError(f"{provider.name} is {outcome.state}, not READY yet")
-    try:
-        services.mark_deployed(
+    return _drive(
+        request_id,
+        sources=(RequestStatus.APPROVED,),
+        start=lambda request: services.start_provisioning(request=request),
+        working=RequestStatus.INITIATED,
+        operation="create",
+        until=State.READY,
+        finish=lambda request, outcome: services.mark_deployed(
             request=request, outputs=outcome.outputs, secret=outcome.secret, secret_kind=outcome.secret_kind
-        )
-    except transitions.InvalidTransition:
-        return f"skipped: {request.status}"
-    logger.info("provision(%s): deployed by %s", request_id, provider.name)
-    return "deployed"
+        ),
+        fail=lambda request, note: services.mark_failed(request=request, note=note),
+        done="deployed",
+        failed="failed",
+    )
 
 
 # --- purge ------------------------------------------------------------------------------------
@@ -150,30 +151,52 @@ PURGEABLE = (RequestStatus.DEPLOYED, RequestStatus.FAILED, RequestStatus.EXPIRED
 
 def purge(request_id) -> str:
     """-> PURGE_INITIATED -> PURGED or PURGE_FAILED. Deleting what is already gone succeeds."""
+    return _drive(
+        request_id,
+        sources=PURGEABLE,
+        start=lambda request: services.start_purge(actor=None, request=request),
+        working=RequestStatus.PURGE_INITIATED,
+        operation="delete",
+        until=State.ABSENT,
+        finish=lambda request, outcome: services.mark_purged(request=request),
+        fail=lambda request, note: services.mark_purge_failed(request=request, note=note),
+        done="purged",
+        failed="purge failed",
+    )
+
+
+def _drive(request_id, *, sources, start, working, operation, until, finish, fail, done, failed) -> str:
+    """One provider operation for a job: move into the working status (unless a previous run
+    already did), call the provider, record its steps, and finish or fail. A transient error,
+    or a resource not yet in the wanted state, raises for rq to retry; re-running is safe."""
     request = _load(request_id)
     if request is None:
         return "skipped: missing"
-    if request.status in PURGEABLE:
+    if request.status in sources:
         try:
-            services.start_purge(actor=None, request=request)
+            start(request)
         except transitions.InvalidTransition:
             return f"skipped: {request.status}"
-    elif request.status != RequestStatus.PURGE_INITIATED:
+    elif request.status != working:
         return f"skipped: {request.status}"
     try:
         provider, target = _prepare(request)
-        outcome = provider.delete(target)
+        outcome = getattr(provider, operation)(target)
     except TransientProviderError:
-        logger.warning("purge(%s): transient provider error; rq retries", request_id, exc_info=True)
+        logger.warning("%s(%s): transient provider error; rq retries", operation, request_id, exc_info=True)
         raise
     except ProviderError as exc:
-        services.mark_purge_failed(request=request, note=str(exc) or type(exc).__name__)
-        return "purge failed"
+        fail(request, str(exc) or type(exc).__name__)
+        return failed
     _record_steps(request, outcome)
-    if outcome.state != State.ABSENT:
-        raise TransientProviderError(f"{provider.name} is {outcome.state}, not gone yet")
-    services.mark_purged(request=request)
-    return "purged"
+    if outcome.state != until:
+        raise TransientProviderError(f"{provider.name} is {outcome.state}, not {until} yet")
+    try:
+        finish(request, outcome)
+    except transitions.InvalidTransition:
+        return f"skipped: {request.status}"
+    logger.info("%s(%s): %s by %s", operation, request_id, done, provider.name)
+    return done
 
 
 # --- sweeps -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 PROVISIONING_QUEUE = "provisioning"
 DEFAULT_QUEUE = "default"
+WAITING_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 
 
 def resolve_expiry(
@@ -234,20 +235,21 @@ def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> No
     from provisioning import jobs
 
     intervals = list(settings.JOB_RETRY_INTERVALS)
+    job_id = f"{job_name}-{request_id}"
     try:
-        django_rq.get_queue(queue).enqueue(
+        rq_queue = django_rq.get_queue(queue)
+        pending = rq_queue.fetch_job(job_id)
+        if pending is not None and pending.get_status(refresh=False) in WAITING_JOB_STATES:
+            return  # already waiting or running: the sweep's re-enqueue must not queue it twice
+        rq_queue.enqueue(
             getattr(jobs, job_name),
             str(request_id),
-            job_id=f"{job_name}-{request_id}",
+            job_id=job_id,
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             meta=logs.job_meta(),  # the job's logs carry this request's id
         )
     except Exception:
         logger.exception("Could not enqueue %s(%s); the sweep will retry", job_name, request_id)
-
-
-def _enqueue_provision(request_id) -> None:
-    enqueue("provision", request_id)
 
 
 def _chain(*steps):
@@ -285,7 +287,7 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
             lambda now: quota_services.check_still_within(request=request),  # quotas may have shrunk
             lambda now: announcements.request_approved(request, note=note),
         ),
-        after_commit=lambda: _enqueue_provision(request.pk),
+        after_commit=lambda: enqueue("provision", request.pk),
     )
 
 
@@ -520,8 +522,6 @@ def revoke_extension(*, actor, extension: ExtensionRequest, note: str = "") -> E
 
 
 # --- secrets ------------------------------------------------------------------------------------
-
-SECRET_KINDS = ("kubeconfig", "credentials")
 
 
 def read_secret(*, actor, request: ProvisionRequest, kind: str) -> str:
