@@ -148,11 +148,9 @@ def test_an_smtp_server_that_never_answers_times_out(smtp_server, settings):
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         settings.EMAIL_PORT = silent.getsockname()[1]
-        started = time.monotonic()
-        with pytest.raises(ChannelError) as failure:
+        with pytest.raises(ChannelError) as failure:  # without the timeout this would hang, not raise
             EmailChannel().send(make_message())
     assert not isinstance(failure.value, PermanentChannelError)
-    assert time.monotonic() - started < 5
 
 
 def test_console_backend_prints_the_email(settings, capsys):
@@ -250,11 +248,9 @@ def test_webhook_redirects_are_not_followed(webhook_server):
 def test_a_slow_webhook_server_times_out(webhook_server, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
     webhook_server.respond_with(200, delay=3)
-    started = time.monotonic()
-    with pytest.raises(ChannelError, match=r"did not answer within 0\.3 s") as failure:
+    with pytest.raises(ChannelError, match=r"did not answer within 0\.3 s") as failure:  # else: 200 after 3 s
         WebhookChannel().send(make_message(webhook_url=webhook_server.url))
     assert not isinstance(failure.value, PermanentChannelError)
-    assert time.monotonic() - started < 2
 
 
 def test_an_unreachable_webhook_is_temporary(settings, unused_port):

@@ -251,10 +251,17 @@ def test_second_extension_is_a_409_and_extensions_need_a_live_environment(client
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["not-an-id/", "ffffffffffffffffffffffff/", "not-an-id/approve/", "xyz/events/"])
-def test_malformed_and_unknown_ids_are_404(clients, path):
-    response = clients["devops"].get(f"{URL}{path}") if "approve" not in path else None
-    response = response or clients["devops"].post(f"{URL}{path}", {}, format="json")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "not-an-id/"),
+        ("get", "ffffffffffffffffffffffff/"),
+        ("post", "not-an-id/approve/"),
+        ("get", "xyz/events/"),
+    ],
+)
+def test_malformed_and_unknown_ids_are_404(clients, method, path):
+    response = getattr(clients["devops"], method)(f"{URL}{path}", {}, format="json")
     assert response.status_code == 404
     assert response.json()["error"] == "Not found"
 
