@@ -31,3 +31,26 @@ def attach_role_names(users: Iterable) -> list:
     for user in users:
         user._role_names = names[user.pk]
     return users
+
+
+def find_user(value: str):
+    """A user by id or username; a DRF 404 naming it when there is none."""
+    from bson import ObjectId
+    from django.db.models import Q
+    from rest_framework.exceptions import NotFound
+
+    lookup = Q(username=value)
+    if ObjectId.is_valid(value):
+        lookup |= Q(pk=ObjectId(value))
+    found = User.objects.filter(lookup).first()
+    if found is None:
+        raise NotFound(f"Unknown user '{value}'.")
+    return found
+
+
+def subject_user(viewer, wanted: str | None):
+    """Whose figures a viewer asks for: DevOps and admins may name anyone (``None`` when they
+    name nobody: everyone); everyone else always gets themself, whatever they ask."""
+    if not roles.is_reviewer(viewer):
+        return viewer
+    return find_user(wanted) if wanted else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,6 +92,20 @@ def readable(user):
     )
 
 
+def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
+    """Entries ``actor`` may read, by name, optionally with a name prefix and `key:value` labels
+    (all must match)."""
+    queryset = readable(actor).select_related("owner")
+    if prefix:
+        queryset = queryset.filter(name__startswith=prefix)
+    for label in labels:
+        key, sep, value = label.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+            raise ValidationError({"label": [f"“{label}” is not key:value (key: letters, digits, _ . -)."]})
+        queryset = queryset.filter(**{f"labels__{key}": value})
+    return queryset.order_by("name")
+
+
 def get(*, actor, name: str) -> Config:
     config = live().filter(name=name).first()
     if config is None or not can_read(actor, config):
@@ -109,8 +124,6 @@ def _writable(*, actor, name: str) -> Config:
 
 
 def check_name(name: Any) -> str:
-    import re
-
     if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
         raise ValidationError({"name": [f"Names are {NAME_RULE}."]})
     return name

@@ -314,3 +314,11 @@ def usage(*, user, now: datetime | None = None) -> dict[str, Any]:
             "available": None if limit is None else _display(dimension, max(limit - used, 0)),
         }
     return {"source": quota.source, "quotas": list(quota.quota_ids), "dimensions": dimensions}
+
+
+def usage_report(*, user) -> dict[str, Any]:
+    """Limits, reserved and available per dimension, plus what the outstanding requests have
+    consumed so far (GET /api/v1/quotas/usage/)."""
+    from quotas import bills
+
+    return {"user": user.get_username(), **usage(user=user), "consumed_to_date": bills.consumed_to_date(user=user)}

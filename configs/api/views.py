@@ -20,11 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cloudassist.api.pagination import StandardPagination
-from cloudassist.api.serializers import ErrorSerializer
+from cloudassist.api.serializers import ErrorSerializer, StrictFieldsMixin
 from configs import services
 from configs.models import Config, ConfigVersion
-
-METADATA = ("schema", "labels", "read_roles", "write_roles", "ttl")
 
 
 class JSONPatchParser(JSONParser):
@@ -49,16 +47,22 @@ class ConfigSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class ConfigWriteSerializer(serializers.Serializer):
-    """What POST and PUT accept (POST needs `name` and `data`, PUT needs `data`)."""
+class ConfigCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """POST: `name` and `data` are required; unknown fields are a 400 naming them."""
 
-    name = serializers.CharField(required=False, help_text="Letters, digits, '.', '_', ':', '-'; up to 128.")
-    data = serializers.JSONField(required=False, help_text="Any JSON value, up to CONFIG_MAX_BYTES.")
+    name = serializers.CharField(help_text="Letters, digits, '.', '_', ':', '-'; up to 128.")
+    data = serializers.JSONField(allow_null=True, help_text="Any JSON value, up to CONFIG_MAX_BYTES.")
     schema = serializers.JSONField(required=False, allow_null=True)
     labels = serializers.JSONField(required=False)
     read_roles = serializers.JSONField(required=False)
     write_roles = serializers.JSONField(required=False)
     ttl = serializers.JSONField(required=False, allow_null=True, help_text="Seconds until it is gone; null: never.")
+
+
+class ConfigReplaceSerializer(ConfigCreateSerializer):
+    """PUT: `data` is required; metadata left out stays as it is."""
+
+    name = serializers.CharField(required=False, help_text="If given, must match the name in the URL.")
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -69,15 +73,10 @@ class VersionSerializer(serializers.ModelSerializer):
         fields = ["version", "data", "action", "author", "created_at"]
 
 
-def _body(request, *, required: tuple[str, ...], allowed: tuple[str, ...]) -> dict:
-    data = request.data
-    if not isinstance(data, dict):
-        raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
-    errors = {name: ["This field is required."] for name in required if name not in data}
-    errors.update({name: ["Unknown field."] for name in data if name not in allowed})
-    if errors:
-        raise ValidationError(errors)
-    return dict(data)
+def _validated(serializer_class, request) -> dict:
+    payload = serializer_class(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return dict(payload.validated_data)
 
 
 def if_match(request) -> int | None:
@@ -112,25 +111,21 @@ class ConfigListView(APIView):
         responses={200: ConfigSerializer(many=True)},
     )
     def get(self, request):
-        queryset = services.readable(request.user).select_related("owner")
-        prefix = request.query_params.get("prefix")
-        if prefix:
-            queryset = queryset.filter(name__startswith=prefix)
-        for label in request.query_params.getlist("label"):
-            key, sep, value = label.partition(":")
-            if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
-                raise ValidationError({"label": [f"“{label}” is not key:value (key: letters, digits, _ . -)."]})
-            queryset = queryset.filter(**{f"labels__{key}": value})
+        queryset = services.listing(
+            actor=request.user,
+            prefix=request.query_params.get("prefix"),
+            labels=request.query_params.getlist("label"),
+        )
         paginator = self.pagination()
-        page = paginator.paginate_queryset(queryset.order_by("name"), request, view=self)
+        page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ConfigSerializer(page, many=True).data)
 
     @extend_schema(
-        request=ConfigWriteSerializer,
+        request=ConfigCreateSerializer,
         responses={201: ConfigSerializer, 400: ErrorSerializer, 409: ErrorSerializer, 413: ErrorSerializer},
     )
     def post(self, request):
-        body = _body(request, required=("name", "data"), allowed=("name", "data", *METADATA))
+        body = _validated(ConfigCreateSerializer, request)
         config = services.create(actor=request.user, **body)
         response = entry(config, status_code=status.HTTP_201_CREATED)
         response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{config.name}")
@@ -158,11 +153,11 @@ class ConfigDetailView(APIView):
         return entry(config)
 
     @extend_schema(
-        request=ConfigWriteSerializer,
+        request=ConfigReplaceSerializer,
         responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
     )
     def put(self, request, name: str):
-        body = _body(request, required=("data",), allowed=("name", "data", *METADATA))
+        body = _validated(ConfigReplaceSerializer, request)
         if body.pop("name", name) != name:
             raise ValidationError({"name": ["Does not match the name in the URL."]})
         config = services.replace(actor=request.user, name=name, if_match=if_match(request), **body)
@@ -213,7 +208,7 @@ class ConfigVersionView(APIView):
         return Response(VersionSerializer(found).data)
 
 
-class RollbackRequestSerializer(serializers.Serializer):
+class RollbackRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     version = serializers.IntegerField()
 
 
@@ -222,7 +217,7 @@ class ConfigRollbackView(APIView):
 
     @extend_schema(request=RollbackRequestSerializer, responses={200: ConfigSerializer, 400: ErrorSerializer})
     def post(self, request, name: str):
-        body = _body(request, required=("version",), allowed=("version",))
+        body = _validated(RollbackRequestSerializer, request)
         config = services.rollback(actor=request.user, name=name, version=body["version"], if_match=if_match(request))
         return entry(config)
 

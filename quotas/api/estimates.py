@@ -8,12 +8,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cloudassist import roles
+from cloudassist import selectors
 from cloudassist.api.serializers import ErrorSerializer
 from provisioning import services as provisioning_services
 from provisioning.api.serializers import ProvisionRequestCreateSerializer
 from quotas import bills
-from quotas.api.quotas import _find_user
 
 User = get_user_model()
 
@@ -65,8 +64,5 @@ class BillsView(APIView):
             bills.month_bounds(month)
         except ValueError as exc:
             raise ValidationError({"month": [f"“{month}” is not a month; use YYYY-MM."]}) from exc
-        user = request.user
-        wanted = request.query_params.get("user")
-        if roles.is_reviewer(request.user):
-            user = _find_user(wanted) if wanted else None
+        user = selectors.subject_user(request.user, request.query_params.get("user"))
         return Response(bills.monthly_bills(month=month, user=user))

@@ -1,7 +1,6 @@
 """/api/v1/quotas/ (admins allocate, update and end; everyone reads the quotas that apply to
 them, DevOps and admins read all) and /api/v1/quotas/usage/."""
 
-from bson import ObjectId
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Q
@@ -10,15 +9,14 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from cloudassist import roles
+from cloudassist import roles, selectors
 from cloudassist.api.fields import IdOrHyperlinkField
 from cloudassist.api.filters import ObjectIdFilter
 from cloudassist.api.permissions import IsAdminOrReadOnly
 from cloudassist.api.serializers import BaseModelSerializer, ErrorSerializer, StrictFieldsMixin
-from quotas import bills, services
+from quotas import services
 from quotas.choices import QuotaType
 from quotas.models import Quota
 
@@ -138,20 +136,5 @@ class QuotaViewSet(
     @action(detail=False, methods=["get"], filterset_class=None)
     def usage(self, request):
         """Your limits, what your outstanding requests reserve, and what they consumed so far."""
-        user = request.user
-        wanted = request.query_params.get("user")
-        if wanted and roles.is_reviewer(user):
-            user = _find_user(wanted)
-        body = {"user": user.get_username(), **services.usage(user=user)}
-        body["consumed_to_date"] = bills.consumed_to_date(user=user)
-        return Response(body)
-
-
-def _find_user(value: str):
-    lookup = Q(username=value)
-    if ObjectId.is_valid(value):
-        lookup |= Q(pk=ObjectId(value))
-    found = User.objects.filter(lookup).first()
-    if found is None:
-        raise NotFound(f"Unknown user '{value}'.")
-    return found
+        user = selectors.subject_user(request.user, request.query_params.get("user")) or request.user
+        return Response(services.usage_report(user=user))
