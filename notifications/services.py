@@ -127,17 +127,18 @@ def deliver(delivery_id, *, now: datetime | None = None) -> str:
     try:
         channels.get(delivery.channel).send(_message(delivery))
     except channels.PermanentChannelError as exc:
-        _finish(delivery, status=DeliveryStatus.FAILED, error=str(exc), now=now)
+        _finish(delivery, attempts, status=DeliveryStatus.FAILED, error=str(exc), now=now)
         return "failed"
     except channels.ChannelError as exc:
         if attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-            _finish(delivery, status=DeliveryStatus.FAILED, error=f"gave up after {attempts} attempts: {exc}", now=now)
+            error = f"gave up after {attempts} attempts: {exc}"
+            _finish(delivery, attempts, status=DeliveryStatus.FAILED, error=error, now=now)
             return "failed"
-        Delivery.objects.filter(pk=delivery.pk).update(
+        _claimed(delivery, attempts).update(
             last_error=str(exc)[:1000], next_attempt_at=now + backoff(attempts), updated_at=now
         )
         return "retry later"
-    _finish(delivery, status=DeliveryStatus.SENT, error="", now=now)
+    _finish(delivery, attempts, status=DeliveryStatus.SENT, error="", now=now)
     return "sent"
 
 
@@ -155,8 +156,13 @@ def _claim(delivery_id, *, now: datetime) -> tuple[Delivery | None, str]:
     return delivery, ""
 
 
-def _finish(delivery: Delivery, *, status: str, error: str, now: datetime) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(
+def _claimed(delivery: Delivery, attempts: int):
+    """The delivery as this attempt claimed it: a resend meanwhile (attempts reset) wins."""
+    return Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=attempts)
+
+
+def _finish(delivery: Delivery, attempts: int, *, status: str, error: str, now: datetime) -> None:
+    _claimed(delivery, attempts).update(
         status=status,
         last_error=error[:1000],
         sent_at=now if status == DeliveryStatus.SENT else None,

@@ -156,3 +156,14 @@ def test_with_redis_down_at_the_event_the_email_goes_out_after_redis_returns(
     finally:
         redis_server.stop()
         embedded.remove_data(data_dir)
+
+
+@pytest.mark.django_db
+def test_a_resend_during_a_send_is_not_overwritten_by_the_older_attempt(make_request, devops_user, emailed_dev):
+    approve(make_request, devops_user, emailed_dev)
+    delivery = Delivery.objects.get(channel="email")
+    claimed, _ = services._claim(delivery.pk, now=timezone.now())  # a worker starts sending ...
+    services.resend(delivery=Delivery.objects.get(pk=delivery.pk))  # ... an admin resends meanwhile ...
+    services._finish(claimed, 1, status=DeliveryStatus.FAILED, error="boom", now=timezone.now())  # ... it fails
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.PENDING, 0, "")
