@@ -27,6 +27,14 @@ class CloudAssistConfig(AppConfig):
     verbose_name = "CloudAssist"
     default_auto_field = OBJECT_ID_AUTO_FIELD
 
+    def ready(self):
+        # Tracing, when the OTEL_* variables switch it on (cloudassist/tracing.py). ready() runs inside
+        # django.setup(): before the WSGI/ASGI handler builds its middleware chain, before the first
+        # MongoClient, and in the rq worker before it forks its work horses.
+        from cloudassist import tracing
+
+        tracing.setup()
+
 
 class MongoRQConfig(DjangoRqAdminConfig):
     default_auto_field = OBJECT_ID_AUTO_FIELD

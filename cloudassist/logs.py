@@ -2,7 +2,9 @@
 
 A request id comes from the caller's `X-Request-ID` (when it looks like one) or is made up,
 is echoed in the response, and travels with every job the request enqueues (rq job meta),
-so one id follows an approval from the API through provisioning. `LOG_FORMAT=json` (the
+so one id follows an approval from the API through provisioning. When tracing is on
+(cloudassist/tracing.py), the job meta carries the trace context too, jobs run in spans that
+continue the request's trace, and JSON lines carry trace_id and span_id. `LOG_FORMAT=json` (the
 default unless DEBUG) or `human`. Log records never carry request bodies or headers.
 """
 
@@ -20,13 +22,16 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from cloudassist import tracing
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("current_request", default=None)
 job_user_id: contextvars.ContextVar[str] = contextvars.ContextVar("job_user_id", default="")
 
 HEADER = "X-Request-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "user_id", "request"}
+_CONTEXT = {"message", "asctime", "request_id", "user_id", "request", "trace_id", "span_id"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | _CONTEXT
 _SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|authorization|kubeconfig|credential|private_key)", re.I)
 
 
@@ -50,6 +55,9 @@ class ContextFilter(logging.Filter):
         request = getattr(record, "request", None)
         record.request_id = getattr(request, "request_id", None) or request_id.get()
         record.user_id = _user_id(request)
+        ids = tracing.current_ids()  # None unless tracing is on and a span is recording
+        if ids is not None:
+            record.trace_id, record.span_id = ids
         return True
 
 
@@ -63,6 +71,8 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "") or None,
             "user_id": getattr(record, "user_id", "") or None,
         }
+        if getattr(record, "trace_id", None):
+            body["trace_id"], body["span_id"] = record.trace_id, getattr(record, "span_id", None)
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 body[key] = "[redacted]" if _SECRET_KEYS.search(key) else value
@@ -123,16 +133,19 @@ class RequestIdMiddleware:
 
 
 def job_meta() -> dict[str, str]:
-    """What an enqueued job carries so its logs join the request that enqueued it."""
+    """What an enqueued job carries so its logs join the request that enqueued it (and, when tracing
+    is on, its span continues the enqueuing span's trace: W3C traceparent/tracestate)."""
     meta = {"request_id": request_id.get() or new_request_id()}
     user = _user_id()
     if user:
         meta["user_id"] = user
+    tracing.inject(meta)
     return meta
 
 
 def in_job_context(func: Callable) -> Callable:
-    """Decorate an rq job: its logs carry the enqueuing request's id (or `job-<id>`)."""
+    """Decorate an rq job: its logs carry the enqueuing request's id (or `job-<id>`); when tracing is
+    on it runs in a CONSUMER span that continues (and links to) the enqueuing span."""
 
     @functools.wraps(func)
     def run(*args, **kwargs):
@@ -143,7 +156,8 @@ def in_job_context(func: Callable) -> Callable:
         rid = meta.get("request_id") or (f"job-{job.id}" if job is not None else new_request_id())
         token, user_token = request_id.set(rid), job_user_id.set(meta.get("user_id", ""))
         try:
-            return func(*args, **kwargs)
+            with tracing.job_span(job, **{"cloudassist.request_id": rid}):
+                return func(*args, **kwargs)
         finally:
             request_id.reset(token)
             job_user_id.reset(user_token)

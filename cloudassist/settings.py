@@ -347,3 +347,26 @@ if not WEBHOOK_SIGNING_SECRET and DEBUG:
 
     WEBHOOK_SIGNING_SECRET = hashlib.sha256(f"cloudassist-webhook:{SECRET_KEY}".encode()).hexdigest()
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+
+# --- Metrics (cloudassist/metrics.py, README "Metrics") ---
+# GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers
+# 404 unless DEBUG. PROMETHEUS_MULTIPROC_DIR (read from the environment by prometheus_client, and
+# by cloudassist.metrics when imported here, before any metric exists) turns on multiprocess mode
+# for several uvicorn workers and rq's forked work horses. WORKER_METRICS_PORT: the rq worker
+# serves its own metrics on 0.0.0.0:<port>/metrics (cloudassist/worker.py).
+from cloudassist import metrics as _metrics  # noqa: E402
+
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: latency including middlewares
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
+]
+# Cache timings and hits/misses (cloudassist_cache_*): the local-memory cache, instrumented (DRF
+# throttling keeps using it).
+CACHES = {"default": {"BACKEND": "cloudassist.cache.InstrumentedLocMemCache", "LOCATION": "cloudassist"}}
+# MongoDB command durations and failures, through MongoClient's event_listeners.
+DATABASES["default"]["OPTIONS"]["event_listeners"] = [_metrics.MongoCommandMetrics()]
+RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]  # scraped over plain HTTP in the cluster

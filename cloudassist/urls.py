@@ -3,13 +3,14 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from cloudassist import health
+from cloudassist import health, metrics
 from configs import urls as configs_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     *configs_urls.patterns("api/v1/configs"),
     path("api/v1/", include("cloudassist.api.urls")),
     *configs_urls.patterns("configs"),  # the seed's paths, for existing clients

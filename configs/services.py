@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from rest_framework import exceptions, status
 
-from cloudassist import roles
+from cloudassist import metrics, roles
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
 from configs import watch
@@ -103,18 +103,25 @@ def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
         if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
             raise ValidationError({"label": [f"“{label}” is not key:value (key: letters, digits, _ . -)."]})
         queryset = queryset.filter(**{f"labels__{key}": value})
+    metrics.config_read("list")
     return queryset.order_by("name")
 
 
-def get(*, actor, name: str) -> Config:
+def _readable(*, actor, name: str) -> Config:
     config = live().filter(name=name).first()
     if config is None or not can_read(actor, config):
         raise exceptions.NotFound("Not found")
     return config
 
 
+def get(*, actor, name: str) -> Config:
+    config = _readable(actor=actor, name=name)
+    metrics.config_read("get")
+    return config
+
+
 def _writable(*, actor, name: str) -> Config:
-    config = get(actor=actor, name=name)
+    config = _readable(actor=actor, name=name)
     if not can_write(actor, config):
         raise exceptions.PermissionDenied(f"You may read '{name}' but not change it.")
     return config
@@ -212,6 +219,7 @@ def create(*, actor, name: Any, data: Any, schema=None, labels=None, read_roles=
         run_atomic(unit)
     except IntegrityError as exc:
         raise Conflict("Already exists", code="already_exists") from exc
+    metrics.config_written("create")
     on_commit(lambda: watch.changed(name, 1))
     return config
 
@@ -240,6 +248,7 @@ def _write(*, actor, config: Config, data: Any, if_match: int | None, action: st
         raise PreconditionFailed(current=current)
     for key, value in fields.items():
         setattr(config, key, value)
+    metrics.config_written(action)
     on_commit(lambda: watch.changed(config.name, config.version))
     return config
 
@@ -311,6 +320,7 @@ def delete(*, actor, name: str, if_match: int | None = None) -> None:
         if current is None:
             raise exceptions.NotFound("Not found")
         raise PreconditionFailed(current=current)
+    metrics.config_written("delete")
     on_commit(lambda: watch.changed(name, 0))
 
 

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
-from cloudassist import logs, roles
+from cloudassist import logs, metrics, roles
 from notifications import channels
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
@@ -128,17 +128,21 @@ def deliver(delivery_id, *, now: datetime | None = None) -> str:
         channels.get(delivery.channel).send(_message(delivery))
     except channels.PermanentChannelError as exc:
         _finish(delivery, attempts, status=DeliveryStatus.FAILED, error=str(exc), now=now)
+        metrics.delivery(channel=delivery.channel, outcome="failed")
         return "failed"
     except channels.ChannelError as exc:
         if attempts >= settings.NOTIFY_MAX_ATTEMPTS:
             error = f"gave up after {attempts} attempts: {exc}"
             _finish(delivery, attempts, status=DeliveryStatus.FAILED, error=error, now=now)
+            metrics.delivery(channel=delivery.channel, outcome="failed")
             return "failed"
         _claimed(delivery, attempts).update(
             last_error=str(exc)[:1000], next_attempt_at=now + backoff(attempts), updated_at=now
         )
+        metrics.delivery(channel=delivery.channel, outcome="retry")
         return "retry later"
     _finish(delivery, attempts, status=DeliveryStatus.SENT, error="", now=now)
+    metrics.delivery(channel=delivery.channel, outcome="sent")
     return "sent"
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from cloudassist import metrics
 from cloudassist.db import run_atomic
 from notifications import announcements
 from provisioning import providers, services, transitions
@@ -181,7 +182,8 @@ def _drive(request_id, *, sources, start, working, operation, until, finish, fai
         return f"skipped: {request.status}"
     try:
         provider, target = _prepare(request)
-        outcome = getattr(provider, operation)(target)
+        with metrics.provider_call(operation=operation, provider=provider.name):
+            outcome = getattr(provider, operation)(target)
     except TransientProviderError:
         logger.warning("%s(%s): transient provider error; rq retries", operation, request_id, exc_info=True)
         raise

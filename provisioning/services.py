@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from cloudassist import logs
+from cloudassist import logs, metrics
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
 from notifications import announcements
@@ -277,7 +277,7 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
     """REQUESTED -> APPROVED; provisioning is enqueued once the approval has committed."""
     if actor is None and request.request_type == RequestType.PERMANENT:
         raise PermissionDenied("Permanent requests are approved by DevOps or admins only, never automatically.")
-    return transitions.transition(
+    transitions.transition(
         request,
         "approve",
         actor=actor,
@@ -289,6 +289,8 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
         ),
         after_commit=lambda: enqueue("provision", request.pk),
     )
+    metrics.reviewed(kind="provision", decision="approved", actor=actor)  # the move has committed
+    return request
 
 
 def _release(request: ProvisionRequest):
@@ -300,7 +302,7 @@ def _release(request: ProvisionRequest):
 
 def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionRequest:
     note = _require_note(note, what="a request")
-    return transitions.transition(
+    transitions.transition(
         request,
         "reject",
         actor=actor,
@@ -308,6 +310,8 @@ def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionR
         fields=_review_fields(actor=actor, note=note),
         also=_chain(_release(request), lambda now: announcements.request_rejected(request, note=note)),
     )
+    metrics.reviewed(kind="provision", decision="rejected", actor=actor)
+    return request
 
 
 def revoke_request(*, actor, request: ProvisionRequest, note: str = "") -> ProvisionRequest:
@@ -334,7 +338,7 @@ def mark_deployed(*, request: ProvisionRequest, outputs: dict, secret: str | Non
                 defaults={"kind": secret_kind or "credentials", "ciphertext": crypto.encrypt(secret)},
             )
 
-    return transitions.transition(
+    transitions.transition(
         request,
         "mark_deployed",
         actor=None,
@@ -344,11 +348,13 @@ def mark_deployed(*, request: ProvisionRequest, outputs: dict, secret: str | Non
             store_secret, lambda now: announcements.provisioned(request, secret_kind=secret_kind if secret else None)
         ),
     )
+    metrics.provisioning_finished(request, operation="provision", outcome="succeeded")
+    return request
 
 
 def mark_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
     """INITIATED -> FAILED; a purge follows so that nothing half-created is left behind."""
-    return transitions.transition(
+    transitions.transition(
         request,
         "mark_failed",
         actor=None,
@@ -356,6 +362,8 @@ def mark_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
         also=lambda now: announcements.provision_failed(request, note=note),
         after_commit=lambda: enqueue("purge", request.pk),
     )
+    metrics.provisioning_finished(request, operation="provision", outcome="failed")
+    return request
 
 
 def expire(*, request: ProvisionRequest) -> ProvisionRequest:
@@ -385,17 +393,21 @@ def mark_purged(*, request: ProvisionRequest, note: str = "") -> ProvisionReques
         Credential.objects.filter(provision_request_id=request.pk).delete()
         announcements.purged(request)
 
-    return transitions.transition(request, "mark_purged", actor=None, note=note, also=release_and_forget)
+    transitions.transition(request, "mark_purged", actor=None, note=note, also=release_and_forget)
+    metrics.provisioning_finished(request, operation="purge", outcome="succeeded")
+    return request
 
 
 def mark_purge_failed(*, request: ProvisionRequest, note: str) -> ProvisionRequest:
-    return transitions.transition(
+    transitions.transition(
         request,
         "mark_purge_failed",
         actor=None,
         note=note,
         also=lambda now: announcements.purge_failed(request, note=note, now=now),
     )
+    metrics.provisioning_finished(request, operation="purge", outcome="failed")
+    return request
 
 
 def _extension_refusal(request: ProvisionRequest) -> Conflict:
@@ -495,14 +507,16 @@ def approve_extension(*, actor, extension: ExtensionRequest, note: str = "") -> 
         request.expires_at = new_expiry
         announcements.extension_decided(extension, request, approved=True, note=note)
 
-    return transitions.transition(
+    transitions.transition(
         extension, "approve", actor=actor, note=note, fields=_review_fields(actor=actor, note=note), also=extend
     )
+    metrics.reviewed(kind="extension", decision="approved", actor=actor)
+    return extension
 
 
 def reject_extension(*, actor, extension: ExtensionRequest, note: str) -> ExtensionRequest:
     note = _require_note(note, what="an extension")
-    return transitions.transition(
+    transitions.transition(
         extension,
         "reject",
         actor=actor,
@@ -515,6 +529,8 @@ def reject_extension(*, actor, extension: ExtensionRequest, note: str) -> Extens
             ),
         ),
     )
+    metrics.reviewed(kind="extension", decision="rejected", actor=actor)
+    return extension
 
 
 def revoke_extension(*, actor, extension: ExtensionRequest, note: str = "") -> ExtensionRequest:

@@ -1,5 +1,5 @@
 """The Makefile's targets: listed by `make help`, `make build` produces the image's /app tree,
-and the targets that cannot work here (artifact, chart-check) fail with one clear line."""
+the target that cannot work here (artifact) fails with one clear line, and chart-check checks the Helm chart."""
 
 from __future__ import annotations
 
@@ -59,10 +59,21 @@ def test_artifact_without_docker_fails_with_one_line():
     assert "docker build" not in result.stdout
 
 
-def test_chart_check_says_the_chart_is_not_written_yet():
-    result = _make("chart-check")
+def test_chart_check_lints_renders_and_validates_the_chart():
+    result = _make("-o", ".venv/.dev-installed", "chart-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "chart-check: OK"
+    checked = [line for line in lines if "lint --strict ok" in line]
+    assert {"external", "full", "existing-secret", "subcharts"} <= {line.split(":")[0].strip() for line in checked}
+    assert all("valid for Kubernetes" in line for line in checked)
+    assert any(line.strip().startswith("refused as expected: no secretKey") for line in lines)
+
+
+def test_chart_check_fails_on_an_unknown_kubernetes_version():
+    result = _make("-o", ".venv/.dev-installed", "chart-check", "KUBE_VERSION=0.1.0")
     assert result.returncode != 0
-    assert "make chart-check:" in result.stderr
+    assert "chart-check: FAILED" in result.stderr
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the build recipe uses POSIX tools")

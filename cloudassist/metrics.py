@@ -1,0 +1,396 @@
+"""Prometheus metrics: the metric objects, the helpers services call, the MongoDB command
+listener, the scrape-time collectors, and the protected ``/metrics`` view.
+
+Naming: ``cloudassist_`` prefix, units in the name (``_seconds``, ``_total``); labels only take
+values from small fixed sets (view names, command names, statuses, queue names), never paths
+or ids. HTTP metrics per view come from django-prometheus's middlewares (``django_http_*``),
+cache metrics from its cache backend wrapper (``django_cache_*``).
+
+Processes. Each uvicorn worker and each rq work horse (a fork per job) is its own process, so a
+counter in the default in-memory registry would only show one process's share. When
+``PROMETHEUS_MULTIPROC_DIR`` is set, prometheus_client keeps every value in per-process files
+in that directory and ``/metrics`` (web) or the worker's metrics port (rq) adds them up with a
+``MultiProcessCollector``. prometheus_client picks its value class at import time; this module
+sets it again explicitly when the directory is configured, before any metric exists (settings.py
+imports this module), so import order does not matter. Work horses share one file set per rq
+worker (one horse runs at a time), instead of leaving a new file set behind for every job.
+
+Scrape-time numbers (requests per status from MongoDB, queue depths from Redis) are not process
+metrics: they are computed by collectors registered on the exposition registry of the web's
+``/metrics`` only. Every web replica reports the same values: aggregate them with ``max``.
+
+This module is imported by settings.py: keep its imports light (no models at import time).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+from pymongo import monitoring
+
+logger = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str:
+    return os.environ.get(MULTIPROC_ENV, "")
+
+
+# --- process mode ------------------------------------------------------------------------------
+
+
+class _Process:
+    horse_of: int | None = None  # in an rq work horse: the pid of its worker
+    worker_server = None  # the worker's metrics HTTP server, once started
+
+
+def _process_identifier() -> str | int:
+    """The per-process file suffix: the pid, or one shared name for the work horses of a worker."""
+    return f"horse{_Process.horse_of}" if _Process.horse_of is not None else os.getpid()
+
+
+def enter_work_horse() -> None:
+    """Called first thing in a freshly forked rq work horse (cloudassist.worker.Worker)."""
+    _Process.horse_of = os.getppid()
+
+
+if multiprocess_dir():
+    os.makedirs(multiprocess_dir(), exist_ok=True)
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_identifier)
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SLOW_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+
+MONGODB_COMMAND_DURATION = Histogram(
+    "cloudassist_mongodb_command_duration_seconds",
+    "MongoDB command round trips (successful and failed), by command name.",
+    ["command"],
+    buckets=FAST_BUCKETS,
+)
+MONGODB_COMMAND_FAILURES = Counter(
+    "cloudassist_mongodb_command_failures_total", "MongoDB commands that failed, by command name.", ["command"]
+)
+REVIEWS = Counter(
+    "cloudassist_reviews_total",
+    "Committed review decisions: kind provision|extension, decision approved|rejected, actor human|system.",
+    ["kind", "decision", "actor"],
+)
+PROVIDER_CALL_DURATION = Histogram(
+    "cloudassist_provider_call_duration_seconds",
+    "One provider call by a provision or purge job attempt: operation create|delete, outcome ok|transient_error|error.",
+    ["operation", "provider", "outcome"],
+    buckets=SLOW_BUCKETS,
+)
+PROVISIONING_DURATION = Histogram(
+    "cloudassist_provisioning_duration_seconds",
+    "From entering INITIATED (provision) or PURGE_INITIATED (purge) to the committed end state, "
+    "retries included: outcome succeeded|failed.",
+    ["operation", "provider", "outcome"],
+    buckets=SLOW_BUCKETS,
+)
+RQ_JOBS = Counter(
+    "cloudassist_rq_jobs_total",
+    "rq job executions ending, by queue, job function and outcome finished|failed|retried|stopped.",
+    ["queue", "job", "outcome"],
+)
+RQ_JOB_DURATION = Histogram(
+    "cloudassist_rq_job_duration_seconds",
+    "rq job executions (one attempt), by queue and job function.",
+    ["queue", "job"],
+    buckets=SLOW_BUCKETS,
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "cloudassist_notification_deliveries_total",
+    "Email and webhook delivery attempts, by channel and outcome sent|failed|retry.",
+    ["channel", "outcome"],
+)
+CONFIG_READS = Counter("cloudassist_config_reads_total", "Config server reads, by operation get|list.", ["operation"])
+CONFIG_WRITES = Counter(
+    "cloudassist_config_writes_total",
+    "Committed config server writes, by operation create|replace|patch|rollback|delete.",
+    ["operation"],
+)
+CACHE_OPERATION_DURATION = Histogram(
+    "cloudassist_cache_operation_duration_seconds",
+    "Django cache operations, by backend and operation (get, set, add, delete, incr, ...).",
+    ["backend", "operation"],
+    buckets=FAST_BUCKETS,
+)
+CACHE_GETS = Counter(
+    "cloudassist_cache_gets_total", "Django cache reads, by backend and result hit|miss.", ["backend", "result"]
+)
+
+
+# --- helpers called by the services (one line each at the call site) ---------------------------
+
+
+def actor_kind(actor) -> str:
+    return "system" if actor is None else "human"
+
+
+def reviewed(*, kind: str, decision: str, actor) -> None:
+    """A review decision has committed (call after transitions.transition returned)."""
+    REVIEWS.labels(kind=kind, decision=decision, actor=actor_kind(actor)).inc()
+
+
+@contextmanager
+def provider_call(*, operation: str, provider: str) -> Iterator[None]:
+    """Time one provider call; the outcome is taken from the exception it raises, if any."""
+    from provisioning.providers.base import TransientProviderError
+
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except TransientProviderError:
+        outcome = "transient_error"
+        raise
+    finally:
+        PROVIDER_CALL_DURATION.labels(operation=operation, provider=provider, outcome=outcome).observe(
+            time.perf_counter() - started
+        )
+
+
+_STARTS = {"provision": "start_provisioning", "purge": "start_purge"}
+
+
+def provisioning_finished(request, *, operation: str, outcome: str) -> None:
+    """A provision or purge reached its end state (committed): observe how long it took since the
+    request entered its working status (its latest start event)."""
+    from provisioning.models import Event
+
+    started = (
+        Event.objects.filter(provision_request_id=request.pk, action=_STARTS[operation])
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    provider = (request.template_snapshot or {}).get("provider", "") or "unknown"
+    seconds = max((request.updated_at - started).total_seconds(), 0.0) if started and request.updated_at else 0.0
+    PROVISIONING_DURATION.labels(operation=operation, provider=provider, outcome=outcome).observe(seconds)
+
+
+def delivery(*, channel: str, outcome: str) -> None:
+    NOTIFICATION_DELIVERIES.labels(channel=channel, outcome=outcome).inc()
+
+
+def config_read(operation: str) -> None:
+    CONFIG_READS.labels(operation=operation).inc()
+
+
+def config_written(operation: str) -> None:
+    CONFIG_WRITES.labels(operation=operation).inc()
+
+
+def cache_operation(*, backend: str, operation: str, seconds: float) -> None:
+    CACHE_OPERATION_DURATION.labels(backend=backend, operation=operation).observe(seconds)
+
+
+def cache_get(*, backend: str, hit: bool) -> None:
+    CACHE_GETS.labels(backend=backend, result="hit" if hit else "miss").inc()
+
+
+def _job_name(job) -> str:
+    try:
+        return job.func_name or "unknown"
+    except Exception:  # a job whose function cannot be deserialised
+        return "unknown"
+
+
+def job_ended(*, queue: str, job, outcome: str) -> None:
+    RQ_JOBS.labels(queue=queue, job=_job_name(job), outcome=outcome).inc()
+
+
+def job_duration(*, queue: str, job, seconds: float) -> None:
+    RQ_JOB_DURATION.labels(queue=queue, job=_job_name(job)).observe(seconds)
+
+
+# --- MongoDB commands --------------------------------------------------------------------------
+
+
+class MongoCommandMetrics(monitoring.CommandListener):
+    """Durations and failures of every command the MongoClient runs. Registered through
+    DATABASES OPTIONS ``event_listeners`` (MongoClient kwargs), so it covers the backend's client."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        MONGODB_COMMAND_DURATION.labels(command=event.command_name).observe(event.duration_micros / 1e6)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        MONGODB_COMMAND_DURATION.labels(command=event.command_name).observe(event.duration_micros / 1e6)
+        MONGODB_COMMAND_FAILURES.labels(command=event.command_name).inc()
+
+    def __deepcopy__(self, memo):  # settings dicts get deep-copied (tests); the listener is stateless
+        return self
+
+
+# --- scrape-time collectors (web /metrics only) ------------------------------------------------
+
+
+def _up(name: str, ok: bool) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "cloudassist_collector_up", "1 when a scrape-time collector could read its source.", labels=["collector"]
+    )
+    family.add_metric([name], 1.0 if ok else 0.0)
+    return family
+
+
+class ProvisionRequestCollector:
+    """``cloudassist_provision_requests{status}``: one aggregate ($group by status) per scrape."""
+
+    name = "provision_requests"
+
+    def collect(self):
+        from django.db.models import Count
+
+        from provisioning.choices import RequestStatus
+        from provisioning.models import ProvisionRequest
+
+        family = GaugeMetricFamily(
+            "cloudassist_provision_requests", "Provision requests by current status.", labels=["status"]
+        )
+        try:
+            rows = ProvisionRequest.objects.order_by().values("status").annotate(n=Count("pk"))
+            counts = {row["status"]: row["n"] for row in rows}
+        except Exception:
+            logger.warning("metrics: cannot count provision requests", exc_info=True)
+            yield _up(self.name, False)
+            return
+        for status in RequestStatus.values:
+            family.add_metric([status], float(counts.get(status, 0)))
+        yield family
+        yield _up(self.name, True)
+
+
+class QueueCollector:
+    """``cloudassist_rq_queue_jobs{queue,state}`` for every queue in RQ_QUEUES: queued (the list's
+    length) and the started/scheduled/deferred/failed registries (plain ZCARDs, no cleanup)."""
+
+    name = "rq_queues"
+
+    def collect(self):
+        import django_rq
+        from django.conf import settings
+
+        family = GaugeMetricFamily(
+            "cloudassist_rq_queue_jobs",
+            "Jobs per rq queue and state (queued, started, scheduled, deferred, failed).",
+            labels=["queue", "state"],
+        )
+        try:
+            for name in settings.RQ_QUEUES:
+                queue = django_rq.get_queue(name)
+                family.add_metric([name, "queued"], float(queue.count))
+                for state, registry in (
+                    ("started", queue.started_job_registry),
+                    ("scheduled", queue.scheduled_job_registry),
+                    ("deferred", queue.deferred_job_registry),
+                    ("failed", queue.failed_job_registry),
+                ):
+                    family.add_metric([name, state], float(registry.get_job_count(cleanup=False)))
+        except Exception:
+            logger.warning("metrics: cannot read the rq queues", exc_info=True)
+            yield _up(self.name, False)
+            return
+        yield family
+        yield _up(self.name, True)
+
+
+class _ProcessRegistry:
+    """The process's own metrics: the files of every process (multiprocess mode) or this one's."""
+
+    def collect(self):
+        if multiprocess_dir():
+            return MultiProcessCollector(None).collect()
+        return REGISTRY.collect()
+
+
+def exposition_registry(*, scrape_time: bool = True) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessRegistry())
+    if scrape_time:
+        registry.register(ProvisionRequestCollector())
+        registry.register(QueueCollector())
+    return registry
+
+
+# --- the web endpoint --------------------------------------------------------------------------
+
+
+def _token_matches(request, token: str) -> bool:
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not supplied.strip():
+        return False
+    return hmac.compare_digest(supplied.strip().encode(), token.encode())
+
+
+def metrics_view(request):
+    """GET /metrics. With METRICS_TOKEN set: ``Authorization: Bearer <token>`` or 401. Without
+    it: 404, except in DEBUG (``make run`` on 127.0.0.1), where it is open."""
+    from django.conf import settings
+    from django.http import HttpResponse, JsonResponse
+
+    from cloudassist.api.errors import error_body
+
+    if request.method not in ("GET", "HEAD"):
+        body = error_body(f'Method "{request.method}" not allowed.', code="method_not_allowed", status_code=405)
+        return JsonResponse(body, status=405, headers={"Allow": "GET, HEAD"})
+    token = settings.METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        return JsonResponse(error_body("Not found", code="not_found", status_code=404), status=404)
+    if token and not _token_matches(request, token):
+        message = "Metrics need a valid token: send Authorization: Bearer <METRICS_TOKEN>."
+        return JsonResponse(
+            error_body(message, code="not_authenticated", status_code=401),
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    response = HttpResponse(encoder(exposition_registry()), content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the worker's endpoint ---------------------------------------------------------------------
+
+
+def start_worker_server(port: int | None = None, addr: str = "0.0.0.0"):  # noqa: S104 -- scraped in-cluster
+    """Serve the worker's process metrics on ``addr:port`` (default: WORKER_METRICS_PORT), once
+    per process. Returns the server, or None when no port is configured."""
+    if _Process.worker_server is not None:
+        return _Process.worker_server
+    if port is None:
+        from django.conf import settings
+
+        port = settings.WORKER_METRICS_PORT or None
+    if port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=addr, registry=exposition_registry(scrape_time=False))
+    _Process.worker_server = server
+    logger.info("worker metrics on http://%s:%s/metrics", addr, server.server_port)
+    return server
+
+
+def stop_worker_server() -> None:
+    server, _Process.worker_server = _Process.worker_server, None
+    if server is not None:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,56 @@
+"""The rq worker class (settings.RQ["WORKER_CLASS"]): rq's forking Worker plus metrics.
+``SimpleWorker`` is the same without the fork (one process: tests, debugging).
+
+- With WORKER_METRICS_PORT set, the worker process serves its metrics on 0.0.0.0:<port>/metrics
+  (started once, in the parent, before the first job is forked); with PROMETHEUS_MULTIPROC_DIR
+  set it adds up the parent's and the work horses' values (cloudassist/metrics.py).
+- Every job execution is timed and counted by queue, job function and outcome (finished, failed,
+  retried, stopped), including horses that die or time out (the parent handles those).
+"""
+
+from __future__ import annotations
+
+import time
+
+import rq
+
+from cloudassist import metrics
+
+
+class MetricsMixin:
+    def work(self, *args, **kwargs):
+        metrics.start_worker_server()
+        return super().work(*args, **kwargs)
+
+    def main_work_horse(self, job, queue):
+        metrics.enter_work_horse()  # before the job touches any metric
+        return super().main_work_horse(job, queue)
+
+    def perform_job(self, job, queue) -> bool:
+        started = time.perf_counter()
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            metrics.job_duration(queue=queue.name, job=job, seconds=time.perf_counter() - started)
+
+    def handle_job_success(self, job, queue, started_job_registry):
+        metrics.job_ended(queue=queue.name, job=job, outcome="finished")
+        return super().handle_job_success(job, queue, started_job_registry)
+
+    def handle_job_retry(self, job, queue, retry, started_job_registry, execution):
+        metrics.job_ended(queue=queue.name, job=job, outcome="retried")
+        return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
+        stopped = self._stopped_job_id == job.id
+        outcome = "stopped" if stopped else ("retried" if job.should_retry else "failed")
+        metrics.job_ended(queue=queue.name, job=job, outcome=outcome)
+        return super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+
+
+class Worker(MetricsMixin, rq.Worker):
+    pass
+
+
+class SimpleWorker(MetricsMixin, rq.SimpleWorker):
+    pass
