@@ -370,17 +370,18 @@ def metrics_view(request):
 # --- the worker's endpoint ---------------------------------------------------------------------
 
 
-def start_worker_server(port: int | None = None, addr: str = "0.0.0.0"):  # noqa: S104 -- scraped in-cluster
-    """Serve the worker's process metrics on ``addr:port`` (default: WORKER_METRICS_PORT), once
-    per process. Returns the server, or None when no port is configured."""
+def start_worker_server(port: int | None = None, addr: str | None = None):
+    """Serve the worker's process metrics on ``addr:port`` (default: WORKER_METRICS_ADDR and
+    WORKER_METRICS_PORT), once per process. Returns the server, or None when no port is configured."""
     if _Process.worker_server is not None:
         return _Process.worker_server
-    if port is None:
-        from django.conf import settings
+    from django.conf import settings
 
+    if port is None:
         port = settings.WORKER_METRICS_PORT or None
     if port is None:
         return None
+    addr = addr or settings.WORKER_METRICS_ADDR
     from prometheus_client import start_http_server
 
     server, _thread = start_http_server(port, addr=addr, registry=exposition_registry(scrape_time=False))

@@ -358,6 +358,7 @@ from cloudassist import metrics as _metrics  # noqa: E402
 
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")  # noqa: S104 -- scraped in-cluster
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: latency including middlewares
     *MIDDLEWARE,

@@ -14,7 +14,8 @@ import boto3
 import psutil
 import pytest
 import redis
-from rq import Worker
+from prometheus_client.parser import text_string_to_metric_families
+from rq import Queue, Worker
 
 from cloudassist import embedded
 from cloudassist.seed import DEMO_USERS
@@ -47,6 +48,34 @@ def _wait_until_ready(proc, base: str, timeout: float = 120) -> None:
     pytest.fail("serve did not become ready")
 
 
+def _finished_jobs(url: str, timeout: float = 60) -> float:
+    """The worker's count of finished jobs, once it is above zero (0 if it never gets there)."""
+    deadline = time.monotonic() + timeout
+    finished = 0.0
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            families = text_string_to_metric_families(response.read().decode())
+            finished = sum(
+                sample.value
+                for family in families
+                for sample in family.samples
+                if sample.name == "cloudassist_rq_jobs_total" and sample.labels.get("outcome") == "finished"
+            )
+        if finished:
+            return finished
+        time.sleep(0.5)
+    return finished
+
+
+def _assert_worker_metrics(worker: psutil.Process, serve_env: dict, connection) -> None:
+    """The worker serves its metrics, adding up its forked jobs' values: a job run now is counted."""
+    assert worker.environ()["PROMETHEUS_MULTIPROC_DIR"] == str(
+        Path(serve_env["CLOUDASSIST_VAR_DIR"]) / "metrics" / "worker"
+    )
+    Queue("default", connection=connection).enqueue("configs.jobs.purge_expired")
+    assert _finished_jobs(f"http://127.0.0.1:{serve_env['WORKER_METRICS_PORT']}/metrics") >= 1
+
+
 @pytest.fixture
 def serve_env(tmp_path):
     # As on a fresh machine: no servers and no AWS configured.
@@ -61,6 +90,7 @@ def serve_env(tmp_path):
         EMBEDDED_REDIS_PORT=str(embedded.free_port()),
         EMBEDDED_MOTO_PORT=str(embedded.free_port()),
         PORT=str(embedded.free_port()),
+        WORKER_METRICS_PORT=str(embedded.free_port()),
         DEBUG="true",
         DEMO_PASSWORD="demo-pass-for-tests",
         PYTHONUNBUFFERED="1",
@@ -138,6 +168,7 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         (worker,) = [child for child in psutil.Process(proc.pid).children() if "rqworker" in child.cmdline()]
         assert worker.environ()["AWS_ENDPOINT_URL"] == moto_url
         assert worker.environ()["AWS_ACCESS_KEY_ID"] == "testing"
+        _assert_worker_metrics(worker, serve_env, connection)
         # rq's cron scheduler runs the sweep; no system cron.
         (cron,) = [child for child in psutil.Process(proc.pid).children() if "rqcron" in child.cmdline()]
         assert "cloudassist.cron" in cron.cmdline()
@@ -147,7 +178,8 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
     assert len(tree) >= 6  # mongod, redis-server, moto, the web server, the worker and the cron scheduler
     assert [name for name, child in tree if _running(child)] == []
     assert "AWS       local emulator (moto) at http://127.0.0.1:" in output
-    assert "NOT real AWS" in output
+    # The banner says the emulator is not real AWS, and where the worker's metrics are.
+    assert all(text in output for text in ("NOT real AWS", f"127.0.0.1:{serve_env['WORKER_METRICS_PORT']}/metrics"))
 
     # Second run: same data, no duplicate demo users.
     proc = _start(serve_env)

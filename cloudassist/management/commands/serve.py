@@ -3,13 +3,16 @@
 Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data under
 ./var/), and the local AWS emulator (moto) when the AWS providers use it (AWS_USE_EMULATOR,
 no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server (uvicorn on
-the ASGI application) and one rq worker with the scheduler. Ctrl-C (or SIGTERM) stops everything
-it started, children first.
+the ASGI application) and one rq worker with the scheduler. The worker serves its own metrics
+on 127.0.0.1:9200 (WORKER_METRICS_PORT; 0 turns it off), adding up its forked jobs' values
+through a metrics directory under ./var/ that is emptied at each start. Ctrl-C (or SIGTERM) stops
+everything it started, children first.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -60,10 +63,11 @@ class Command(BaseCommand):
             children.append(embedded.spawn(self._web_server(host, port), env=child_env))
             if not no_worker:
                 worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
-                children.append(embedded.spawn(worker, env=child_env))
+                worker_env, worker_metrics = self._worker_metrics(host, child_env)
+                children.append(embedded.spawn(worker, env=worker_env))
                 # rq's cron scheduler: the provisioning and notification sweeps (cloudassist/cron.py).
                 children.append(embedded.spawn([*manage, "rqcron", "cloudassist.cron"], env=child_env))
-            self._banner(host, port, env)
+            self._banner(host, port, env, worker_metrics="" if no_worker else worker_metrics)
             while True:
                 for proc in children:
                     if proc.poll() is not None:
@@ -104,6 +108,28 @@ class Command(BaseCommand):
             "3",
         ]
 
+    def _worker_metrics(self, host: str, env: dict[str, str]) -> tuple[dict[str, str], str]:
+        """The worker's environment with its metrics port on, and the banner's words for it. Its
+        metrics directory (multiprocess mode: the forked jobs' values) is emptied at every start."""
+        given = os.environ.get("WORKER_METRICS_PORT", "9200").strip() or "0"
+        if not given.isdigit():
+            raise CommandError(f"WORKER_METRICS_PORT must be a port number (0 turns it off), not {given!r}")
+        port = int(given)
+        if port == 0:
+            return env, "off (WORKER_METRICS_PORT=0)"
+        if embedded.port_is_open(port):
+            return env, f"off: port {port} is in use (set WORKER_METRICS_PORT to another port)"
+        directory = settings.VAR_DIR / "metrics" / "worker"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        worker_env = {
+            **env,
+            "WORKER_METRICS_PORT": str(port),
+            "WORKER_METRICS_ADDR": host,
+            "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        }
+        return worker_env, f"http://{host}:{port}/metrics"
+
     def _aws(self, env: dict[str, str]) -> str:
         if "AWS_USE_EMULATOR" in env:
             credentials = " ".join(f"{name}={value}" for name, value in embedded.EMULATOR_CREDENTIALS.items())
@@ -116,7 +142,7 @@ class Command(BaseCommand):
         where = settings.AWS_ENDPOINT_URL or "real AWS"
         return f"{where}, region {settings.AWS_REGION} (credentials from boto3's usual chain)"
 
-    def _banner(self, host: str, port: int, env: dict[str, str]) -> None:
+    def _banner(self, host: str, port: int, env: dict[str, str], worker_metrics: str = "") -> None:
         base = f"http://{host}:{port}"
         urls = {name: value for name, value in env.items() if name.endswith(("_URI", "_URL"))}
         servers = ", ".join(f"{name}={value}" for name, value in urls.items()) or "none (external servers configured)"
@@ -127,6 +153,7 @@ class Command(BaseCommand):
             f"  Admin     {base}/admin/",
             f"  Docs      {base}/docs   Redoc {base}/redoc   Schema {base}/api/schema/",
             f"  Health    {base}/health   {base}/ready",
+            f"  Metrics   {base}/metrics" + (f"   worker {worker_metrics}" if worker_metrics else ""),
             f"  Embedded  {servers}",
             f"  AWS       {self._aws(env)}",
             f"  Users     {' '.join(DEMO_USERS)}   password: {settings.DEMO_PASSWORD}",
