@@ -5,6 +5,8 @@
   and the worker's INITIATED event.
 - jobs per second through one worker with the no-op provider: a backlog of approved
   requests drained by `rqworker --burst` (APPROVED -> INITIATED -> DEPLOYED each).
+- a Prometheus scrape of /metrics (p50, p99, size) with every request of the run in the
+  database: the scrape counts requests by status and reads the queues at scrape time.
 
 It starts its own throw-away MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a
 database of its own, dropped at the end.
@@ -30,7 +32,8 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-WORKER_CLASSES = ("rq.worker.SimpleWorker", "rq.worker.Worker")
+# Our worker classes (rq's, plus job metrics): the forking Worker is what `make run` and the image run.
+WORKER_CLASSES = ("cloudassist.worker.SimpleWorker", "cloudassist.worker.Worker")
 
 
 def main() -> None:
@@ -40,8 +43,9 @@ def main() -> None:
     parser.add_argument(
         "--worker-class",
         action="append",
-        help="rq worker class to measure (repeatable); default: SimpleWorker (what `make run` uses) and Worker",
+        help="rq worker class to measure (repeatable); default: our SimpleWorker and Worker (what `make run` uses)",
     )
+    parser.add_argument("--scrapes", type=int, default=50, help="scrapes of /metrics to time")
     parser.add_argument("--interval-ms", type=float, default=100, help="time between approvals in the latency run")
     options = parser.parse_args()
 
@@ -70,6 +74,7 @@ def main() -> None:
         print("CloudAssist provisioning benchmark (local: embedded MongoDB and Redis, no-op provider)")
         for index, worker_class in enumerate(options.worker_class or WORKER_CLASSES):
             _measure(options, worker_class, prefix=f"w{index}")
+        _measure_scrape(options.scrapes)
         connection.connection.drop_database(os.environ["MONGODB_NAME"])
     finally:
         services.stop()
@@ -83,7 +88,9 @@ def _measure(options, worker_class: str, *, prefix: str) -> None:
     manage = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", "provisioning", "--worker-class", worker_class]
 
     # 1. Latency: requests approved one after another while one worker waits for jobs.
-    worker = subprocess.Popen(manage, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own session (embedded.spawn), so that terminate() stops it: a worker left behind would
+    # compete with the next measurement's workers for the CPU.
+    worker = embedded.spawn(manage, log_path=Path(os.devnull), env=os.environ.copy())
     try:
         time.sleep(3)  # let the worker start listening
         latency_batch = requests[: options.latency_requests]
@@ -111,6 +118,27 @@ def _measure(options, worker_class: str, *, prefix: str) -> None:
     print(
         f"    throughput draining {len(backlog)} provision jobs: {len(backlog) / seconds:6.1f} jobs/s "
         f"({seconds:.2f} s from the first INITIATED to the last DEPLOYED)"
+    )
+
+
+def _measure_scrape(scrapes: int) -> None:
+    from django.test import Client
+
+    from provisioning.models import ProvisionRequest
+
+    client = Client()  # DEBUG is on here, so /metrics is open (no METRICS_TOKEN)
+    timings, size = [], 0
+    for _ in range(scrapes):
+        started = time.perf_counter()
+        response = client.get("/metrics", HTTP_HOST="localhost")
+        timings.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"/metrics answered {response.status_code}")
+        size = len(response.content)
+    print(f"  /metrics scrape, {ProvisionRequest.objects.count()} requests in the database, {scrapes} scrapes:")
+    print(
+        f"      p50 {1000 * statistics.median(timings):7.1f} ms   p99 {1000 * _percentile(timings, 0.99):7.1f} ms"
+        f"   {size / 1024:.0f} KiB"
     )
 
 
