@@ -66,6 +66,11 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only-not-a-secret SECRETS_KEYS=collects
         python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q /app
 
+# Metrics of every process (uvicorn's WEB_CONCURRENCY workers, rq's forked jobs) add up through per-process
+# files in this directory (README "Metrics"). Set after the build steps, so uid 10001 creates it at run time;
+# give web and worker containers their own /tmp (they have, unless you share a volume).
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+
 USER 10001:10001
 EXPOSE 8000
 

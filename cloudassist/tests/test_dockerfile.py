@@ -48,12 +48,16 @@ def _of(stage: list[dict], instruction: str) -> list[str]:
     return [item["value"] for item in stage if item["instruction"] == instruction]
 
 
-def _env(stage: list[dict]) -> dict[str, str]:
+def _env(stage: list[dict], *, before_run_with: str | None = None) -> dict[str, str]:
+    """The stage's ENV settings (only those set before the RUN containing ``before_run_with``)."""
     env: dict[str, str] = {}
-    for value in _of(stage, "ENV"):
-        for word in shlex.split(value):
-            name, _, setting = word.partition("=")
-            env[name] = setting
+    for item in stage:
+        if before_run_with and item["instruction"] == "RUN" and before_run_with in item["value"]:
+            break
+        if item["instruction"] == "ENV":
+            for word in shlex.split(item["value"]):
+                name, _, setting = word.partition("=")
+                env[name] = setting
     return env
 
 
@@ -138,6 +142,9 @@ def test_runtime_environment_holds_no_secret():
     assert env["DJANGO_SETTINGS_MODULE"] == "cloudassist.settings"
     assert env["AWS_USE_EMULATOR"] == "false"  # the emulator is not installed in the image
     assert env["WEB_CONCURRENCY"] == "2"  # uvicorn reads it for --workers
+    # Metrics add up across those processes; the directory is made at run time (by uid 10001), not at build.
+    assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in _env(_stages()[1], before_run_with="collectstatic")
     assert "DEBUG" not in env
 
 
@@ -174,7 +181,9 @@ def test_the_build_time_collectstatic_step_works(tmp_path):
     runtime = _stages()[1]
     words = shlex.split(_run_with(runtime, "collectstatic"))
     assignments = dict(word.split("=", 1) for word in words[: words.index("python")])
-    image_env = {name: value for name, value in _env(runtime).items() if name != "PATH"}
+    image_env = {
+        name: value for name, value in _env(runtime, before_run_with="collectstatic").items() if name != "PATH"
+    }
     empty_dotenv = tmp_path / "no.env"
     empty_dotenv.write_text("")
     env = {
