@@ -392,6 +392,35 @@ def test_metrics_wiring(rendered):
     assert not _find_all(rendered["external"], "ServiceMonitor")  # off by default
 
 
+def _selects(policy, pod_labels) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if any(pod_labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    return all(pod_labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def test_network_policies_open_only_what_listens(rendered):
+    assert not _find_all(rendered["external"], "NetworkPolicy")  # off by default
+    objects = rendered["full"]
+    policies = _find_all(objects, "NetworkPolicy")
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    for workload, pod in check.pod_specs(objects):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        (policy,) = [p for p in policies if _selects(p, labels)]  # every pod: exactly one policy
+        assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress stays open (AWS, SMTP, webhooks)
+        rules = policy["spec"]["ingress"]
+        ports = {port["port"] for rule in rules for port in rule["ports"]}
+        component = labels["app.kubernetes.io/component"]
+        listening = {port["name"] for c in pod["containers"] for port in c.get("ports", [])}
+        assert ports <= listening, check.name_of(workload)
+        if component == "web":
+            assert rules == [{"ports": [{"port": "http", "protocol": "TCP"}]}]  # webFrom empty: from anywhere
+        elif component == "worker":
+            assert rules == [{"ports": [{"port": "metrics", "protocol": "TCP"}], "from": monitoring}]
+        else:
+            assert rules == [], component  # the scheduler and the migrations Job accept nothing
+
+
 def test_otel_only_when_enabled(rendered):
     for _, _, container in _containers(rendered["external"]):
         assert not [name for name in _env(container) if name.startswith("OTEL_")]
