@@ -34,6 +34,15 @@ def _clear_cache():
 
 
 @pytest.fixture
+def mongo_commands(db):
+    """``with mongo_commands() as seen:`` records the MongoDB commands sent inside the block
+    (see cloudassist/testing/mongo.py for the shape and index assertions)."""
+    from cloudassist.testing.mongo import RECORDER
+
+    return RECORDER.capture
+
+
+@pytest.fixture
 def make_user(db):
     def make(username: str, *role_names: str, **fields):
         services.ensure_roles()
@@ -108,12 +117,22 @@ def eks(templates):
     return templates["basic-eks-cluster"]
 
 
-@pytest.fixture
-def provisioning_queue():
-    queue = django_rq.get_queue(provisioning_services.PROVISIONING_QUEUE)
+def _emptied(name: str):
+    queue = django_rq.get_queue(name)
     queue.empty()
     yield queue
     queue.empty()
+
+
+@pytest.fixture
+def provisioning_queue():
+    yield from _emptied(provisioning_services.PROVISIONING_QUEUE)
+
+
+@pytest.fixture
+def default_queue():
+    """rq's `default` queue on the real Redis, empty before and after the test."""
+    yield from _emptied("default")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cloudassist import embedded
+from cloudassist.testing import mongo
 
 _state: dict = {}
 
@@ -25,6 +26,7 @@ _state: dict = {}
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # Runs around pytest-django's own hook, so the settings see these variables.
+    mongo.register()  # before any MongoClient exists: tests can pin the commands a hot path sends
     os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
     os.environ.setdefault("SECRETS_KEYS", "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE=")  # a Fernet key, tests only
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

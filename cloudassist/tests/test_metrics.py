@@ -12,7 +12,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import django_rq
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -68,14 +67,6 @@ def scrape(client, settings):
         return parse(response.content.decode())
 
     return get
-
-
-@pytest.fixture
-def default_queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
 
 
 # --- access ------------------------------------------------------------------------------------

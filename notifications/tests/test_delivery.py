@@ -32,14 +32,6 @@ def emailed_dev(dev_user):
     return dev_user
 
 
-@pytest.fixture
-def default_queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
-
-
 def work(queue) -> None:
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 

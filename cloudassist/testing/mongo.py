@@ -1,0 +1,164 @@
+"""Pin the MongoDB commands a hot path sends (no timing): capture them, check their shape, explain them.
+
+The recorder is registered with pymongo before any client exists (see pytest_plugin), so it sees
+every command of the backend's client. Tests use the ``mongo_commands`` fixture::
+
+    with mongo_commands() as seen:
+        client.get(url)
+    page = seen.one("aggregate", "provisioning_provisionrequest")
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index("provisioning_provisionrequest", page)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+from dataclasses import dataclass, field
+
+from pymongo import monitoring
+
+# Commands a driver sends on its own (handshakes, monitoring, sessions); not the product's queries.
+_DRIVER_COMMANDS = {"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue", "buildInfo"}
+# Stages that join or group: never before the page is cut ($match, $sort, $limit).
+JOIN_STAGES = ("$lookup", "$group", "$unionWith", "$graphLookup", "$facet", "$unwind")
+
+
+@dataclass
+class Captured:
+    commands: list[dict] = field(default_factory=list)
+
+    def named(self, name: str, collection: str | None = None) -> list[dict]:
+        return [c for c in self.commands if c["name"] == name and (collection is None or c["collection"] == collection)]
+
+    def one(self, name: str, collection: str | None = None) -> dict:
+        found = self.named(name, collection)
+        assert len(found) == 1, f"expected one {name} on {collection}, got {len(found)}: {self.summary()}"
+        return found[0]
+
+    def on(self, collection: str) -> list[dict]:
+        return [c for c in self.commands if c["collection"] == collection]
+
+    def summary(self) -> list[str]:
+        return [f"{c['name']} {c['collection']}" for c in self.commands]
+
+
+class CommandRecorder(monitoring.CommandListener):
+    """Records commands while at least one capture is open (thread-safe; off otherwise)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[Captured] = []
+
+    @contextlib.contextmanager
+    def capture(self):
+        captured = Captured()
+        with self._lock:
+            self._open.append(captured)
+        try:
+            yield captured
+        finally:
+            with self._lock:
+                self._open.remove(captured)
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not self._open or event.command_name in _DRIVER_COMMANDS:
+            return
+        command = event.command
+        entry = {
+            "name": event.command_name,
+            "collection": command.get(event.command_name) if isinstance(command.get(event.command_name), str) else "",
+            "database": event.database_name,
+            "command": copy.deepcopy(dict(command)),
+        }
+        entry["pipeline"] = entry["command"].get("pipeline", [])
+        with self._lock:
+            for captured in self._open:
+                captured.commands.append(entry)
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+RECORDER = CommandRecorder()
+
+
+def register() -> None:
+    """Register the recorder for every MongoClient created from now on."""
+    monitoring.register(RECORDER)
+
+
+def stage_names(pipeline: list[dict]) -> list[str]:
+    return [next(iter(stage)) for stage in pipeline]
+
+
+def assert_page_pipeline(pipeline: list[dict], *, sort: bool = True, limit: bool = True) -> None:
+    """The page is cut first: ``$match`` (optional when nothing is filtered), then ``$sort`` and
+    ``$limit``; no join or group runs before the page is cut."""
+    names = stage_names(pipeline)
+    cut = [name for name in ("$sort", "$limit") if (name == "$sort" and sort) or (name == "$limit" and limit)]
+    for name in cut:
+        assert name in names, f"no {name} in {names}"
+    last_cut = max(names.index(name) for name in cut) if cut else 0
+    before = names[: last_cut + 1]
+    joined = [name for name in before if name in JOIN_STAGES]
+    assert not joined, f"{joined} runs before the page is cut: {names}"
+    leading = [name for name in before if name not in ("$match", "$sort", "$skip", "$limit", "$project", "$addFields")]
+    assert not leading, f"unexpected stages before the page is cut: {names}"
+    if names and names[0] != "$match":
+        assert names[0] in ("$sort", "$limit", "$skip"), f"the pipeline starts with {names[0]}: {names}"
+
+
+def assert_no_joins(pipeline: list[dict]) -> None:
+    names = stage_names(pipeline)
+    joined = [name for name in names if name in JOIN_STAGES]
+    assert not joined, f"{joined} in {names}"
+
+
+def _plan_stages(node, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        stage = node.get("stage")
+        if isinstance(stage, str):
+            found.add(stage)
+        for value in node.values():
+            _plan_stages(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _plan_stages(value, found)
+    return found
+
+
+def explain_stages(captured_command: dict) -> set[str]:
+    """The plan stages (IXSCAN, COLLSCAN, FETCH, ...) of the winning plan of a captured find,
+    aggregate or count, explained on the same database."""
+    from django.db import connection
+
+    command = {
+        key: value
+        for key, value in captured_command["command"].items()
+        if key not in ("lsid", "$db", "$clusterTime", "txnNumber", "autocommit", "startTransaction", "readConcern")
+        and not key.startswith("$")
+    }
+    if captured_command["name"] == "aggregate":
+        command.pop("cursor", None)
+    explained = connection.database.command({"explain": command, "verbosity": "queryPlanner"})
+    winning = []
+    if "queryPlanner" in explained:
+        winning.append(explained["queryPlanner"].get("winningPlan", {}))
+    for stage in explained.get("stages", []):
+        cursor = stage.get("$cursor", {})
+        if "queryPlanner" in cursor:
+            winning.append(cursor["queryPlanner"].get("winningPlan", {}))
+    for shard in explained.get("shards", {}).values():
+        winning.append(shard.get("queryPlanner", {}).get("winningPlan", {}))
+    return _plan_stages(winning, set())
+
+
+def assert_uses_index(captured_command: dict) -> None:
+    stages = explain_stages(captured_command)
+    assert "COLLSCAN" not in stages, f"collection scan: {sorted(stages)}"
+    assert stages & {"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}, f"no index: {sorted(stages)}"
