@@ -20,6 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -30,6 +31,8 @@ from django.utils.timesince import timesince
 from rest_framework.exceptions import APIException
 
 from cloudassist import roles
+from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, search_by_username
+from cloudassist.selectors import attach_related
 from provisioning import services
 from provisioning.choices import ExtensionStatus, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
@@ -130,6 +133,26 @@ class AgeFilter(admin.SimpleListFilter):
         if value == self.OLDER:
             return queryset.filter(created_at__lt=now - self.WEEK)
         raise IncorrectLookupParameters(f"Unknown age {value!r}.")
+
+
+class ExtensionTemplateFilter(admin.SimpleListFilter):
+    """Extensions by their provision request's template, without a join: the requests of that
+    template among those that have extensions are found first, then their extensions."""
+
+    title = "template"
+    parameter_name = "provision_request__template__id__exact"  # the URL the related-field filter had
+
+    def lookups(self, request, model_admin):
+        from templates.models import Template
+
+        return list(Template.objects.order_by("name", "id").values_list("pk", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        extended = connection.get_collection(ExtensionRequest._meta.db_table).distinct("provision_request_id")
+        ids = ProvisionRequest.objects.filter(pk__in=extended, template_id=self.value()).values_list("pk", flat=True)
+        return queryset.filter(provision_request_id__in=list(ids))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,8 +357,16 @@ class ExtensionInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("requested_by", "reviewed_by")
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class RelatedByPk(formset):  # the few rows of one request, their users loaded by pk (no $lookup)
+            def get_queryset(self):
+                if not hasattr(self, "_related_rows"):
+                    self._related_rows = attach_related(super().get_queryset(), "requested_by", "reviewed_by")
+                return self._related_rows
+
+        return RelatedByPk
 
     @admin.display(description="extension request")
     def link(self, obj):
@@ -347,7 +378,7 @@ class ExtensionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(ProvisionRequest)
-class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     review_services: ClassVar[dict[str, Any]] = {
         "approve": services.approve_request,
         "reject": services.reject_request,
@@ -366,9 +397,9 @@ class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
 
     list_display = ["id", "template", "requested_by", "status", "request_type", "expires_at", "created_at", "age"]
     list_display_links = ["id"]
-    list_filter = [RequestStatusFilter, "template", ("requested_by", admin.RelatedOnlyFieldListFilter), AgeFilter]
-    list_select_related = ["requested_by", "template"]
-    search_fields = ["requested_by__username", "description"]
+    list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
+    list_related_by_pk = ("requested_by", "template")
+    search_fields = ["requested_by__username", "description"]  # searched without a join: get_search_results
     search_help_text = "Search by requester username or description."
     inlines = [ExtensionInline, EventInline]
     fieldsets = [
@@ -398,8 +429,13 @@ class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
     def get_readonly_fields(self, request, obj=None):
         return [field for _, options in self.fieldsets for field in options["fields"]]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("requested_by", "reviewed_by", "template")
+    def get_search_results(self, request, queryset, search_term):
+        found = search_by_username(queryset, search_term, fields=("requested_by",), text_fields=("description",))
+        return found, False
+
+    def get_object(self, request, object_id, from_field=None):
+        found = super().get_object(request, object_id, from_field)
+        return attach_related([found], "requested_by", "reviewed_by", "template")[0] if found is not None else None
 
     def review_label(self, obj) -> str:
         return f"provision request {obj.pk} ({obj.template_id} for {obj.requested_by})"
@@ -447,7 +483,7 @@ class ProvisionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(ExtensionRequest)
-class ExtensionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExtensionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     review_services: ClassVar[dict[str, Any]] = {
         "approve": services.approve_extension,
         "reject": services.reject_extension,
@@ -469,12 +505,12 @@ class ExtensionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
     list_display_links = ["id"]
     list_filter = [
         ExtensionStatusFilter,
-        "provision_request__template",
-        ("requested_by", admin.RelatedOnlyFieldListFilter),
+        ExtensionTemplateFilter,
+        ("requested_by", RelatedValuesFilter),
         AgeFilter,
     ]
-    list_select_related = ["requested_by", "provision_request"]
-    search_fields = ["requested_by__username", "reason", "provision_request__description"]
+    list_related_by_pk = ("requested_by", "provision_request")
+    search_fields = ["requested_by__username", "reason", "provision_request__description"]  # get_search_results
     search_help_text = "Search by requester username, reason or the provision request's description."
     inlines = [ExtensionEventInline]
     fieldsets = [
@@ -487,8 +523,21 @@ class ExtensionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
     def get_readonly_fields(self, request, obj=None):
         return [field for _, options in self.fieldsets for field in options["fields"]]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("requested_by", "reviewed_by", "provision_request")
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == ExtensionTemplateFilter.parameter_name or super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(self, request, queryset, search_term):
+        found = search_by_username(queryset, search_term, fields=("requested_by",), text_fields=("reason",))
+        if search_term:
+            described = ProvisionRequest.objects.filter(description__icontains=search_term).values_list("pk", flat=True)
+            found = found | queryset.filter(provision_request_id__in=list(described[:1000]))
+        return found, False
+
+    def get_object(self, request, object_id, from_field=None):
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            return None
+        return attach_related([found], "requested_by", "reviewed_by", "provision_request")[0]
 
     def review_label(self, obj) -> str:
         return (
@@ -523,7 +572,7 @@ class ExtensionRequestAdmin(ReviewActionsMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(IndexedChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "actor_name", "action", "from_status", "to_status", "request_link", "extension_link"]
     list_filter = ["action"]
     search_fields = ["actor_name", "note"]

@@ -43,12 +43,15 @@ class ProvisionRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Every list sorts by (created_at, pk): the pk tiebreaker belongs in the index, or MongoDB
+        # sorts every matching document in memory. The sweeps use (status, expires_at).
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="provreq_status_created"),
-            models.Index(fields=["requested_by", "-created_at"], name="provreq_requester_created"),
-            models.Index(fields=["template", "-created_at"], name="provreq_template_created"),
+            models.Index(fields=["status", "-created_at", "-id"], name="provreq_status_created_id"),
+            models.Index(fields=["requested_by", "-created_at", "-id"], name="provreq_requester_created_id"),
+            models.Index(fields=["template", "-created_at", "-id"], name="provreq_template_created_id"),
             models.Index(fields=["status", "expires_at"], name="provreq_status_expires"),
-            models.Index(fields=["-created_at"], name="provreq_created"),
+            models.Index(fields=["status", "updated_at"], name="provreq_status_updated"),
+            models.Index(fields=["-created_at", "-id"], name="provreq_created_id"),
         ]
 
     def __str__(self) -> str:
@@ -78,9 +81,10 @@ class ExtensionRequest(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="extreq_status_created"),
-            models.Index(fields=["provision_request", "-created_at"], name="extreq_request_created"),
-            models.Index(fields=["requested_by", "-created_at"], name="extreq_requester_created"),
+            models.Index(fields=["status", "-created_at", "-id"], name="extreq_status_created_id"),
+            models.Index(fields=["provision_request", "-created_at", "-id"], name="extreq_request_created_id"),
+            models.Index(fields=["requested_by", "-created_at", "-id"], name="extreq_requester_created_id"),
+            models.Index(fields=["-created_at", "-id"], name="extreq_created_id"),
         ]
 
     def __str__(self) -> str:
@@ -106,9 +110,10 @@ class Event(models.Model):
     class Meta:
         ordering = ["created_at"]
         indexes = [
-            models.Index(fields=["provision_request", "created_at"], name="event_request_created"),
-            models.Index(fields=["extension_request", "created_at"], name="event_extension_created"),
-            models.Index(fields=["action", "created_at"], name="event_action_created"),
+            models.Index(fields=["provision_request", "created_at", "id"], name="event_request_created_id"),
+            models.Index(fields=["extension_request", "created_at", "id"], name="event_extension_created_id"),
+            models.Index(fields=["action", "-created_at", "-id"], name="event_action_created_id"),
+            models.Index(fields=["-created_at", "-id"], name="event_created_id"),
         ]
 
     def __str__(self) -> str:

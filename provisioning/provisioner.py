@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cloudassist import metrics
 from cloudassist.db import run_atomic
+from cloudassist.selectors import attach_related
 from notifications import announcements
 from provisioning import providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
@@ -31,7 +32,8 @@ SWEEP_BATCH = 500
 
 
 def _load(request_id) -> ProvisionRequest | None:
-    return ProvisionRequest.objects.select_related("requested_by", "template").filter(pk=request_id).first()
+    found = ProvisionRequest.objects.filter(pk=request_id).first()
+    return attach_related([found], "requested_by", "template")[0] if found is not None else None
 
 
 def target_for(request: ProvisionRequest) -> Target:
@@ -211,9 +213,9 @@ def expire_due(*, now: datetime | None = None) -> int:
     due, not the number of finished ones.
     """
     now = now or timezone.now()
-    due = ProvisionRequest.objects.filter(status__in=LIVE, expires_at__lte=now).select_related("requested_by")
+    due = ProvisionRequest.objects.filter(status__in=LIVE, expires_at__lte=now).order_by("expires_at")
     expired = 0
-    for request in due.order_by("expires_at")[:SWEEP_BATCH]:
+    for request in attach_related(due[:SWEEP_BATCH], "requested_by"):
         try:
             services.expire(request=request)
             expired += 1
@@ -241,9 +243,8 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
         counts["requeued"] += 1
 
     # Stuck provisioning (a worker died): resume twice, then fail (which purges what exists).
-    for request in ProvisionRequest.objects.filter(
-        status=RequestStatus.INITIATED, updated_at__lte=now - timeout
-    ).select_related("requested_by")[:SWEEP_BATCH]:
+    stuck = ProvisionRequest.objects.filter(status=RequestStatus.INITIATED, updated_at__lte=now - timeout)
+    for request in attach_related(stuck[:SWEEP_BATCH], "requested_by"):
         if _count(request, "resume") >= 2:
             try:
                 services.mark_failed(
@@ -270,9 +271,10 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
     # Purges that failed or stalled: retry with exponential backoff, visible to DevOps meanwhile.
     retry_base = timedelta(minutes=settings.PURGE_RETRY_MINUTES)
-    for request in ProvisionRequest.objects.filter(
+    purging = ProvisionRequest.objects.filter(
         status__in=[RequestStatus.PURGE_FAILED, RequestStatus.PURGE_INITIATED], updated_at__lte=now - retry_base
-    ).select_related("requested_by")[:SWEEP_BATCH]:
+    )
+    for request in attach_related(purging[:SWEEP_BATCH], "requested_by"):
         failures = _count(request, "mark_purge_failed")
         wait = min(retry_base * 2 ** max(failures - 1, 0), timedelta(hours=24))
         if request.status == RequestStatus.PURGE_INITIATED and request.updated_at > now - timeout:

@@ -5,15 +5,16 @@ from provisioning.models import Event, ExtensionRequest, ProvisionRequest
 
 
 def requests_for(user) -> QuerySet[ProvisionRequest]:
-    """DevOps and admins see every request; everyone else only their own."""
-    queryset = ProvisionRequest.objects.select_related("requested_by", "reviewed_by", "template")
+    """DevOps and admins see every request; everyone else only their own. No joins: the API
+    loads the related rows of a page by primary key (cloudassist.api.mixins.RelatedByPkMixin)."""
+    queryset = ProvisionRequest.objects.all()
     if roles.is_reviewer(user):
         return queryset
     return queryset.filter(requested_by=user)
 
 
 def extensions_for(user) -> QuerySet[ExtensionRequest]:
-    queryset = ExtensionRequest.objects.select_related("requested_by", "reviewed_by", "provision_request")
+    queryset = ExtensionRequest.objects.all()
     if roles.is_reviewer(user):
         return queryset
     return queryset.filter(requested_by=user)

@@ -45,7 +45,11 @@ class Template(models.Model):
     class Meta:
         ordering = ["name", "id"]
         indexes = [
-            models.Index(fields=["is_active", "name"], name="template_active_name"),
+            # The slug id is the primary key, stored beside _id under a partial unique index that
+            # equality queries cannot use: this plain one serves every lookup by id.
+            models.Index(fields=["id"], name="template_id_equality"),
+            models.Index(fields=["name", "id"], name="template_name_id"),
+            models.Index(fields=["is_active", "name", "id"], name="template_active_name_id"),
             models.Index(fields=["resource_type"], name="template_resource_type"),
             models.Index(fields=["provider"], name="template_provider"),
         ]

@@ -48,3 +48,16 @@ class ObjectIdFilter(filters.Filter):
     """Filter on an ObjectId (or a foreign key to an ObjectId model); a malformed id is a 400."""
 
     field_class = ObjectIdFormField
+
+
+class UsernameFilter(filters.CharFilter):
+    """Filter a foreign key to users by username without a join: the username is resolved to the
+    user's id first (one indexed query); an unknown username matches nothing."""
+
+    def filter(self, qs, value):
+        if value in ([], (), {}, "", None):
+            return qs
+        from django.contrib.auth import get_user_model
+
+        user_id = get_user_model().objects.filter(username=value).values_list("pk", flat=True).first()
+        return qs.filter(**{self.field_name: user_id}) if user_id is not None else qs.none()

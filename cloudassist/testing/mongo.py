@@ -144,7 +144,7 @@ def explain_stages(captured_command: dict) -> set[str]:
         and not key.startswith("$")
     }
     if captured_command["name"] == "aggregate":
-        command.pop("cursor", None)
+        command["cursor"] = {}
     explained = connection.database.command({"explain": command, "verbosity": "queryPlanner"})
     winning = []
     if "queryPlanner" in explained:
@@ -158,7 +158,37 @@ def explain_stages(captured_command: dict) -> set[str]:
     return _plan_stages(winning, set())
 
 
-def assert_uses_index(captured_command: dict) -> None:
+INDEX_STAGES = {"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN", "RECORD_STORE_FAST_COUNT"}
+
+
+def assert_uses_index(captured_command: dict, *, sorted_by_index: bool = False) -> None:
+    """explain() of the captured command: an index answers it, no collection scan; with
+    ``sorted_by_index`` also no in-memory sort (the index gives the order, so $limit stops early)."""
     stages = explain_stages(captured_command)
     assert "COLLSCAN" not in stages, f"collection scan: {sorted(stages)}"
-    assert stages & {"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}, f"no index: {sorted(stages)}"
+    assert stages & INDEX_STAGES, f"no index: {sorted(stages)}"
+    if sorted_by_index:
+        assert "SORT" not in stages, f"sorted in memory: {sorted(stages)}"
+        assert not _pipeline_sorts(captured_command), "a $sort stage ran after the query layer"
+
+
+def _pipeline_sorts(captured_command: dict) -> bool:
+    from django.db import connection
+
+    if captured_command["name"] != "aggregate":
+        return False
+    command = {"aggregate": captured_command["collection"], "pipeline": captured_command["pipeline"], "cursor": {}}
+    explained = connection.database.command({"explain": command, "verbosity": "queryPlanner"})
+    return any("$sort" in stage for stage in explained.get("stages", [])[1:])
+
+
+def assert_index_count(captured_command: dict) -> None:
+    """A count answered by an index or the collection's metadata: ``count`` without a query
+    (estimatedDocumentCount), or pymongo's countDocuments shape ``$match`` + ``$group`` of 1s."""
+    if captured_command["name"] == "count":
+        assert not captured_command["command"].get("query"), captured_command["command"]
+        return
+    names = stage_names(captured_command["pipeline"])
+    assert names in (["$match", "$group"], ["$match", "$skip", "$group"]), names
+    assert captured_command["pipeline"][-1]["$group"] == {"_id": 1, "n": {"$sum": 1}}
+    assert_uses_index(captured_command)

@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cloudassist.api.mixins import RelatedByPkMixin
 from cloudassist.api.serializers import ErrorSerializer
 from provisioning import selectors, services
 from provisioning.api.serializers import (
@@ -91,6 +92,7 @@ def _create(view, request, *, input_serializer, service, output_serializer, **ex
     revoke=extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS}),
 )
 class ProvisionRequestViewSet(
+    RelatedByPkMixin,
     ReviewActionsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -182,6 +184,7 @@ class ProvisionRequestViewSet(
     revoke=extend_schema(request=NoteSerializer, responses={200: ExtensionRequestSerializer, **ERRORS}),
 )
 class ExtensionRequestViewSet(
+    RelatedByPkMixin,
     ReviewActionsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -1,0 +1,182 @@
+"""The MongoDB commands the provisioning hot paths send, pinned (no timing): the page is cut first
+($match on an index, $sort on an index including the pk tiebreaker, $limit), related rows are
+loaded for that page only by primary key, counts are answered by an index."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from cloudassist.testing.mongo import assert_index_count, assert_no_joins, assert_page_pipeline, assert_uses_index
+from provisioning import services
+from provisioning.choices import RequestStatus
+
+URL = "/api/v1/provision-requests/"
+EXT_URL = "/api/v1/extension-requests/"
+REQUESTS = "provisioning_provisionrequest"
+
+
+@pytest.fixture
+def stored(make_request, dev_user, devops_user):
+    rows = [make_request() for _ in range(4)]
+    for row in rows[:2]:
+        services.approve_request(actor=devops_user, request=row)
+        services.request_extension(actor=dev_user, request=row, extend_by_hours=1, reason="r")
+    return rows
+
+
+def _page_and_count(seen, collection=REQUESTS):
+    pages = [c for c in seen.named("aggregate", collection) if any("$limit" in stage for stage in c["pipeline"])]
+    assert len(pages) == 1, seen.summary()
+    counts = [c for c in seen.on(collection) if c["name"] in ("count", "aggregate") and c not in pages]
+    return pages[0], counts
+
+
+def _no_joins_but_the_token(seen, counts):
+    """The token's one aggregate looks up its own user after matching the key; nothing else joins."""
+    for command in seen.commands:
+        if command["collection"] != "authtoken_token" and command not in counts:
+            assert_no_joins(command["pipeline"])
+
+
+def _token_client(user) -> APIClient:
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status": "REQUESTED"},
+        {"status": ["REQUESTED", "APPROVED"], "ordering": "-created_at"},
+        {"requested_by_username": "dev1"},
+        {"template": "basic-eks-cluster"},
+        {"expand": "requested_by,template,reviewed_by"},
+    ],
+    ids=["plain", "status", "statuses-newest-first", "requester", "template", "expanded"],
+)
+def test_request_list_cuts_the_page_on_an_index_then_loads_related_by_pk(stored, devops_user, mongo_commands, params):
+    client = _token_client(devops_user)
+    with mongo_commands() as seen:
+        response = client.get(URL, {**params, "page_size": 2})
+    assert response.status_code == 200, response.json()
+    assert response.json()["count"] >= 2
+    page, counts = _page_and_count(seen)
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index(page, sorted_by_index=True)
+    assert len(counts) == 1, seen.summary()
+    assert_index_count(counts[0])
+    _no_joins_but_the_token(seen, counts)
+    if "expand" in params:  # one query per related model, for that page's ids only
+        assert len(seen.named("aggregate", "auth_user")) == 1
+        assert len(seen.named("aggregate", "templates_template")) == 1
+        users = seen.one("aggregate", "auth_user")
+        assert_uses_index(users)
+
+
+@pytest.mark.django_db
+def test_a_developers_list_is_their_own_on_the_requester_index(stored, dev_user, mongo_commands):
+    client = _token_client(dev_user)
+    with mongo_commands() as seen:
+        response = client.get(URL, {"status": "REQUESTED"})
+    assert response.status_code == 200
+    page, counts = _page_and_count(seen)
+    assert {"requested_by_id": dev_user.pk} in page["pipeline"][0]["$match"]["$and"]
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index(page)
+    assert_index_count(counts[0])
+
+
+@pytest.mark.django_db
+def test_request_detail_is_one_query_by_id(stored, devops_user, mongo_commands):
+    client = _token_client(devops_user)
+    with mongo_commands() as seen:
+        response = client.get(f"{URL}{stored[0].pk}/", {"expand": "requested_by"})
+    assert response.status_code == 200
+    found = seen.one("aggregate", REQUESTS)
+    assert found["pipeline"][0] == {"$match": {"_id": stored[0].pk}}
+    assert_no_joins(found["pipeline"])
+    assert_uses_index(found)
+    assert_uses_index(seen.one("aggregate", "auth_user"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params", [{}, {"status": "REQUESTED"}, {"expand": "provision_request,requested_by"}])
+def test_extension_list(stored, devops_user, mongo_commands, params):
+    client = _token_client(devops_user)
+    with mongo_commands() as seen:
+        response = client.get(EXT_URL, {**params, "page_size": 1})
+    assert response.status_code == 200
+    page, counts = _page_and_count(seen, "provisioning_extensionrequest")
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index(page, sorted_by_index=True)
+    assert_index_count(counts[0])
+    _no_joins_but_the_token(seen, counts)
+
+
+@pytest.mark.django_db
+def test_events_of_a_request(stored, devops_user, mongo_commands):
+    client = _token_client(devops_user)
+    with mongo_commands() as seen:
+        response = client.get(f"{URL}{stored[0].pk}/events/", {"page_size": 2})
+    assert response.status_code == 200
+    page, counts = _page_and_count(seen, "provisioning_event")
+    assert page["pipeline"][0]["$match"] == {"provision_request_id": stored[0].pk}
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index(page, sorted_by_index=True)
+    assert_index_count(counts[0])
+
+
+@pytest.mark.django_db
+def test_token_authentication_is_one_aggregate_matching_the_key_first(dev_user, mongo_commands):
+    client = _token_client(dev_user)
+    with mongo_commands() as seen:
+        response = client.get("/api/v1/users/me/")
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["dev"]
+    token = seen.one("aggregate", "authtoken_token")
+    assert list(token["pipeline"][0]) == ["$match"]
+    assert list(token["pipeline"][1]) == ["$limit"]
+    assert_uses_index(token)
+    assert seen.summary() == ["aggregate authtoken_token"], "the user and roles come with the token"
+
+
+@pytest.mark.django_db
+def test_bad_and_inactive_tokens_are_refused(dev_user):
+    client = _token_client(dev_user)
+    assert client.get("/api/v1/users/me/").status_code == 200
+    dev_user.is_active = False
+    dev_user.save()
+    assert client.get("/api/v1/users/me/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = client.get("/api/v1/users/me/")
+    assert response.status_code == 401
+    assert response.json()["error"] == "Invalid token."
+
+
+@pytest.mark.django_db
+def test_unfiltered_count_comes_from_collection_metadata(stored, devops_user, mongo_commands):
+    client = _token_client(devops_user)
+    with mongo_commands() as seen:
+        body = client.get(URL, {"page_size": 1}).json()
+    assert body["count"] == len(stored)
+    _, counts = _page_and_count(seen)
+    assert counts[0]["name"] == "count"
+    assert not counts[0]["command"].get("query")
+
+
+@pytest.mark.django_db
+def test_sweep_queries_use_indexes(make_request, mongo_commands):
+    from provisioning import provisioner
+
+    make_request(status=RequestStatus.DEPLOYED)
+    with mongo_commands() as seen:
+        provisioner.sweep()
+    scans = [c for c in seen.commands if c["collection"] == REQUESTS and c["name"] in ("aggregate", "find")]
+    assert scans, seen.summary()
+    for command in scans:
+        assert_no_joins(command["pipeline"][:1])
+        assert_uses_index(command)
