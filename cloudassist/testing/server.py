@@ -76,9 +76,7 @@ def running_server(*, env: dict[str, str] | None = None, workers: int = 1, timeo
             "LOG_LEVEL": "WARNING",
             **(env or {}),
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cloudassist.serving"], env=child_env, start_new_session=True
-        )
+        process = subprocess.Popen([sys.executable, "-m", "cloudassist.serving"], env=child_env, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout
