@@ -6,7 +6,7 @@
 #
 # The same image, four commands (every one needs the production settings from the README's
 # Configuration table: SECRET_KEY, SECRETS_KEYS, ALLOWED_HOSTS, MONGODB_URI, REDIS_URL, ...):
-#   web (default CMD)  uvicorn on the ASGI application, port 8000; WEB_CONCURRENCY processes (default 2)
+#   web (default CMD)  python -m cloudassist.serving: gunicorn, gevent workers, port 8000; WEB_CONCURRENCY processes (default 2)
 #   worker             python manage.py rqworker default provisioning --with-scheduler
 #   scheduler          python manage.py rqcron cloudassist.cron          (exactly one replica)
 #   migrations         python manage.py migrate --noinput                (once per release, before the web)
@@ -37,11 +37,11 @@ RUN grep -v -E "^(${DEV_ONLY_REQUIREMENTS})\b" requirements.in > requirements.pr
 FROM python:3.11-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="CloudAssist" \
-      org.opencontainers.image.description="Self-service cloud provisioning assistant: web (uvicorn, ASGI), rq worker and rq cron scheduler"
+      org.opencontainers.image.description="Self-service cloud provisioning assistant: web (gunicorn, gevent workers), rq worker and rq cron scheduler"
 
 # AWS_USE_EMULATOR=false: the image always talks to real AWS (boto3's credential chain, including
 # an instance or pod role); the emulator is not even installed. Set AWS_ENDPOINT_URL to use another endpoint.
-# WEB_CONCURRENCY and FORWARDED_ALLOW_IPS (the proxies trusted for X-Forwarded-*) are read by uvicorn.
+# WEB_CONCURRENCY and FORWARDED_ALLOW_IPS (the proxies trusted for X-Forwarded-*) are read by cloudassist/serving.py.
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -66,7 +66,7 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only-not-a-secret SECRETS_KEYS=collects
         python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q /app
 
-# Metrics of every process (uvicorn's WEB_CONCURRENCY workers, rq's forked jobs) add up through per-process
+# Metrics of every process (gunicorn's WEB_CONCURRENCY workers, rq's forked jobs) add up through per-process
 # files in this directory (README "Metrics"). Set after the build steps, so uid 10001 creates it at run time;
 # give web and worker containers their own /tmp (they have, unless you share a volume).
 ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
@@ -74,6 +74,6 @@ ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 USER 10001:10001
 EXPOSE 8000
 
-# Exec form, so uvicorn is PID 1 and gets SIGTERM. Django has no ASGI lifespan support (--lifespan off);
-# config watches (long polls) still open at shutdown are cut after 20 s, within Kubernetes' 30 s grace.
-CMD ["uvicorn", "cloudassist.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--lifespan", "off", "--timeout-graceful-shutdown", "20"]
+# Exec form; cloudassist.serving execs gunicorn, which is then PID 1 and gets SIGTERM. At SIGTERM, config watches
+# (long polls) still waiting answer at once; other requests get 20 s (WEB_GRACEFUL_TIMEOUT), within Kubernetes' 30 s grace.
+CMD ["python", "-m", "cloudassist.serving"]

@@ -6,7 +6,7 @@ values from small fixed sets (view names, command names, statuses, queue names),
 or ids. HTTP metrics per view come from django-prometheus's middlewares (``django_http_*``),
 cache metrics from its cache backend wrapper (``django_cache_*``).
 
-Processes. Each uvicorn worker and each rq work horse (a fork per job) is its own process, so a
+Processes. Each gunicorn worker and each rq work horse (a fork per job) is its own process, so a
 counter in the default in-memory registry would only show one process's share. When
 ``PROMETHEUS_MULTIPROC_DIR`` is set, prometheus_client keeps every value in per-process files
 in that directory and ``/metrics`` (web) or the worker's metrics port (rq) adds them up with a
@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, values
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -123,6 +123,11 @@ CONFIG_WRITES = Counter(
     "Committed config server writes, by operation create|replace|patch|rollback|delete.",
     ["operation"],
 )
+CONFIG_WATCHES_WAITING = Gauge(
+    "cloudassist_config_watches_waiting",
+    "Config watches (long polls) waiting for a change now, over the live web processes.",
+    multiprocess_mode="livesum",
+)
 CACHE_OPERATION_DURATION = Histogram(
     "cloudassist_cache_operation_duration_seconds",
     "Django cache operations, by backend and operation (get, set, add, delete, incr, ...).",
@@ -194,6 +199,16 @@ def config_read(operation: str) -> None:
 
 def config_written(operation: str) -> None:
     CONFIG_WRITES.labels(operation=operation).inc()
+
+
+@contextmanager
+def watch_waiting() -> Iterator[None]:
+    """Count a config watch as waiting for the duration of the block."""
+    CONFIG_WATCHES_WAITING.inc()
+    try:
+        yield
+    finally:
+        CONFIG_WATCHES_WAITING.dec()
 
 
 def cache_operation(*, backend: str, operation: str, seconds: float) -> None:

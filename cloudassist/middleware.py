@@ -1,7 +1,8 @@
 """WhiteNoise as middleware that also runs natively under ASGI.
 
-WhiteNoise's own middleware is synchronous only. Under ASGI (uvicorn, `manage.py serve`) one
-synchronous middleware makes Django run everything below it, async views included, through
+WhiteNoise's own middleware is synchronous only (production serves WSGI: cloudassist/serving.py).
+Under ASGI (cloudassist.asgi on any ASGI server) one synchronous middleware makes Django run
+everything below it, async views included, through
 ``async_to_sync`` in a thread that is blocked for the whole request: a long-poll watch would
 hold a thread while it waits. This subclass is async-capable: under ASGI it serves static files
 with an asynchronous iterator and awaits the rest of the stack; under WSGI it is WhiteNoise.

@@ -352,7 +352,7 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers
 # 404 unless DEBUG. PROMETHEUS_MULTIPROC_DIR (read from the environment by prometheus_client, and
 # by cloudassist.metrics when imported here, before any metric exists) turns on multiprocess mode
-# for several uvicorn workers and rq's forked work horses. WORKER_METRICS_PORT: the rq worker
+# for several gunicorn workers and rq's forked work horses. WORKER_METRICS_PORT: the rq worker
 # serves its own metrics on 0.0.0.0:<port>/metrics (cloudassist/worker.py).
 from cloudassist import metrics as _metrics  # noqa: E402
 

@@ -2,22 +2,24 @@
 
 Writers call :func:`changed` after a write has committed; it publishes the entry's new version
 (0: deleted) on the Redis channel ``cloudassist:configs:<name>``. Each web process keeps one
-pattern subscription to those channels (:class:`Hub`, one per event loop) and wakes the watches
-waiting on that name; no Redis connection, thread or worker is held per waiting client.
+pattern subscription to those channels (:class:`Hub`, one per process, listening in a background
+thread) and wakes the watches waiting on that name; no Redis connection is held per waiting client.
+Under the production server (gunicorn's gevent workers, cloudassist/serving.py) every thread here is
+a greenlet: the listener and the waiting watches block cooperatively and hold no OS thread.
 Notifications are best effort: watches also re-read the entry every CONFIG_WATCH_POLL_SECONDS,
 so a lost message or an unreachable Redis delays an answer, never loses it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import weakref
+import os
+import threading
+import time
 from collections.abc import Iterator
 
 import redis
-import redis.asyncio
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class Waiter:
         self.seen: int | None = None  # the version the client has; None until the first read
         self.announced: list[int] = []  # announced before ``seen`` was known
         self.news = False
-        self.event = asyncio.Event()
+        self.event = threading.Event()
 
     def expect(self, seen: int) -> None:
         self.seen = seen
@@ -84,50 +86,65 @@ class Waiter:
 
 
 class Hub:
-    """One Redis pattern subscription per event loop, fanning messages out to the waiters."""
+    """One Redis pattern subscription per process (a background thread), fanning messages out to
+    the waiters."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.waiters: dict[str, set[Waiter]] = {}
-        self.subscribed = asyncio.Event()  # set while the subscription is live
-        self.tried = asyncio.Event()  # set once the first attempt to subscribe succeeded or failed
+        self.subscribed = threading.Event()  # set while the subscription is live
+        self.tried = threading.Event()  # set once the first attempt to subscribe succeeded or failed
+        self.released = False  # the server is stopping: waiting watches answer now
         self.failures = 0  # consecutive failed connection attempts
-        self.task: asyncio.Task | None = None
+        self.thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run(), name="cloudassist-config-watch")
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="cloudassist-config-watch", daemon=True)
+                self.thread.start()
 
     @contextlib.contextmanager
     def waiter(self, name: str) -> Iterator[Waiter]:
         waiter = Waiter(name)
-        self.waiters.setdefault(name, set()).add(waiter)
+        with self.lock:
+            self.waiters.setdefault(name, set()).add(waiter)
         self.ensure_running()
         try:
             yield waiter
         finally:
-            waiters = self.waiters.get(name)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self.waiters[name]
+            with self.lock:
+                waiters = self.waiters.get(name)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self.waiters[name]
+
+    def _all(self, name: str | None = None) -> list[Waiter]:
+        with self.lock:
+            if name is not None:
+                return list(self.waiters.get(name, ()))
+            return [waiter for waiters in self.waiters.values() for waiter in waiters]
 
     def dispatch(self, name: str, version: int) -> None:
-        for waiter in list(self.waiters.get(name, ())):
+        for waiter in self._all(name):
             waiter.notify(version)
 
     def _wake_all(self) -> None:
         """After a (re)subscription: messages may have been missed, so every waiter re-reads."""
-        for waiters in self.waiters.values():
-            for waiter in waiters:
-                waiter.recheck()
+        for waiter in self._all():
+            waiter.recheck()
 
-    async def _run(self) -> None:
+    def release(self) -> None:
+        """The server is stopping: every waiting watch answers now, with the entry as it is."""
+        self.released = True
+        self._wake_all()
+
+    def _run(self) -> None:
         delay = 0.5
         while True:
             try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
+                self._listen()
             except Exception as exc:
                 if self.subscribed.is_set() or self.failures == 0:  # once per outage
                     logger.warning("Config watch notifications unavailable (%s); watches poll the database", exc)
@@ -136,16 +153,16 @@ class Hub:
             finally:
                 self.subscribed.clear()
                 self.tried.set()
-            await asyncio.sleep(delay)
+            time.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    async def _listen(self) -> None:
-        client = redis.asyncio.Redis.from_url(
+    def _listen(self) -> None:
+        client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=30
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+            pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
             if self.failures:
                 logger.info("Config watch notifications are back (Redis reachable again)")
                 self._wake_all()
@@ -154,7 +171,7 @@ class Hub:
             self.tried.set()
             while True:
                 # A timeout lets the client send its health-check PING on a quiet connection.
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15)
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=15)
                 if message is None or message.get("type") != "pmessage":
                     continue
                 try:
@@ -165,18 +182,27 @@ class Hub:
                 self.dispatch(name, version)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                pubsub.close()
             with contextlib.suppress(Exception):
-                await client.aclose()
+                client.close()
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_hubs: dict[int, Hub] = {}
+_hubs_lock = threading.Lock()
 
 
 def hub() -> Hub:
-    """The hub of the running event loop (a server runs one loop; tests may start several)."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        found = _hubs[loop] = Hub()
-    return found
+    """This process's hub (keyed by pid: a forked worker starts its own subscription)."""
+    pid = os.getpid()
+    with _hubs_lock:
+        found = _hubs.get(pid)
+        if found is None:
+            found = _hubs[pid] = Hub()
+        return found
+
+
+def release_all() -> None:
+    """Answer every waiting watch of this process now (the server is stopping; see cloudassist/serving.py)."""
+    found = _hubs.get(os.getpid())
+    if found is not None:
+        found.release()

@@ -165,7 +165,7 @@ def test_processes_and_grace_periods(rendered):
     worker = _one(objects, "Deployment", f"{FULLNAME}-worker")["spec"]["template"]["spec"]
     scheduler = _one(objects, "Deployment", f"{FULLNAME}-scheduler")["spec"]["template"]["spec"]
     assert "command" not in web["containers"][0]
-    assert "args" not in web["containers"][0]  # the image's CMD: uvicorn
+    assert "args" not in web["containers"][0]  # the image's CMD: python -m cloudassist.serving
     assert web["terminationGracePeriodSeconds"] == 30
     assert worker["containers"][0]["command"] == [
         "python",

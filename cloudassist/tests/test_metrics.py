@@ -367,7 +367,7 @@ def test_web_scrape_adds_up_every_process_in_multiprocess_mode(tmp_path, client,
         "from cloudassist import metrics; metrics.config_written('create'); "
         "metrics.delivery(channel='email', outcome='sent')"
     )
-    for _ in range(2):  # two processes, as two uvicorn workers
+    for _ in range(2):  # two processes, as two gunicorn workers
         subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=ROOT, check=True, timeout=60)
     assert len(list(tmp_path.glob("counter_*.db"))) == 2
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))

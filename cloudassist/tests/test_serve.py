@@ -134,7 +134,7 @@ def _stop(proc) -> tuple[list[tuple[str, psutil.Process]], str]:
     return tree, output
 
 
-def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
+def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):  # noqa: PLR0915 (one end-to-end story)
     base = f"http://127.0.0.1:{serve_env['PORT']}"
     proc = _start(serve_env)
     try:
@@ -144,8 +144,8 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         assert status == 200
         token = body["token"]
         assert _call(f"{base}/api/v1/roles/", {"name": "kept-role"}, token)[0] == 201
-        # The web server is uvicorn on the ASGI application: WhiteNoise serves the admin's static
-        # files, and a config watch (an async view) waits and answers.
+        # The web server is the production one (python -m cloudassist.serving: gunicorn, gevent
+        # workers): WhiteNoise serves the admin's static files, and a config watch waits and answers.
         with urllib.request.urlopen(f"{base}/static/admin/css/base.css", timeout=10) as response:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/css")
@@ -169,12 +169,14 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):
         assert worker.environ()["AWS_ENDPOINT_URL"] == moto_url
         assert worker.environ()["AWS_ACCESS_KEY_ID"] == "testing"
         _assert_worker_metrics(worker, serve_env, connection)
+        (web,) = [child for child in psutil.Process(proc.pid).children() if _name(child) == "gunicorn"]
+        assert web.cmdline()[3:5] == ["--config", str(Path(BASE_DIR) / "cloudassist" / "serving.py")]
         # rq's cron scheduler runs the sweep; no system cron.
         (cron,) = [child for child in psutil.Process(proc.pid).children() if "rqcron" in child.cmdline()]
         assert "cloudassist.cron" in cron.cmdline()
     finally:
         tree, output = _stop(proc)
-    assert {"mongod", "redis-server", "moto.server", "uvicorn"} <= {name for name, _ in tree}
+    assert {"mongod", "redis-server", "moto.server", "gunicorn"} <= {name for name, _ in tree}
     assert len(tree) >= 6  # mongod, redis-server, moto, the web server, the worker and the cron scheduler
     assert [name for name, child in tree if _running(child)] == []
     assert "AWS       local emulator (moto) at http://127.0.0.1:" in output

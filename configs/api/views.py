@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from asgiref.sync import sync_to_async
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -226,14 +225,14 @@ _detail = ConfigDetailView.as_view()
 
 
 @csrf_exempt  # as DRF's views: SessionAuthentication enforces CSRF for session users, token clients need none
-async def detail(request, name: str):
-    """GET with `?wait=` is the long-poll watch (configs/api/watch.py), awaited on the event loop
-    under ASGI; everything else is the plain (synchronous) detail view."""
+def detail(request, name: str):
+    """GET with `?wait=` is the long-poll watch (configs/api/watch.py), waiting in its greenlet under
+    the production server; everything else is the plain detail view."""
     if request.method == "GET" and "wait" in request.GET:
         from configs.api import watch
 
-        return await watch.view(request, name=name)
-    return await sync_to_async(_detail)(request, name=name)
+        return watch.view(request, name=name)
+    return _detail(request, name=name)
 
 
 # Let the OpenAPI schema describe /configs/{name} through the class the dispatcher wraps.

@@ -6,24 +6,23 @@ the wait ends. ``X-CloudAssist-Watch: changed|timeout`` says which. Without ``ve
 the version in If-None-Match, else the version when the request arrived. With If-None-Match,
 an unchanged entry at the end of the wait is a 304, as for a plain GET.
 
-It is an async view (served by uvicorn, see ``manage.py serve``): the authentication, access
-check and reads run in short synchronous steps (the DRF detail view itself), and the wait is an
-``asyncio`` wait on the process's one Redis subscription (configs/watch.py) with a database
-re-check every CONFIG_WATCH_POLL_SECONDS, so a waiting client holds no worker.
+A plain synchronous view: the authentication, access check and reads are the DRF detail view
+itself, and the wait blocks on an event set by the process's one Redis subscription
+(configs/watch.py), with a database re-check every CONFIG_WATCH_POLL_SECONDS. The production server
+(gunicorn's gevent workers, cloudassist/serving.py) runs each request in a greenlet, so a waiting
+client holds neither an OS thread nor a worker; when the server stops, waiting watches answer at once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
+import time
 from dataclasses import dataclass
 
-from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from rest_framework.exceptions import ValidationError
 
+from cloudassist import metrics
 from configs import services, watch
 from configs.api import views
 
@@ -94,28 +93,7 @@ _start = WatchStartView.as_view()
 def _rendered(view, request, name: str):
     response = view(request, name=name)
     if hasattr(response, "render"):
-        response.render()  # here, in the sync step, not on the event loop
-    return response
-
-
-def _release_request_thread() -> None:
-    """Django's ASGI handler gives each request its own thread for the synchronous parts (signal
-    receivers, sync views), kept until the request ends. A watch is idle for most of its life, so
-    it lets that thread go before waiting; a later synchronous step starts a new one. (asgiref's
-    per-request executors; if they ever change shape, the thread simply stays.)"""
-    context = getattr(SyncToAsync, "thread_sensitive_context", None)
-    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
-    current = context.get(None) if context is not None else None
-    if current is None or executors is None or getattr(current, "_executor", None) is not None:
-        return  # not under Django's ASGI handler (e.g. the test client), or an executor we do not own
-    executor = executors.pop(current, None)
-    if executor is not None:
-        executor.shutdown(wait=False)
-
-
-def _start_step(request, name: str):
-    response = _rendered(_start, request, name)
-    close_old_connections()  # this thread is about to go (the MongoDB client itself is shared)
+        response.render()
     return response
 
 
@@ -124,21 +102,20 @@ def _current_version(name: str) -> int | None:
     return services.live().filter(name=name).values_list("version", flat=True).first()
 
 
-async def _wait(waiter: watch.Waiter, *, name: str, seen: int, wait: float) -> None:
-    """Return when a version other than ``seen`` is announced or read, or when ``wait`` is over."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
+def _wait(hub: watch.Hub, waiter: watch.Waiter, *, name: str, seen: int, wait: float) -> None:
+    """Return when a version other than ``seen`` is announced or read, when ``wait`` is over, or
+    when the server is stopping."""
+    deadline = time.monotonic() + wait
     poll = max(settings.CONFIG_WATCH_POLL_SECONDS, MIN_POLL_SECONDS)
-    while (remaining := deadline - loop.time()) > 0:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.event.wait(), timeout=min(remaining, poll))
-        if waiter.news:
+    while (remaining := deadline - time.monotonic()) > 0:
+        waiter.event.wait(timeout=min(remaining, poll))
+        if waiter.news or hub.released:
             return
-        if deadline - loop.time() <= 0:
+        if deadline - time.monotonic() <= 0:
             return
         # A poll (or a re-read after Redis came back): notifications are best effort.
         waiter.event.clear()
-        if await sync_to_async(_current_version, thread_sensitive=False)(name) != seen:
+        if _current_version(name) != seen:
             return
 
 
@@ -147,23 +124,22 @@ def _version(response) -> int | None:
     return int(match.group(1)) if match else None
 
 
-async def view(request, name: str):
+def view(request, name: str):
     hub = watch.hub()
     with hub.waiter(name) as waiter:  # before the first read, so no announcement slips between
         if not hub.tried.is_set():  # the process's first watches: let the subscription start
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(hub.tried.wait(), timeout=SUBSCRIBE_WAIT_SECONDS)
-        response = await sync_to_async(_start_step)(request, name)
+            hub.tried.wait(timeout=SUBSCRIBE_WAIT_SECONDS)
+        response = _rendered(_start, request, name)
         state: Watch | None = getattr(response, "watch", None)
         if state is None:  # 400, 401, 404 ...
             return response
         if state.current != state.seen:  # the client is behind: answer now
             response[HEADER] = "changed"
             return response
-        _release_request_thread()
         waiter.expect(state.seen)
-        await _wait(waiter, name=name, seen=state.seen, wait=state.wait)
-    response = await sync_to_async(_rendered)(views._detail, request, name)
+        with metrics.watch_waiting():
+            _wait(hub, waiter, name=name, seen=state.seen, wait=state.wait)
+    response = _rendered(views._detail, request, name)
     unchanged = response.status_code in (200, 304) and _version(response) == state.seen
     response[HEADER] = "timeout" if unchanged else "changed"
     return response

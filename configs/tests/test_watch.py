@@ -1,5 +1,6 @@
-"""The long-poll watch, `GET /configs/{name}?wait=...&version=N`, over real HTTP: uvicorn serves the
-ASGI application in a thread of the test process, against the test run's MongoDB and Redis."""
+"""The long-poll watch, `GET /configs/{name}?wait=...&version=N`, over real HTTP: the production
+server (`python -m cloudassist.serving`, gunicorn with gevent workers) runs in a child process,
+against the test run's MongoDB, Redis and test database."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from cloudassist import embedded
-from cloudassist.testing.asgi import running_server
-from configs import services, watch
+from cloudassist.testing.server import running_server
+from configs import services
 from configs.api.watch import parse_wait
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,23 +61,27 @@ def in_background(function, *args, **kwargs) -> dict:
     return result
 
 
-def waiting(name: str) -> int:
-    """How many watches on ``name`` the server (in this process) has waiting, past their first read."""
-    hubs = list(watch._hubs.values())
-    return sum(1 for hub in hubs for waiter in list(hub.waiters.get(name, ())) if waiter.seen is not None)
+def waiting(server) -> int:
+    """How many watches the server has waiting, past their first read (its gauge on /metrics)."""
+    return int(server.metric("cloudassist_config_watches_waiting"))
 
 
-def wait_for_waiters(name: str, count: int, timeout: float = 15) -> None:
+def wait_for_waiters(server, count: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while waiting(name) < count:
-        assert time.monotonic() < deadline, f"{waiting(name)} of {count} watches are waiting"
-        time.sleep(0.02)
+    while (now := waiting(server)) < count:
+        assert time.monotonic() < deadline, f"{now} of {count} watches are waiting"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def running(django_db_setup):
+    with running_server() as started:
+        yield started
 
 
 @pytest.fixture
-def server():
-    with running_server() as base:
-        yield base
+def server(running):
+    return running.url
 
 
 @pytest.fixture
@@ -89,9 +94,9 @@ def entry(dev_user):
     return services.create(actor=dev_user, name="app.settings", data={"replicas": 1})
 
 
-def test_a_watch_returns_as_soon_as_the_entry_changes(server, token, entry):
+def test_a_watch_returns_as_soon_as_the_entry_changes(server, running, token, entry):
     pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
-    wait_for_waiters("app.settings", 1)
+    wait_for_waiters(running, 1)
     # Written over HTTP with a token, as a client would (no CSRF cookie needed).
     written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 2}})
     assert written.status == 200, written.body
@@ -124,9 +129,9 @@ def test_a_client_behind_gets_the_current_entry_at_once(server, token, entry, de
     assert answer.headers["X-CloudAssist-Watch"] == "changed"
 
 
-def test_without_version_it_waits_for_the_next_change_after_the_first_read(server, token, entry, dev_user):
+def test_without_version_it_waits_for_the_next_change_after_the_first_read(server, running, token, entry, dev_user):
     pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s", token=token)
-    wait_for_waiters("app.settings", 1)
+    wait_for_waiters(running, 1)
     services.patch(actor=dev_user, name="app.settings", document={"debug": True}, json_patch=False)
     pending["thread"].join(LONG_WAIT + 10)
 
@@ -147,9 +152,9 @@ def test_if_none_match_gives_the_version_and_a_304_when_nothing_changed(server, 
     assert behind.headers["X-CloudAssist-Watch"] == "changed"
 
 
-def test_an_entry_deleted_during_the_wait_is_a_404(server, token, entry):
+def test_an_entry_deleted_during_the_wait_is_a_404(server, running, token, entry):
     pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
-    wait_for_waiters("app.settings", 1)
+    wait_for_waiters(running, 1)
     assert call(f"{server}/configs/app.settings", token=token, method="DELETE").status == 204
     pending["thread"].join(LONG_WAIT + 10)
 
@@ -189,50 +194,65 @@ def test_unknown_unreadable_and_anonymous(server, token, entry, make_user):
     assert "X-CloudAssist-Watch" not in anonymous.headers
 
 
-def server_threads_while_waiting(baseline: int, clients: int, timeout: float = 5) -> int:
-    """Threads the server added while watches wait (the per-request threads they let go exit soon)."""
-    deadline = time.monotonic() + timeout
-    while (added := threading.active_count() - baseline - clients) >= clients // 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return added
-
-
-def test_many_waiting_watches_hold_no_worker(server, token, entry):
-    """50 watches wait at once, holding no thread each; a plain GET still answers; one write wakes them all."""
-    count = 50
+def test_many_waiting_watches_hold_no_thread(server, running, token, entry):
+    """200 watches wait at once in one worker process, holding no OS thread each; a plain GET still
+    answers while they wait; one write wakes them all."""
+    count = 200
     url = f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1"
-    call(f"{server}/configs/app.settings", token=token)  # the server's own threads (pools) exist from here on
-    baseline = threading.active_count()
+    call(f"{server}/configs/app.settings", token=token)  # the worker's own threads (pools) exist from here on
+    (worker,) = running.workers()
+    baseline = worker.num_threads()
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(call, url, token=token) for _ in range(count)]
-        wait_for_waiters("app.settings", count)
-        added = server_threads_while_waiting(baseline, clients=count)
+        wait_for_waiters(running, count, timeout=60)
+        threads_while_waiting = worker.num_threads()
         plain = call(f"{server}/configs/app.settings", token=token)
+        still_waiting = waiting(running)
         written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 9}})
-        answers = [future.result(timeout=LONG_WAIT + 10) for future in futures]
+        answers = [future.result(timeout=LONG_WAIT + 30) for future in futures]
 
-    assert added < count // 2  # not one thread per waiting client
+    assert threads_while_waiting - baseline < 5  # greenlets, not one OS thread per waiting client
     assert plain.status == 200
-    assert plain.body["version"] == 1  # answered while all 50 were still waiting
+    assert plain.body["version"] == 1
+    assert still_waiting == count  # the plain GET answered while all of them were still waiting
     assert written.status == 200
     assert [answer.status for answer in answers] == [200] * count
     assert {answer.body["version"] for answer in answers} == {2}
     assert {answer.headers["X-CloudAssist-Watch"] for answer in answers} == {"changed"}
+    assert waiting(running) == 0
     woken = max(answer.finished for answer in answers) - (written.finished - written.seconds)
     print(
-        f"\n{count} waiting watches: {max(added, 0)} server threads added while they wait; a plain GET meanwhile "
+        f"\n{count} waiting watches: worker threads {baseline} -> {threads_while_waiting}; a plain GET meanwhile "
         f"{plain.seconds * 1000:.0f} ms; all {count} answered {woken * 1000:.0f} ms after the PUT was sent"
     )
 
 
-def test_without_redis_a_change_is_seen_by_polling(server, token, entry, dev_user, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{embedded.free_port()}/0"  # nothing listens there
-    settings.CONFIG_WATCH_POLL_SECONDS = 0.2
+def test_stopping_the_server_answers_waiting_watches_at_once(token, entry):
+    """SIGTERM (a rollout): waiting watches get the entry as it is (timeout), not a cut connection."""
+    with running_server() as stopping:
+        url = f"{stopping.url}/configs/app.settings?wait={LONG_WAIT}s&version=1"
+        pending = [in_background(call, url, token=token) for _ in range(3)]
+        wait_for_waiters(stopping, 3)
+        stopping.process.terminate()
+        for item in pending:
+            item["thread"].join(LONG_WAIT + 10)
+        assert stopping.process.wait(timeout=15) == 0
 
-    pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
-    wait_for_waiters("app.settings", 1)
-    services.replace(actor=dev_user, name="app.settings", data={"replicas": 4})  # its announcement fails
-    pending["thread"].join(LONG_WAIT + 10)
+    answers = [item["answer"] for item in pending]
+    assert [answer.status for answer in answers] == [200] * 3
+    assert {answer.headers["X-CloudAssist-Watch"] for answer in answers} == {"timeout"}
+    assert all(answer.seconds < LONG_WAIT for answer in answers)  # answered at the stop, not at the end of the wait
+
+
+def test_without_redis_a_change_is_seen_by_polling(token, entry, dev_user, settings):
+    dead_redis = f"redis://127.0.0.1:{embedded.free_port()}/0"  # nothing listens there
+    settings.REDIS_URL = dead_redis  # this process's announcement fails too
+    with running_server(env={"REDIS_URL": dead_redis, "CONFIG_WATCH_POLL_SECONDS": "0.2"}) as polling:
+        url = f"{polling.url}/configs/app.settings?wait={LONG_WAIT}s&version=1"
+        pending = in_background(call, url, token=token)
+        wait_for_waiters(polling, 1)
+        services.replace(actor=dev_user, name="app.settings", data={"replicas": 4})
+        pending["thread"].join(LONG_WAIT + 10)
 
     answer = pending["answer"]
     assert (answer.status, answer.body["version"]) == (200, 2)

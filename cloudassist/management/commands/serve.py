@@ -2,9 +2,10 @@
 
 Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data under
 ./var/), and the local AWS emulator (moto) when the AWS providers use it (AWS_USE_EMULATOR,
-no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server (uvicorn on
-the ASGI application) and one rq worker with the scheduler. The worker serves its own metrics
-on 127.0.0.1:9200 (WORKER_METRICS_PORT; 0 turns it off), adding up its forked jobs' values
+no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server (the production
+one, ``python -m cloudassist.serving``: gunicorn with gevent workers) and one rq worker with the
+scheduler. The worker serves its own metrics on 127.0.0.1:9200 (WORKER_METRICS_PORT; 0 turns it
+off), adding up its forked jobs' values
 through a metrics directory under ./var/ that is emptied at each start. Ctrl-C (or SIGTERM) stops
 everything it started, children first.
 """
@@ -60,7 +61,8 @@ class Command(BaseCommand):
                 call_command("seed_demo", stdout=self.stdout)
             child_env = {**os.environ, **env}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            children.append(embedded.spawn(self._web_server(host, port), env=child_env))
+            web, web_env = self._web_server(host, port)
+            children.append(embedded.spawn(web, env={**child_env, **web_env}))
             if not no_worker:
                 worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
                 worker_env, worker_metrics = self._worker_metrics(host, child_env)
@@ -87,26 +89,17 @@ class Command(BaseCommand):
         self.stdout.write(f"stopped; data kept under {settings.VAR_DIR}")
 
     @staticmethod
-    def _web_server(host: str, port: int) -> list[str]:
-        """uvicorn on the ASGI application: the config watch (a long poll) waits on the event loop
-        instead of holding a thread, and WhiteNoise serves the static files as under runserver."""
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "cloudassist.asgi:application",
-            "--app-dir",
-            str(settings.BASE_DIR),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            # Long polls still waiting when it stops are cut short rather than delaying the stop.
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
+    def _web_server(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+        """The production web server (cloudassist/serving.py): config watches wait in greenlets, and
+        WhiteNoise serves the static files as under runserver. One worker unless WEB_CONCURRENCY says
+        otherwise; long polls still waiting when it stops are answered at once, the rest cut after 3 s."""
+        env = {
+            "HOST": host,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "1"),
+            "WEB_GRACEFUL_TIMEOUT": "3",
+        }
+        return [sys.executable, "-m", "cloudassist.serving"], env
 
     def _worker_metrics(self, host: str, env: dict[str, str]) -> tuple[dict[str, str], str]:
         """The worker's environment with its metrics port on, and the banner's words for it. Its
