@@ -3,8 +3,8 @@
 django-mongodb-backend puts an ``$addFields`` (or ``$project``) of the ordering fields between
 ``$match`` and ``$sort``; MongoDB then cannot push the sort into the query layer, so a page of 50
 fetches and sorts every matching document, whatever the indexes. :class:`IndexedPages` wraps an
-ordered queryset for a paginator (Django's or DRF's): ``count()`` is the queryset's own
-(index-backed) count, and a slice runs the queryset's ``$match`` followed directly by the sort on
+ordered queryset for a paginator (Django's or DRF's): ``count()`` is the queryset's own (index-backed)
+count of the same filter, and a slice runs the queryset's ``$match`` followed directly by the sort on
 its columns, so an index that ends with the ordering (tiebreaker included) gives the order and
 only the page's documents are read. Related rows are then loaded for that page only
 (:func:`attach`), one ``__in`` query per related model.
@@ -88,6 +88,7 @@ class IndexedPages:
         self._count: int | None = None
 
     def count(self) -> int:
+        """The queryset's own count: ``$match`` then a count, which an index on the filter answers."""
         if self._count is None:
             self._count = self.queryset.count()
         return self._count
