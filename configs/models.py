@@ -32,7 +32,16 @@ class Config(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["expires_at"], name="config_expires")]
+        indexes = [
+            # The unique index on name is partial (only where name is a string), which a plain
+            # {name: ...} lookup cannot use: GET by name, prefixes and the list's order use this one.
+            models.Index(fields=["name"], name="config_name"),
+            models.Index(fields=["expires_at"], name="config_expires"),
+            # The access filter of a non-admin's list (owner, or a role in read_roles/write_roles), by name.
+            models.Index(fields=["owner", "name"], name="config_owner_name"),
+            models.Index(fields=["read_roles", "name"], name="config_read_roles_name"),
+            models.Index(fields=["write_roles", "name"], name="config_write_roles_name"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
@@ -50,6 +59,8 @@ class ConfigVersion(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        # The unique constraint's index is partial: the history list (by config, newest first) uses this one.
+        indexes = [models.Index(fields=["config", "-version"], name="configversion_history")]
         constraints = [models.UniqueConstraint(fields=["config", "version"], name="config_version_unique")]
 
     def __str__(self) -> str:

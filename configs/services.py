@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from rest_framework import exceptions, status
 
-from cloudassist import metrics, roles
+from cloudassist import metrics, pages, roles
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
 from configs import watch
@@ -65,13 +65,13 @@ def _role_names(user) -> set[str]:
 
 
 def can_read(user, config: Config) -> bool:
-    if roles.is_admin(user) or config.owner_id == user.pk:
+    if config.owner_id == user.pk or roles.is_admin(user):  # the owner first: no role lookup
         return True
     return bool(_role_names(user) & (set(config.read_roles) | set(config.write_roles)))
 
 
 def can_write(user, config: Config) -> bool:
-    if roles.is_admin(user) or config.owner_id == user.pk:
+    if config.owner_id == user.pk or roles.is_admin(user):
         return True
     return bool(_role_names(user) & set(config.write_roles))
 
@@ -94,8 +94,9 @@ def readable(user):
 
 def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
     """Entries ``actor`` may read, by name, optionally with a name prefix and `key:value` labels
-    (all must match)."""
-    queryset = readable(actor).select_related("owner")
+    (all must match). No join: paginate it with :class:`cloudassist.pages.IndexedPages` and load
+    the page's owners with :func:`attach_owners`."""
+    queryset = readable(actor)
     if prefix:
         queryset = queryset.filter(name__startswith=prefix)
     for label in labels:
@@ -107,10 +108,26 @@ def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
     return queryset.order_by("name")
 
 
+def attach_owners(configs, *, actor=None) -> None:
+    """Load the owners of a page of entries in one query (the actor needs none)."""
+    pages.attach(configs, "owner", only=["username"], known=[actor])
+
+
+def by_name(name: str, *, now: datetime | None = None) -> Config | None:
+    """The live entry called ``name``: one ``{name: ...}`` lookup on the name index (names are
+    unique; an expired entry is gone)."""
+    config = next(iter(Config.objects.filter(name=name).order_by()[:1]), None)
+    if config is None or (config.expires_at is not None and config.expires_at <= (now or timezone.now())):
+        return None
+    return config
+
+
 def _readable(*, actor, name: str) -> Config:
-    config = live().filter(name=name).first()
+    config = by_name(name)
     if config is None or not can_read(actor, config):
         raise exceptions.NotFound("Not found")
+    if config.owner_id is not None and config.owner_id == getattr(actor, "pk", None):
+        config.owner = actor  # rendering the owner needs no query
     return config
 
 

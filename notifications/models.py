@@ -22,8 +22,9 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["recipient", "-created_at"], name="notification_recipient"),
-            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            # The API lists newest first with the pk as tiebreaker (StableOrderingFilter): both end with it.
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_recipient"),
+            models.Index(fields=["recipient", "read_at", "-created_at", "-id"], name="notification_unread"),
             models.Index(fields=["kind", "provision_request", "-created_at"], name="notification_kind_request"),
         ]
 
@@ -44,7 +45,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        # The sweep: pending and due (next_attempt_at passed, or never tried and older than a grace period).
+        indexes = [models.Index(fields=["status", "next_attempt_at", "created_at"], name="delivery_due")]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status} ({self.notification_id})"

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
@@ -36,8 +37,16 @@ def channels_for(user, kind: str) -> list[str]:
 
 
 def devops_users() -> list:
-    """Who gets the DevOps notifications: active members of the devops role."""
-    return list(User.objects.filter(groups__name=roles.DEVOPS, is_active=True).distinct())
+    """Who gets the DevOps notifications: active members of the devops role (no join and no
+    distinct(): the role, its memberships, then the users by primary key)."""
+    group_ids = list(Group.objects.filter(name=roles.DEVOPS).order_by().values_list("pk", flat=True))
+    if not group_ids:
+        return []
+    memberships = User.groups.through.objects.filter(group_id__in=group_ids).order_by()
+    user_ids = set(memberships.values_list("user_id", flat=True))
+    if not user_ids:
+        return []
+    return sorted(User.objects.filter(pk__in=list(user_ids), is_active=True).order_by(), key=lambda user: user.pk)
 
 
 def notify(
@@ -147,7 +156,8 @@ def deliver(delivery_id, *, now: datetime | None = None) -> str:
 
 
 def _claim(delivery_id, *, now: datetime) -> tuple[Delivery | None, str]:
-    delivery = Delivery.objects.select_related("notification__recipient").filter(pk=delivery_id).first()
+    # By primary key, no $lookup: the notification and its recipient are read by theirs when sent.
+    delivery = next(iter(Delivery.objects.filter(pk=delivery_id).order_by()[:1]), None)
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return None, f"skipped: {getattr(delivery, 'status', 'missing')}"
     if delivery.next_attempt_at and delivery.next_attempt_at > now:
@@ -175,13 +185,16 @@ def _finish(delivery: Delivery, attempts: int, *, status: str, error: str, now: 
     )
 
 
-def due_deliveries(*, now: datetime | None = None) -> list:
+def due_deliveries(*, now: datetime | None = None, limit: int = 1000) -> list:
+    """Pending deliveries whose retry time has passed, or never tried and older than 30 s. Each
+    branch is one range of the delivery_due index (status, next_attempt_at, created_at), read in
+    that index's order (the earliest due first); no sort over every pending row."""
     now = now or timezone.now()
-    return list(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING)
-        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at=None, created_at__lte=now - timedelta(seconds=30)))
-        .values_list("pk", flat=True)[:1000]
+    pending = DeliveryStatus.PENDING
+    due = Q(status=pending, next_attempt_at__lte=now) | Q(
+        status=pending, next_attempt_at=None, created_at__lte=now - timedelta(seconds=30)
     )
+    return list(Delivery.objects.filter(due).order_by().values_list("pk", flat=True)[:limit])
 
 
 def resend(*, delivery: Delivery) -> None:

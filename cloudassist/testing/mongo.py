@@ -132,9 +132,8 @@ def _plan_stages(node, found: set[str]) -> set[str]:
     return found
 
 
-def explain_stages(captured_command: dict) -> set[str]:
-    """The plan stages (IXSCAN, COLLSCAN, FETCH, ...) of the winning plan of a captured find,
-    aggregate or count, explained on the same database."""
+def explain(captured_command: dict) -> dict:
+    """The ``queryPlanner`` explain of a captured find, aggregate or count, on the same database."""
     from django.db import connection
 
     command = {
@@ -144,8 +143,11 @@ def explain_stages(captured_command: dict) -> set[str]:
         and not key.startswith("$")
     }
     if captured_command["name"] == "aggregate":
-        command["cursor"] = {}
-    explained = connection.database.command({"explain": command, "verbosity": "queryPlanner"})
+        command["cursor"] = {}  # explain wants the aggregate with a cursor (not its batch size)
+    return connection.database.command({"explain": command, "verbosity": "queryPlanner"})
+
+
+def _winning_plans(explained: dict) -> list[dict]:
     winning = []
     if "queryPlanner" in explained:
         winning.append(explained["queryPlanner"].get("winningPlan", {}))
@@ -155,31 +157,43 @@ def explain_stages(captured_command: dict) -> set[str]:
             winning.append(cursor["queryPlanner"].get("winningPlan", {}))
     for shard in explained.get("shards", {}).values():
         winning.append(shard.get("queryPlanner", {}).get("winningPlan", {}))
-    return _plan_stages(winning, set())
+    return winning
+
+
+def explain_stages(captured_command: dict) -> set[str]:
+    """The plan stages (IXSCAN, COLLSCAN, FETCH, ...) of the winning plan of a captured find,
+    aggregate or count, explained on the same database."""
+    return _plan_stages(_winning_plans(explain(captured_command)), set())
+
+
+def pipeline_stages_after_query(captured_command: dict) -> list[str]:
+    """The aggregation stages MongoDB still runs after its query layer (``$cursor``) for a
+    captured aggregate, e.g. ``["$sort"]`` when a sort could not be pushed into an index."""
+    explained = explain(captured_command)
+    return [name for stage in explained.get("stages", []) for name in stage if name != "$cursor"]
 
 
 INDEX_STAGES = {"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN", "RECORD_STORE_FAST_COUNT"}
 
 
 def assert_uses_index(captured_command: dict, *, sorted_by_index: bool = False) -> None:
-    """explain() of the captured command: an index answers it, no collection scan; with
-    ``sorted_by_index`` also no in-memory sort (the index gives the order, so $limit stops early)."""
+    """The winning plan reads an index (no collection scan); with ``sorted_by_index`` the index
+    also gives the order (see assert_sorted_by_index)."""
     stages = explain_stages(captured_command)
     assert "COLLSCAN" not in stages, f"collection scan: {sorted(stages)}"
     assert stages & INDEX_STAGES, f"no index: {sorted(stages)}"
     if sorted_by_index:
-        assert "SORT" not in stages, f"sorted in memory: {sorted(stages)}"
-        assert not _pipeline_sorts(captured_command), "a $sort stage ran after the query layer"
+        assert_sorted_by_index(captured_command)
 
 
-def _pipeline_sorts(captured_command: dict) -> bool:
-    from django.db import connection
-
-    if captured_command["name"] != "aggregate":
-        return False
-    command = {"aggregate": captured_command["collection"], "pipeline": captured_command["pipeline"], "cursor": {}}
-    explained = connection.database.command({"explain": command, "verbosity": "queryPlanner"})
-    return any("$sort" in stage for stage in explained.get("stages", [])[1:])
+def assert_sorted_by_index(captured_command: dict) -> None:
+    """The index gives the order: no blocking SORT in the plan and no ``$sort`` left to run
+    after the query layer (a page then reads only its own documents)."""
+    stages = explain_stages(captured_command)
+    assert "COLLSCAN" not in stages, f"collection scan: {sorted(stages)}"
+    assert "SORT" not in stages, f"blocking sort in the plan: {sorted(stages)}"
+    after = pipeline_stages_after_query(captured_command)
+    assert "$sort" not in after, f"$sort runs after the query layer: {after}"
 
 
 def assert_index_count(captured_command: dict) -> None:

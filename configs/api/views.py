@@ -18,6 +18,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cloudassist import pages
 from cloudassist.api.pagination import StandardPagination
 from cloudassist.api.serializers import ErrorSerializer, StrictFieldsMixin
 from configs import services
@@ -116,7 +117,8 @@ class ConfigListView(APIView):
             labels=request.query_params.getlist("label"),
         )
         paginator = self.pagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page = paginator.paginate_queryset(pages.IndexedPages(queryset), request, view=self)
+        services.attach_owners(page, actor=request.user)
         return paginator.get_paginated_response(ConfigSerializer(page, many=True).data)
 
     @extend_schema(
@@ -190,8 +192,9 @@ class ConfigVersionsView(APIView):
     def get(self, request, name: str):
         config = services.get(actor=request.user, name=name)
         paginator = StandardPagination()
-        versions = ConfigVersion.objects.filter(config=config).select_related("author").order_by("-version")
-        page = paginator.paginate_queryset(versions, request, view=self)
+        versions = ConfigVersion.objects.filter(config=config).order_by("-version")
+        page = paginator.paginate_queryset(pages.IndexedPages(versions), request, view=self)
+        pages.attach(page, "author", only=["username"], known=[request.user])
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
 
@@ -199,11 +202,12 @@ class ConfigVersionView(APIView):
     @extend_schema(responses={200: VersionSerializer, 404: ErrorSerializer})
     def get(self, request, name: str, version: int):
         config = services.get(actor=request.user, name=name)
-        found = ConfigVersion.objects.filter(config=config, version=version).select_related("author").first()
+        found = next(iter(ConfigVersion.objects.filter(config=config, version=version).order_by()[:1]), None)
         if found is None:
             from rest_framework.exceptions import NotFound
 
             raise NotFound("Not found")
+        pages.attach([found], "author", only=["username"], known=[request.user])
         return Response(VersionSerializer(found).data)
 
 

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cloudassist import pages
 from cloudassist.api.serializers import ErrorSerializer
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer, NotificationSettingsSerializer
@@ -14,7 +15,8 @@ from notifications.models import Notification, NotificationSettings
 
 class NotificationFilterSet(filters.FilterSet):
     unread = filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", help_text="`true`: only unread.")
-    kind = filters.MultipleChoiceFilter(choices=Kind.choices)
+    # distinct=False: a `$in` on one field repeats no row, and distinct() is a $group on every field.
+    kind = filters.MultipleChoiceFilter(choices=Kind.choices, distinct=False)
 
     class Meta:
         model = Notification
@@ -35,7 +37,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Notification.objects.filter(recipient=self.request.user)
 
     def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
+        # [$match, $sort, $limit] on the recipient's index (ordering and pk tiebreak included), then
+        # the page's deliveries in one query.
+        page = super().paginate_queryset(pages.IndexedPages(queryset))
         selectors.attach_deliveries(page)
         return page
 
