@@ -221,9 +221,9 @@ def _fresh_connections(worker) -> None:
     """In a freshly forked horse: its own Redis and MongoDB connections, opened before the job.
 
     redis-py notices the fork and opens new sockets; a MongoClient inherited from the worker (if it
-    ever opened one) is dropped, not used, and a new one created, which finds the server in the
-    background (the backend's version check is the one command it sends). A server that is down is not an error here: the job then
-    fails or retries as it would have.
+    ever opened one) is dropped, not used, and a new one is connected (the backend's version check
+    is the one command it sends). A server that is down is not an error here: the job then fails
+    or retries as it would have.
     """
     from django.db import connections
 
