@@ -1,12 +1,19 @@
 """`make bench`: figures for the local setup, printed, never asserted.
 
-- approval-to-INITIATED latency (p50, p99): one rq worker process runs while requests are
-  approved one after another; the latency is the time between the approval's audit event
-  and the worker's INITIATED event.
+For each worker configuration (the one `make run` and the image use, and the old one for
+comparison; --config to choose):
+
+- approval-to-INITIATED latency (p50, p99): one rq worker process, on the configuration's
+  queues (so it also runs the notification jobs the approvals and deployments enqueue on
+  default), runs while requests are approved one every --interval-ms (100 ms); the latency
+  is the time between the approval's audit event and the worker's INITIATED event. Also the
+  jobs/s it kept up with (first INITIATED to last DEPLOYED).
 - jobs per second through one worker with the no-op provider: a backlog of approved
   requests drained by `rqworker --burst` (APPROVED -> INITIATED -> DEPLOYED each).
-- a Prometheus scrape of /metrics (p50, p99, size) with every request of the run in the
-  database: the scrape counts requests by status and reads the queues at scrape time.
+
+Every worker process it starts (and its work horses) is stopped and checked gone.
+Then a Prometheus scrape of /metrics (p50, p99, size) with every request of the run in the
+database: the scrape counts requests by status and reads the queues at scrape time.
 
 It starts its own throw-away MongoDB and Redis (or uses MONGODB_URI / REDIS_URL) and a
 database of its own, dropped at the end.
@@ -15,6 +22,7 @@ database of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -32,8 +40,13 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-# Our worker classes (rq's, plus job metrics): the forking Worker is what `make run` and the image run.
-WORKER_CLASSES = ("cloudassist.worker.SimpleWorker", "cloudassist.worker.Worker")
+# Worker configurations: name -> (queues in priority order, worker class). "current" is what
+# `make run` and the image run (cloudassist/management/commands/serve.py, Dockerfile, chart).
+CONFIGS = {
+    "current": (("provisioning", "default"), "cloudassist.worker.Worker"),  # preforking, provisioning first
+    "old": (("default", "provisioning"), "cloudassist.worker.ForkingWorker"),  # rq's fork per dequeued job
+    "simple": (("provisioning", "default"), "cloudassist.worker.SimpleWorker"),  # no fork: no crash isolation
+}
 
 
 def main() -> None:
@@ -41,10 +54,13 @@ def main() -> None:
     parser.add_argument("--latency-requests", type=int, default=100)
     parser.add_argument("--throughput-requests", type=int, default=300)
     parser.add_argument(
-        "--worker-class",
+        "--config",
         action="append",
-        help="rq worker class to measure (repeatable); default: our SimpleWorker and Worker (what `make run` uses)",
+        choices=sorted(CONFIGS),
+        help="worker configuration to measure (repeatable); default: current (what `make run` and the image run) "
+        "and old",
     )
+    parser.add_argument("--rounds", type=int, default=1, help="measure the configurations this many times, in turn")
     parser.add_argument("--scrapes", type=int, default=50, help="scrapes of /metrics to time")
     parser.add_argument("--interval-ms", type=float, default=100, help="time between approvals in the latency run")
     options = parser.parse_args()
@@ -72,8 +88,11 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         print("CloudAssist provisioning benchmark (local: embedded MongoDB and Redis, no-op provider)")
-        for index, worker_class in enumerate(options.worker_class or WORKER_CLASSES):
-            _measure(options, worker_class, prefix=f"w{index}")
+        index = 0
+        for _round in range(options.rounds):
+            for name in options.config or ("current", "old"):
+                _measure(options, name, prefix=f"w{index}")
+                index += 1
         _measure_scrape(options.scrapes)
         connection.connection.drop_database(os.environ["MONGODB_NAME"])
     finally:
@@ -81,44 +100,73 @@ def main() -> None:
         embedded.remove_data(data_dir)
 
 
-def _measure(options, worker_class: str, *, prefix: str) -> None:
+def _measure(options, name: str, *, prefix: str) -> None:
+    import django_rq
+
     from cloudassist import embedded
 
+    queues, worker_class = CONFIGS[name]
     requests, reviewer, queue = _prepare(options.latency_requests + options.throughput_requests, prefix=prefix)
-    manage = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", "provisioning", "--worker-class", worker_class]
+    manage = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *queues, "--worker-class", worker_class]
 
-    # 1. Latency: requests approved one after another while one worker waits for jobs.
+    # 1. Latency: requests approved one every interval while one worker waits for jobs.
     # Its own session (embedded.spawn), so that terminate() stops it: a worker left behind would
     # compete with the next measurement's workers for the CPU.
     worker = embedded.spawn(manage, log_path=Path(os.devnull), env=os.environ.copy())
     try:
         time.sleep(3)  # let the worker start listening
         latency_batch = requests[: options.latency_requests]
-        for request in latency_batch:
+        started = time.monotonic()
+        for index, request in enumerate(latency_batch):
             _approve(request, reviewer)
-            time.sleep(options.interval_ms / 1000)
+            time.sleep(max(0.0, started + (index + 1) * options.interval_ms / 1000 - time.monotonic()))
         _wait_until_deployed(latency_batch)
     finally:
-        embedded.terminate(worker)
+        leftovers = _stop(worker)
     latencies = _latencies(latency_batch)
+    kept_up = len(latency_batch) / _busy_seconds(latency_batch)
 
-    # 2. Throughput: a backlog of approved requests drained by one burst worker.
+    # 2. Throughput: a backlog of approved requests drained by one burst worker, on the provisioning
+    # queue only (the notification jobs the provisioning enqueues on default would keep it going).
+    django_rq.get_queue("default").empty()
     backlog = requests[options.latency_requests :]
     for request in backlog:
         _approve(request, reviewer)
-    subprocess.run([*manage, "--burst"], env=os.environ.copy(), check=True, capture_output=True)
+    burst = [*manage[:3], "provisioning", *manage[3 + len(queues) :], "--burst"]
+    subprocess.run(burst, env=os.environ.copy(), check=True, capture_output=True)
     seconds = _busy_seconds(backlog)
     queue.empty()
+    django_rq.get_queue("default").empty()
 
-    print(f"  worker class {worker_class}")
-    print(f"    approval -> INITIATED, {len(latencies)} requests approved every {options.interval_ms:g} ms:")
+    print(f"  {name}: rqworker {' '.join(queues)} --worker-class {worker_class}")
+    print(f"    approval -> INITIATED, {len(latencies)} requests approved one every {options.interval_ms:g} ms:")
     print(
         f"      p50 {1000 * statistics.median(latencies):7.1f} ms   p99 {1000 * _percentile(latencies, 0.99):7.1f} ms"
+        f"   {kept_up:5.1f} jobs/s"
     )
     print(
         f"    throughput draining {len(backlog)} provision jobs: {len(backlog) / seconds:6.1f} jobs/s "
         f"({seconds:.2f} s from the first INITIATED to the last DEPLOYED)"
     )
+    print(f"    worker stopped: {leftovers or 'no process left'}")
+
+
+def _stop(worker) -> str:
+    """Stop the worker and every process under it (work horses, the spare); '' when none is left."""
+    import psutil
+
+    from cloudassist import embedded
+
+    try:
+        tree = psutil.Process(worker.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
+    embedded.terminate(worker)
+    _gone, alive = psutil.wait_procs(tree, timeout=10)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return f"{len(alive)} process(es) left behind, killed: {[p.pid for p in alive]}" if alive else ""
 
 
 def _measure_scrape(scrapes: int) -> None:

@@ -51,17 +51,24 @@ def multiprocess_dir() -> str:
 
 class _Process:
     horse_of: int | None = None  # in an rq work horse: the pid of its worker
+    role = "horse"  # "spare": a horse forked ahead of its job, still waiting for it
     worker_server = None  # the worker's metrics HTTP server, once started
 
 
 def _process_identifier() -> str | int:
-    """The per-process file suffix: the pid, or one shared name for the work horses of a worker."""
-    return f"horse{_Process.horse_of}" if _Process.horse_of is not None else os.getpid()
+    """The per-process file suffix: the pid, or one shared name for the work horses of a worker
+    (and one for its spare horse: it warms up while the previous horse still writes its files)."""
+    return f"{_Process.role}{_Process.horse_of}" if _Process.horse_of is not None else os.getpid()
+
+
+def enter_spare_horse() -> None:
+    """Called first thing in a spare horse, forked before its job arrives (cloudassist.worker.Worker)."""
+    _Process.horse_of, _Process.role = os.getppid(), "spare"
 
 
 def enter_work_horse() -> None:
-    """Called first thing in a freshly forked rq work horse (cloudassist.worker.Worker)."""
-    _Process.horse_of = os.getppid()
+    """Called first thing in a freshly forked rq work horse, or in a spare once it has its job."""
+    _Process.horse_of, _Process.role = os.getppid(), "horse"
 
 
 if multiprocess_dir():

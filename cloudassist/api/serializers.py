@@ -1,5 +1,7 @@
 """The one base serializer every app's API uses."""
 
+import copy
+from typing import ClassVar
 from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
@@ -27,6 +29,19 @@ class BaseModelSerializer(serializers.HyperlinkedModelSerializer):
         ObjectIdAutoField: ObjectIdField,
         ModelObjectIdField: ObjectIdField,
     }
+
+    # DRF rebuilds a model serializer's fields from the model on every instantiation (field
+    # kwargs, validators, choices): ~2 ms of a ~3 ms request. They depend only on the class, so
+    # they are built once per class and copied (as DRF copies declared fields); subclasses that
+    # adjust fields per request do it on the copy, after super().get_fields().
+    _fields_by_class: ClassVar[dict[type, dict]] = {}
+
+    def get_fields(self):
+        cls = type(self)
+        built = BaseModelSerializer._fields_by_class.get(cls)
+        if built is None:
+            built = BaseModelSerializer._fields_by_class.setdefault(cls, super().get_fields())
+        return copy.deepcopy(built)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -171,8 +171,8 @@ def test_processes_and_grace_periods(rendered):
         "python",
         "manage.py",
         "rqworker",
-        "default",
         "provisioning",
+        "default",
         "--with-scheduler",
     ]
     assert worker["terminationGracePeriodSeconds"] == 3600

@@ -26,7 +26,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 DOCKERFILE = BASE_DIR / "Dockerfile"
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY|KEYS|CREDENTIAL|KUBECONFIG", re.IGNORECASE)
 # What the README documents for the other roles of the image (and `manage.py serve` runs).
-WORKER = "python manage.py rqworker default provisioning --with-scheduler"
+WORKER = "python manage.py rqworker provisioning default --with-scheduler"
 SCHEDULER = "python manage.py rqcron cloudassist.cron"
 MIGRATIONS = "python manage.py migrate --noinput"
 
@@ -231,6 +231,7 @@ def test_the_other_roles_are_documented_with_the_configured_queues():
     for command in (WORKER, SCHEDULER, MIGRATIONS):
         assert command in text
     queues = [word for word in WORKER.split()[3:] if not word.startswith("--")]
-    assert queues == list(settings.RQ_QUEUES)
+    assert sorted(queues) == sorted(settings.RQ_QUEUES)
+    assert queues[0] == "provisioning"  # first: notification bursts on default never queue ahead of it
     assert (BASE_DIR / "cloudassist" / "cron.py").is_file()
     assert "NOT BUILT ON THE BUILD MACHINES" in text

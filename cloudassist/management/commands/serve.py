@@ -64,7 +64,9 @@ class Command(BaseCommand):
             web, web_env = self._web_server(host, port)
             children.append(embedded.spawn(web, env={**child_env, **web_env}))
             if not no_worker:
-                worker = [*manage, "rqworker", "default", "provisioning", "--with-scheduler"]
+                # Provisioning first: a burst of notification jobs on default holds a provisioning job back
+                # by at most the one job in progress. Each job runs in a horse forked ahead of it.
+                worker = [*manage, "rqworker", "provisioning", "default", "--with-scheduler"]
                 worker_env, worker_metrics = self._worker_metrics(host, child_env)
                 children.append(embedded.spawn(worker, env=worker_env))
                 # rq's cron scheduler: the provisioning and notification sweeps (cloudassist/cron.py).
