@@ -555,8 +555,8 @@ def parse_wrk(output: str) -> RoundResult:
     return RoundResult(
         requests=totals["responses"],
         seconds=totals["duration_us"] / 1e6,
-        p50_ms=latency.get(50, float("nan")),
-        p99_ms=latency.get(99, float("nan")),
+        p50_ms=latency.get(50, float("nan")) if totals["responses"] else float("nan"),
+        p99_ms=latency.get(99, float("nan")) if totals["responses"] else float("nan"),
         non2xx=totals["non2xx"],
         errors=errors,
         example_status=totals["bad_status"] or None,
@@ -666,6 +666,24 @@ class Server:
         pids = self.pids()
         return sum(rss_of(pid) for pid in pids), len(pids)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (parent and workers)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        return sum(cpu_ticks(pid) for pid in self.pids()) / ticks
+
+    def wait_idle(self, *, window: float = 0.5, busy_share: float = 0.05, timeout: float = 120.0) -> float:
+        """Wait until the server stops working on requests a finished round left in flight (a
+        load generator that stops does not stop the server's work on them); the seconds waited."""
+        started = time.monotonic()
+        before = self.cpu_seconds()
+        while time.monotonic() - started < timeout:
+            time.sleep(window)
+            after = self.cpu_seconds()
+            if after - before < busy_share * window:
+                break
+            before = after
+        return time.monotonic() - started
+
     def stop(self) -> None:
         """SIGTERM the whole group, SIGKILL what is left after STOP_TIMEOUT."""
         if self.proc is None:
@@ -714,6 +732,11 @@ def marked_pids(marker: str) -> list[int]:
     return found
 
 
+def cpu_ticks(pid: int) -> int:
+    stat = _proc_stat(pid)
+    return int(stat[11]) + int(stat[12]) if stat else 0  # utime + stime
+
+
 def rss_of(pid: int) -> int:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -743,6 +766,12 @@ def server_env(base: dict[str, str], *, port: int, marker: str, settings_module:
 # --- results -------------------------------------------------------------------------------------
 
 
+def _median(values: list[float]) -> float:
+    """The median of the rounds that measured something (NaN: no round did)."""
+    measured = [value for value in values if not math.isnan(value)]
+    return statistics.median(measured) if measured else float("nan")
+
+
 @dataclass
 class Measurement:
     size: int
@@ -755,11 +784,11 @@ class Measurement:
 
     @property
     def p50_ms(self) -> float:
-        return statistics.median(r.p50_ms for r in self.rounds)
+        return _median([r.p50_ms for r in self.rounds])
 
     @property
     def p99_ms(self) -> float:
-        return statistics.median(r.p99_ms for r in self.rounds)
+        return _median([r.p99_ms for r in self.rounds])
 
     @property
     def non2xx(self) -> int:
@@ -774,12 +803,28 @@ class Measurement:
         return sum(r.ok for r in self.rounds) == 0
 
     @property
+    def failure(self) -> str:
+        """Why the measurement failed: no response completed within a round, or only errors."""
+        if not self.failed:
+            return ""
+        if sum(r.requests for r in self.rounds) == 0 and self.errors == 0:
+            return "no response within a round"
+        return "only errors"
+
+    @property
     def example_status(self) -> int | None:
         return next((r.example_status for r in self.rounds if r.example_status), None)
 
 
 def _fmt(value: float, digits: int = 1) -> str:
     return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def _fmt_ms(m: Measurement, value: float) -> str:
+    """A percentile; when no response completed, it was longer than a round."""
+    if not any(r.requests for r in m.rounds):
+        return f">{1000 * min(r.seconds for r in m.rounds):,.0f}" if m.rounds else "n/a"
+    return _fmt(value)
 
 
 def format_table(measurements: list[Measurement], *, bare_name: str = "bare view") -> str:
@@ -798,8 +843,8 @@ def format_table(measurements: list[Measurement], *, bare_name: str = "bare view
                 m.workload + ("  FAILED" if m.failed else ""),
                 _fmt(m.rps),
                 f"({_fmt(low, 0)}-{_fmt(high, 0)})",
-                _fmt(m.p50_ms),
-                _fmt(m.p99_ms),
+                _fmt_ms(m, m.p50_ms),
+                _fmt_ms(m, m.p99_ms),
                 non2xx,
                 str(m.errors),
                 "1.00" if m.workload == bare_name else ("n/a" if math.isnan(ratio) else f"{ratio:.3f}"),
@@ -817,7 +862,10 @@ def format_growth(measurements: list[Measurement], small: int, large: int) -> st
             continue
         other = by_key[(large, m.workload)]
         ratio = other.p99_ms / m.p99_ms if m.p99_ms else float("nan")
-        rows.append((m.workload, _fmt(m.p99_ms), _fmt(other.p99_ms), "n/a" if math.isnan(ratio) else f"{ratio:.2f}x"))
+        if not any(r.requests for r in m.rounds) or not any(r.requests for r in other.rounds):
+            ratio = float("nan")
+        shown = "n/a" if math.isnan(ratio) else f"{ratio:.2f}x"
+        rows.append((m.workload, _fmt_ms(m, m.p99_ms), _fmt_ms(other, other.p99_ms), shown))
     return _align(rows, right={1, 2, 3})
 
 
@@ -848,18 +896,24 @@ def commit() -> str:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def measure(loadgen, workload: Workload, port: int, options: Options, size: int) -> Measurement:
+def measure(loadgen, workload: Workload, server: Server, options: Options, size: int) -> Measurement:
+    """A warm-up, then the rounds; before each, the server finishes what the last one left in flight."""
+    drained = 0.0
     if options.warmup > 0:
-        loadgen("127.0.0.1", port, workload, seconds=options.warmup, connections=options.connections)
-    rounds = [
-        loadgen("127.0.0.1", port, workload, seconds=options.seconds, connections=options.connections)
-        for _ in range(options.rounds)
-    ]
+        loadgen("127.0.0.1", server.port, workload, seconds=options.warmup, connections=options.connections)
+    rounds = []
+    for _ in range(options.rounds):
+        drained += server.wait_idle()
+        rounds.append(
+            loadgen("127.0.0.1", server.port, workload, seconds=options.seconds, connections=options.connections)
+        )
+    drained += server.wait_idle()
     result = Measurement(size, workload.name, rounds)
-    mark = "  <-- FAILED: only errors" if result.failed else ""
+    mark = f"  <-- FAILED: {result.failure}" if result.failed else ""
     print(
-        f"    {workload.name:<22} {result.rps:8.1f} req/s  p50 {result.p50_ms:8.1f} ms  p99 {result.p99_ms:8.1f} ms"
-        f"  non-2xx {result.non2xx}{mark}",
+        f"    {workload.name:<22} {result.rps:8.1f} req/s  p50 {_fmt_ms(result, result.p50_ms):>8} ms"
+        f"  p99 {_fmt_ms(result, result.p99_ms):>8} ms  non-2xx {result.non2xx}  errors {result.errors}"
+        f"  (waited {drained:.1f} s for the server to go idle){mark}",
         flush=True,
     )
     return result
@@ -994,8 +1048,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             if options.workloads:
                 chosen = [w for w in chosen if w.name in options.workloads or w.server == "bare"]
             for workload in chosen:
-                port = bare_port if workload.server == "bare" else product_port
-                measurements.append(measure(loadgen, workload, port, options, size))
+                server = bare if workload.server == "bare" else product
+                measurements.append(measure(loadgen, workload, server, options, size))
             _empty_queues()  # the created requests' analysis jobs: nobody runs them here
             for server in servers:
                 total, count = server.rss_bytes()
@@ -1032,8 +1086,11 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     print(f"servers stopped: no process of this run left (checked /proc for {SERVER_ENV_MARKER})")
     failed = [m for m in measurements if m.failed]
     if failed:
-        names = ", ".join(f"{m.workload} at {m.size:,} (e.g. {m.example_status})" for m in failed)
-        print(f"\n!!! FAILED MEASUREMENTS: only errors from {names} !!!", file=sys.stderr)
+        names = "; ".join(
+            f"{m.workload} at {m.size:,}: {m.failure}" + (f" (e.g. {m.example_status})" if m.example_status else "")
+            for m in failed
+        )
+        print(f"\n!!! FAILED MEASUREMENTS (no 2xx response at all): {names} !!!", file=sys.stderr)
         return 1
     return 0
 
