@@ -625,6 +625,7 @@ class Server:
     # Processes whose work a request also waits for (the embedded mongod and redis-server):
     # a slow query goes on inside mongod after the client gave up.
     backends: list[int] = field(default_factory=list)
+    still_busy: int = 0  # idle waits that gave up: the rounds after them shared the CPU with old work
 
     def start(self) -> Server:
         with open(self.log_path, "ab") as log:
@@ -683,8 +684,9 @@ class Server:
             time.sleep(window)
             after = self.cpu_seconds()
             if after - before < busy_share * window:
-                break
+                return time.monotonic() - started
             before = after
+        self.still_busy += 1
         return time.monotonic() - started
 
     def stop(self) -> None:
@@ -901,7 +903,7 @@ def commit() -> str:
 
 def measure(loadgen, workload: Workload, server: Server, options: Options, size: int) -> Measurement:
     """A warm-up, then the rounds; before each, the server finishes what the last one left in flight."""
-    drained = 0.0
+    drained, busy_before = 0.0, server.still_busy
     if options.warmup > 0:
         loadgen("127.0.0.1", server.port, workload, seconds=options.warmup, connections=options.connections)
     rounds = []
@@ -913,6 +915,8 @@ def measure(loadgen, workload: Workload, server: Server, options: Options, size:
     drained += server.wait_idle()
     result = Measurement(size, workload.name, rounds)
     mark = f"  <-- FAILED: {result.failure}" if result.failed else ""
+    if server.still_busy > busy_before:
+        mark += f"  (!! still busy after {server.still_busy - busy_before} idle waits of 120 s: rounds overlapped)"
     print(
         f"    {workload.name:<22} {result.rps:8.1f} req/s  p50 {_fmt_ms(result, result.p50_ms):>8} ms"
         f"  p99 {_fmt_ms(result, result.p99_ms):>8} ms  non-2xx {result.non2xx}  errors {result.errors}"
