@@ -755,7 +755,7 @@ def server_env(base: dict[str, str], *, port: int, marker: str, settings_module:
         **base,
         "PORT": str(port),
         "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": os.environ.get("BENCH_WEB_CONCURRENCY", "2"),  # the image default
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",

@@ -73,6 +73,16 @@ def post_worker_init(worker) -> None:
     signal.signal(signal.SIGTERM, handle_exit)
 
 
+def pre_request(worker, req) -> None:
+    """Yield to gevent's hub before each request. gevent never preempts: a greenlet whose sockets
+    answer at once (a keep-alive client, a fast MongoDB reply) runs request after request while
+    the other connections' greenlets wait; measured with 2 workers and 16 connections, p99 went
+    to seconds at a 3 ms p50. One cooperative yield per request puts them in turn."""
+    import gevent
+
+    gevent.sleep(0)
+
+
 def _release_watches() -> None:
     watch = sys.modules.get("configs.watch")  # only if this project's watch is loaded (not a bare view)
     if watch is not None:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from cloudassist import roles
-from cloudassist.api.fields import ObjectIdField
+from cloudassist.api.fields import LinkField, ObjectIdField, SelfLinkField
 
 User = get_user_model()
 
@@ -24,6 +24,8 @@ class BaseModelSerializer(serializers.HyperlinkedModelSerializer):
     Every object carries its own ``url`` and its ``id``; related objects are hyperlinks.
     """
 
+    serializer_related_field = LinkField
+    serializer_url_field = SelfLinkField
     serializer_field_mapping = {
         **serializers.HyperlinkedModelSerializer.serializer_field_mapping,
         ObjectIdAutoField: ObjectIdField,
@@ -61,7 +63,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class RoleSerializer(BaseModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="role-detail", lookup_field="name")
+    url = SelfLinkField(view_name="role-detail", lookup_field="name")
     description = serializers.SerializerMethodField()
     users = serializers.SerializerMethodField(help_text="The users list filtered to this role.")
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer, StrictFieldsMixin
 from notifications.choices import Channel, Kind
 from notifications.models import Delivery, Notification, NotificationSettings
@@ -15,7 +16,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 class NotificationSerializer(BaseModelSerializer):
     read = serializers.SerializerMethodField()
     deliveries = DeliverySerializer(many=True, read_only=True, source="delivery_list")
-    provision_request = serializers.HyperlinkedRelatedField(view_name="provisionrequest-detail", read_only=True)
+    provision_request = LinkField(view_name="provisionrequest-detail", read_only=True)
 
     class Meta:
         model = Notification

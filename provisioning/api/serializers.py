@@ -1,8 +1,7 @@
 from django.core.exceptions import PermissionDenied
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
-from cloudassist.api.fields import IdOrHyperlinkField
+from cloudassist.api.fields import IdOrHyperlinkField, LinkField, cached_url, related_list_url
 from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, StrictFieldsMixin, UserSummarySerializer
 from provisioning import selectors, transitions
 from provisioning.choices import RequestType
@@ -33,9 +32,9 @@ def _actions_for(subject, context) -> list[str]:
 
 
 class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
-    requested_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
-    reviewed_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
-    template = serializers.HyperlinkedRelatedField(view_name="template-detail", read_only=True)
+    requested_by = LinkField(view_name="user-detail", read_only=True)
+    reviewed_by = LinkField(view_name="user-detail", read_only=True)
+    template = LinkField(view_name="template-detail", read_only=True)
     extension = serializers.CharField(
         source="extension_slot", read_only=True, help_text="The one-time extension: AVAILABLE, PENDING or USED."
     )
@@ -89,11 +88,10 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         return _actions_for(obj, self.context)
 
     def get_events(self, obj) -> str:
-        return reverse("provisionrequest-events", args=[obj.pk], request=self.context.get("request"))
+        return cached_url(self.context.get("request"), "provisionrequest-events", "pk", obj.pk)
 
     def get_extensions(self, obj) -> str:
-        url = reverse("extensionrequest-list", request=self.context.get("request"))
-        return f"{url}?provision_request={obj.pk}"
+        return related_list_url(self.context.get("request"), "extensionrequest-list", f"provision_request={obj.pk}")
 
 
 class ProvisionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -131,7 +129,7 @@ class NoteSerializer(StrictFieldsMixin, serializers.Serializer):
 class EventSerializer(BaseModelSerializer):
     subject = serializers.CharField(read_only=True, help_text="`provision_request` or `extension_request`.")
     actor = serializers.CharField(source="actor_name", read_only=True, help_text="A username, or `system`.")
-    extension_request = serializers.HyperlinkedRelatedField(view_name="extensionrequest-detail", read_only=True)
+    extension_request = LinkField(view_name="extensionrequest-detail", read_only=True)
 
     class Meta:
         model = Event
@@ -141,9 +139,9 @@ class EventSerializer(BaseModelSerializer):
 
 
 class ExtensionRequestSerializer(ExpandMixin, BaseModelSerializer):
-    provision_request = serializers.HyperlinkedRelatedField(view_name="provisionrequest-detail", read_only=True)
-    requested_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
-    reviewed_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    provision_request = LinkField(view_name="provisionrequest-detail", read_only=True)
+    requested_by = LinkField(view_name="user-detail", read_only=True)
+    reviewed_by = LinkField(view_name="user-detail", read_only=True)
     actions = serializers.SerializerMethodField(help_text="What you may do with this extension request now.")
 
     expandable = {

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cloudassist import roles, selectors
-from cloudassist.api.fields import IdOrHyperlinkField
+from cloudassist.api.fields import IdOrHyperlinkField, LinkField
 from cloudassist.api.filters import ObjectIdFilter
 from cloudassist.api.permissions import IsAdminOrReadOnly
 from cloudassist.api.serializers import BaseModelSerializer, ErrorSerializer, StrictFieldsMixin
@@ -35,7 +35,7 @@ class QuotaSerializer(StrictFieldsMixin, BaseModelSerializer):
     role = serializers.SlugRelatedField(
         slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True, help_text="A role name."
     )
-    created_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    created_by = LinkField(view_name="user-detail", read_only=True)
     active = serializers.SerializerMethodField(help_text="In force now.")
 
     class Meta:

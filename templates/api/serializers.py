@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
+from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer
 from templates.models import Template
 
 
 class TemplateSerializer(BaseModelSerializer):
-    created_by = serializers.HyperlinkedRelatedField(view_name="user-detail", read_only=True)
+    created_by = LinkField(view_name="user-detail", read_only=True)
 
     class Meta:
         model = Template
