@@ -53,11 +53,13 @@ def subject_user(viewer, wanted: str | None):
     return find_user(wanted) if wanted else None
 
 
-def attach_related(objects: Iterable, *fields: str) -> list:
+def attach_related(objects: Iterable, *fields: str, known: Iterable = (), only: Iterable[str] = ()) -> list:
     """Load the named foreign keys of a page of rows by primary key: one ``__in`` query per
     related model, never a ``$lookup`` (django-mongodb-backend runs ``select_related()`` as a
     join over the whole collection before ``$match``/``$limit``). ``a__b`` loads ``b`` of each
-    loaded ``a``. Returns the rows as a list; a missing target (SET_NULL, deleted) stays None."""
+    loaded ``a``. ``known`` are instances already at hand (the request's user), which need no
+    query; ``only`` limits the columns loaded. Returns the rows as a list; a missing target
+    (SET_NULL, deleted) stays None."""
     rows = list(objects)
     if not rows:
         return rows
@@ -71,8 +73,11 @@ def attach_related(objects: Iterable, *fields: str) -> list:
         if name not in [field.name for field in by_model[descriptor.related_model]]:
             by_model[descriptor.related_model].append(descriptor)
     for model, model_fields in by_model.items():
-        ids = {getattr(row, field.attname) for row in rows for field in model_fields} - {None}
-        loaded = model._default_manager.in_bulk(ids) if ids else {}
+        loaded = {item.pk: item for item in known if isinstance(item, model) and item.pk is not None}
+        ids = {getattr(row, field.attname) for row in rows for field in model_fields} - {None} - set(loaded)
+        if ids:
+            related = model._default_manager.filter(pk__in=list(ids)).order_by()
+            loaded.update((item.pk, item) for item in (related.only(*only) if only else related))
         for row in rows:
             for field in model_fields:
                 value = getattr(row, field.attname)

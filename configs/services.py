@@ -20,9 +20,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from rest_framework import exceptions, status
 
-from cloudassist import metrics, pages, roles
+from cloudassist import metrics, roles
 from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
+from cloudassist.selectors import attach_related
 from configs import watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
 
@@ -94,7 +95,7 @@ def readable(user):
 
 def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
     """Entries ``actor`` may read, by name, optionally with a name prefix and `key:value` labels
-    (all must match). No join: paginate it with :class:`cloudassist.pages.IndexedPages` and load
+    (all must match). No join: paginate it (the sort is on an index: cloudassist/mongodb) and load
     the page's owners with :func:`attach_owners`."""
     queryset = readable(actor)
     if prefix:
@@ -110,7 +111,7 @@ def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
 
 def attach_owners(configs, *, actor=None) -> None:
     """Load the owners of a page of entries in one query (the actor needs none)."""
-    pages.attach(configs, "owner", only=["username"], known=[actor])
+    attach_related(configs, "owner", only=["username"], known=[actor])
 
 
 def by_name(name: str, *, now: datetime | None = None) -> Config | None:

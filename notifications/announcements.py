@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
-from cloudassist import pages
+from cloudassist.selectors import attach_related
 from notifications.choices import Kind
 from notifications.models import ExpiryWarning, Notification
 from notifications.services import devops_users, notify
@@ -177,7 +177,7 @@ def warn_expiring(*, now: datetime | None = None) -> int:
             status__in=LIVE, expires_at__gt=now, expires_at__lte=now + timedelta(minutes=leads[-1])
         ).order_by()
     )
-    pages.attach(due, "requested_by")
+    attach_related(due, "requested_by")
     sent = 0
     for request in due:
         fresh = []

@@ -18,9 +18,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cloudassist import pages
 from cloudassist.api.pagination import StandardPagination
 from cloudassist.api.serializers import ErrorSerializer, StrictFieldsMixin
+from cloudassist.selectors import attach_related
 from configs import services
 from configs.models import Config, ConfigVersion
 
@@ -117,7 +117,7 @@ class ConfigListView(APIView):
             labels=request.query_params.getlist("label"),
         )
         paginator = self.pagination()
-        page = paginator.paginate_queryset(pages.IndexedPages(queryset), request, view=self)
+        page = paginator.paginate_queryset(queryset, request, view=self)
         services.attach_owners(page, actor=request.user)
         return paginator.get_paginated_response(ConfigSerializer(page, many=True).data)
 
@@ -193,8 +193,8 @@ class ConfigVersionsView(APIView):
         config = services.get(actor=request.user, name=name)
         paginator = StandardPagination()
         versions = ConfigVersion.objects.filter(config=config).order_by("-version")
-        page = paginator.paginate_queryset(pages.IndexedPages(versions), request, view=self)
-        pages.attach(page, "author", only=["username"], known=[request.user])
+        page = paginator.paginate_queryset(versions, request, view=self)
+        attach_related(page, "author", only=["username"], known=[request.user])
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
 
@@ -207,7 +207,7 @@ class ConfigVersionView(APIView):
             from rest_framework.exceptions import NotFound
 
             raise NotFound("Not found")
-        pages.attach([found], "author", only=["username"], known=[request.user])
+        attach_related([found], "author", only=["username"], known=[request.user])
         return Response(VersionSerializer(found).data)
 
 

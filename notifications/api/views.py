@@ -5,7 +5,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cloudassist import pages
 from cloudassist.api.serializers import ErrorSerializer
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer, NotificationSettingsSerializer
@@ -39,7 +38,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def paginate_queryset(self, queryset):
         # [$match, $sort, $limit] on the recipient's index (ordering and pk tiebreak included), then
         # the page's deliveries in one query.
-        page = super().paginate_queryset(pages.IndexedPages(queryset))
+        page = super().paginate_queryset(queryset)
         selectors.attach_deliveries(page)
         return page
 
