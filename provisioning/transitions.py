@@ -167,10 +167,12 @@ def transition(
         record(
             subject=subject, actor=actor, action=action, from_status=seen, to_status=move.target, note=note, data=data
         )
-        if also is not None:
-            also(now)
+        # The move's own follow-up first: on-commit callbacks run in order, and the notifications
+        # ``also`` may register would otherwise put their delivery jobs ahead of (say) provisioning.
         if after_commit is not None:
             on_commit(after_commit, robust=True)
+        if also is not None:
+            also(now)
         for name, value in updates.items():
             setattr(subject, name, value)
         return 1
