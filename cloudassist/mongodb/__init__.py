@@ -1,4 +1,4 @@
-"""The MongoDB database backend: django-mongodb-backend with one fix for index-backed sorting.
+"""The MongoDB database backend: django-mongodb-backend with two fixes so that queries use indexes.
 
 django-mongodb-backend 5.2 sorts with ``$addFields: {created_at: "$created_at", _id: "$_id"}``
 before ``$sort``. Those identity fields stop MongoDB from pushing the ``$sort`` (and the
