@@ -126,7 +126,12 @@ def _name(process: psutil.Process) -> str:
 
 def _stop(proc) -> tuple[list[tuple[str, psutil.Process]], str]:
     """Ctrl-C the serve process; returns the processes it had started, with their names, and its output."""
-    tree = [(_name(child), child) for child in psutil.Process(proc.pid).children(recursive=True)]
+    tree = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            tree.append((_name(child), child))
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue  # a work horse that has just exited (not yet reaped): nothing left to stop
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, output
