@@ -1,9 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.db import connection
 
+from cloudassist.exceptions import Conflict
 from cloudassist.mongodb.counting import IndexedCountPaginator
 from cloudassist.selectors import attach_related
+
+
+def refusal(exc: Exception) -> tuple[int, str]:
+    """The message level and text an admin user sees for a refused action: a domain error
+    (cloudassist/exceptions.py; a conflict with the current state is a warning), a permission
+    refusal or a validation error (errors)."""
+    if isinstance(exc, ValidationError):
+        return messages.ERROR, " ".join(exc.messages)
+    level = messages.WARNING if isinstance(exc, Conflict) else messages.ERROR
+    return level, str(exc) or "Not allowed."
 
 
 class CloudAssistAdminSite(admin.AdminSite):

@@ -31,10 +31,11 @@ def attach_role_names(users: Iterable) -> list:
 
 
 def find_user(value: str):
-    """A user by id or username; a DRF 404 naming it when there is none."""
+    """A user by id or username; NotFound naming it when there is none."""
     from bson import ObjectId
     from django.db.models import Q
-    from rest_framework.exceptions import NotFound
+
+    from cloudassist.exceptions import NotFound
 
     lookup = Q(username=value)
     if ObjectId.is_valid(value):

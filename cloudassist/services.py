@@ -6,12 +6,11 @@ from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ProtectedError
-from rest_framework.exceptions import PermissionDenied
 
 from cloudassist import roles
-from cloudassist.api.errors import Conflict
+from cloudassist.exceptions import Conflict
 
 User = get_user_model()
 

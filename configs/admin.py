@@ -31,10 +31,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from rest_framework.exceptions import APIException, NotFound
 
 from cloudassist import roles
-from cloudassist.api.errors import Conflict
+from cloudassist.admin import refusal
+from cloudassist.exceptions import ApplicationError, Conflict, NotFound
 from configs import services
 from configs.models import Config, ConfigVersion
 
@@ -189,13 +189,13 @@ class ConfigForm(forms.ModelForm):
                 [f"Does not match the schema at {error['path']}: {error['message']}" for error in exc.extra["errors"]],
             )
         except services.TooLarge as exc:
-            self.add_error("data", str(exc.detail))
+            self.add_error("data", str(exc))
         except Conflict:
             self.add_error("name", "An entry with this name already exists.")
         except NotFound:
             self.add_error(None, "This entry no longer exists (deleted or expired meanwhile). Nothing was saved.")
-        except APIException as exc:  # 403: may not write, or may not change the access lists
-            self.add_error(None, str(exc.detail))
+        except (ApplicationError, PermissionDenied) as exc:  # may not write, or may not change the access lists
+            self.add_error(None, refusal(exc)[1])
 
     def _add_service_errors(self, exc: ValidationError) -> None:
         if not hasattr(exc, "error_dict"):
@@ -415,8 +415,8 @@ class ConfigAdmin(admin.ModelAdmin):
             reason = f"it changed meanwhile (now at version {exc.extra['current_version']})"
         except NotFound:
             reason = "it no longer exists or has expired"
-        except APIException as exc:
-            reason = str(exc.detail)
+        except (ApplicationError, PermissionDenied) as exc:
+            reason = refusal(exc)[1]
         else:
             super().log_deletions(request, [config])
             return True
@@ -489,8 +489,8 @@ class ConfigAdmin(admin.ModelAdmin):
             message = f"Not rolled back: {' '.join(exc.messages)}"
         except NotFound:
             message = f"Not rolled back: “{config.name}” no longer exists or has expired."
-        except APIException as exc:
-            message = f"Not rolled back: {exc.detail}"
+        except (ApplicationError, PermissionDenied) as exc:
+            message = f"Not rolled back: {refusal(exc)[1]}"
         else:
             self.log_change(request, new, f"Rolled back to version {version}.")
             done = f"Rolled back “{config.name}” to version {version}: it is now at version {new.version}."

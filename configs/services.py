@@ -11,18 +11,17 @@ from typing import Any
 
 import jsonpatch
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from rest_framework import exceptions, status
 
-from cloudassist import metrics, roles
-from cloudassist.api.errors import Conflict
+from cloudassist import exceptions, metrics, roles
 from cloudassist.db import run_atomic
+from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
 from configs import watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
@@ -31,31 +30,22 @@ MISSING = object()
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 
 
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The entry changed: its version does not match If-Match."
-    default_code = "precondition_failed"
+class PreconditionFailed(exceptions.PreconditionFailed):
+    """The entry changed: its version does not match If-Match."""
 
     def __init__(self, *, current: int):
-        super().__init__(f"The entry is at version {current}, not the one in If-Match.")
-        self.extra = {"current_version": current}
+        super().__init__(f"The entry is at version {current}, not the one in If-Match.", current_version=current)
 
 
-class TooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+TooLarge = exceptions.TooLarge
 
 
-class SchemaViolation(exceptions.APIException):
-    """422 listing every failing path of the data against the entry's JSON Schema."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "schema_violation"
+class SchemaViolation(exceptions.SchemaViolation):
+    """Listing every failing path of the data against the entry's JSON Schema."""
 
     def __init__(self, errors: list[dict[str, str]]):
         paths = ", ".join(error["path"] for error in errors)
-        super().__init__(f"The data does not match the entry's schema at: {paths}.")
-        self.extra = {"errors": errors}
+        super().__init__(f"The data does not match the entry's schema at: {paths}.", errors=errors)
 
 
 # --- access ------------------------------------------------------------------------------------
@@ -141,7 +131,7 @@ def get(*, actor, name: str) -> Config:
 def _writable(*, actor, name: str) -> Config:
     config = _readable(actor=actor, name=name)
     if not can_write(actor, config):
-        raise exceptions.PermissionDenied(f"You may read '{name}' but not change it.")
+        raise PermissionDenied(f"You may read '{name}' but not change it.")
     return config
 
 
@@ -283,7 +273,7 @@ def replace(*, actor, name: str, data: Any, if_match: int | None = None, **metad
     for field in ("read_roles", "write_roles"):
         if metadata.get(field, MISSING) is not MISSING:
             if not (roles.is_admin(actor) or config.owner_id == actor.pk):
-                raise exceptions.PermissionDenied("Only the owner or an admin changes who may read or write.")
+                raise PermissionDenied("Only the owner or an admin changes who may read or write.")
             extra[field] = _check_roles(metadata[field], field)
     if metadata.get("ttl", MISSING) is not MISSING:
         extra["expires_at"] = _expiry(metadata["ttl"], timezone.now())

@@ -28,10 +28,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
-from rest_framework.exceptions import APIException
 
 from cloudassist import roles
-from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, search_by_username
+from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, refusal, search_by_username
+from cloudassist.exceptions import ApplicationError
 from cloudassist.selectors import attach_related
 from provisioning import services
 from provisioning.choices import ExtensionStatus, RequestStatus
@@ -256,13 +256,9 @@ class ReviewActionsMixin:
         for obj in objects:
             try:
                 service(actor=request.user, note=note, **{self.subject_argument: obj})
-            except PermissionDenied as exc:
-                self._report_failure(request, obj, decision, str(exc), messages.ERROR)
-            except ValidationError as exc:
-                self._report_failure(request, obj, decision, " ".join(exc.messages), messages.ERROR)
-            except APIException as exc:  # 409: not pending review any more (names the status); 403 likewise
-                level = messages.WARNING if exc.status_code == 409 else messages.ERROR
-                self._report_failure(request, obj, decision, str(exc.detail), level)
+            except (PermissionDenied, ValidationError, ApplicationError) as exc:  # e.g. not pending any more
+                level, message = refusal(exc)
+                self._report_failure(request, obj, decision, message, level)
             else:
                 done += 1
         if done:

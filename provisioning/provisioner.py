@@ -93,7 +93,7 @@ def analyse(request_id) -> str:
         try:
             quota_services.check_still_within(request=request)
         except quota_services.QuotaExceeded as exc:
-            reasons.append(str(exc.detail))
+            reasons.append(exc.message)
     if reasons:
         _needs_review(request, "; ".join(reasons))
         return "needs review"

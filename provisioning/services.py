@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloudassist import logs, metrics
-from cloudassist.api.errors import Conflict
 from cloudassist.db import run_atomic
+from cloudassist.exceptions import Conflict
 from notifications import announcements
 from provisioning import transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
@@ -543,9 +543,8 @@ def revoke_extension(*, actor, extension: ExtensionRequest, note: str = "") -> E
 def read_secret(*, actor, request: ProvisionRequest, kind: str) -> str:
     """Decrypt the kubeconfig or credentials for someone allowed to see the request; every read
     is an audit event (the secret itself never is)."""
-    from rest_framework.exceptions import NotFound
-
     from cloudassist import crypto
+    from cloudassist.exceptions import NotFound
     from provisioning.models import Credential
 
     credential = Credential.objects.filter(provision_request=request).first()

@@ -19,9 +19,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
-from cloudassist import roles
-from cloudassist.api.errors import Conflict
+from cloudassist import exceptions, roles
 from cloudassist.db import is_transient, run_atomic
+from cloudassist.exceptions import Conflict
 from provisioning.choices import LIVE, ExtensionStatus, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
 
@@ -80,15 +80,12 @@ EXTENSION_MOVES: dict[str, Move] = _table(
 NOUNS = {ProvisionRequest: "provision request", ExtensionRequest: "extension request"}
 
 
-class InvalidTransition(Conflict):
-    """409: the move is not allowed from the subject's current status (which the body names)."""
-
-    default_code = "invalid_transition"
+class InvalidTransition(exceptions.InvalidTransition):
+    """The move is not allowed from the subject's current status (which the error names)."""
 
     def __init__(self, *, subject, action: str, current: str):
-        self.current_status = current
         noun = NOUNS[type(subject)]
-        super().__init__(f"Cannot {action.replace('_', ' ')} this {noun}: it is {current}.")
+        super().__init__(f"Cannot {action.replace('_', ' ')} this {noun}: it is {current}.", current_status=current)
 
 
 def moves_for(subject) -> dict[str, Move]:

@@ -17,7 +17,7 @@ from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cloudassist.api.errors import Conflict
+from cloudassist import exceptions
 from quotas.choices import QuotaType, ReservationState
 from quotas.estimates import Estimate, from_micros, to_micros
 from quotas.models import Quota, UsageLedger
@@ -115,10 +115,8 @@ def ledger_for(user) -> UsageLedger:
         return UsageLedger.objects.get(user=user)
 
 
-class QuotaExceeded(Conflict):
-    """409 with a breakdown per limited dimension: limit, reserved, this request."""
-
-    default_code = "quota_exceeded"
+class QuotaExceeded(exceptions.QuotaExceeded):
+    """With a breakdown per limited dimension: limit, reserved, this request."""
 
     def __init__(self, *, quota: EffectiveQuota, reserved: dict[str, int], amounts: dict[str, int], what: str):
         breakdown: dict[str, Any] = {}
@@ -140,8 +138,11 @@ class QuotaExceeded(Conflict):
                     f"{dimension.label} (limit {_display(dimension, limit)}, reserved {_display(dimension, held)}, "
                     f"{what} {_display(dimension, wanted)})"
                 )
-        self.extra = {"quota": breakdown, "quota_source": quota.source}
-        super().__init__(f"This would exceed your quota: {'; '.join(over) or 'limits changed meanwhile'}.")
+        super().__init__(
+            f"This would exceed your quota: {'; '.join(over) or 'limits changed meanwhile'}.",
+            quota=breakdown,
+            quota_source=quota.source,
+        )
 
 
 def _reserved(ledger: UsageLedger) -> dict[str, int]:
@@ -181,7 +182,7 @@ def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:
         ):
             raise QuotaExceeded(quota=quota, reserved=held, amounts=amounts, what="this request")
     except QuotaExceeded as exceeded:
-        return {"fits": False, "message": str(exceeded.detail), **exceeded.extra}
+        return {"fits": False, "message": exceeded.message, **exceeded.extra}
     return {"fits": True, "quota_source": quota.source, **usage(user=user)}
 
 

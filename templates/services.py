@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cloudassist.api.errors import Conflict
+from cloudassist.exceptions import Conflict
 from templates import rendering
 from templates.models import Template
 

@@ -20,15 +20,29 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from cloudassist import exceptions as app_errors
+
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = "Not found"
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = "conflict"
+# The HTTP status of each kind of domain error (cloudassist/exceptions.py); the first match in
+# the error's class hierarchy wins.
+STATUS_OF = {
+    app_errors.Conflict: status.HTTP_409_CONFLICT,
+    app_errors.NotFound: status.HTTP_404_NOT_FOUND,
+    app_errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    app_errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    app_errors.SchemaViolation: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
+def status_of(exc: app_errors.ApplicationError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return status.HTTP_400_BAD_REQUEST
 
 
 def error_body(message: str, *, code: str, status_code: int, fields: dict | None = None) -> dict:
@@ -101,9 +115,14 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, ProtectedError):
-        exc = Conflict(_protected_message(exc), code="protected")
+        exc = app_errors.Conflict(_protected_message(exc), code="protected")
     elif isinstance(exc, IntegrityError):
-        exc = Conflict(_integrity_message(exc), code="already_exists")
+        exc = app_errors.Conflict(_integrity_message(exc), code="already_exists")
+
+    if isinstance(exc, app_errors.ApplicationError):
+        code = status_of(exc)
+        set_rollback()
+        return Response({**error_body(exc.message, code=exc.code, status_code=code), **exc.extra}, status=code)
 
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
@@ -130,9 +149,6 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.NotFound):
             message = NOT_FOUND if message == str(exceptions.NotFound.default_detail) else message
         body = error_body(message, code=_first_code(exc), status_code=exc.status_code)
-        if getattr(exc, "current_status", None):
-            body["current_status"] = exc.current_status  # a refused state change names the current state
-        body.update(getattr(exc, "extra", None) or {})  # e.g. a quota breakdown
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connections
-from rest_framework.exceptions import APIException
 
+from cloudassist.exceptions import ApplicationError
 from provisioning import services
 from provisioning.choices import ExtensionSlot, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
@@ -26,7 +26,7 @@ def _race(workers: int, action) -> Counter:
             barrier.wait()
             action(index)
             outcome = "ok"
-        except (APIException, PermissionDenied) as exc:
+        except (ApplicationError, PermissionDenied) as exc:
             outcome = type(exc).__name__
         finally:
             connections.close_all()

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloudassist import services as user_services
-from cloudassist.api.errors import Conflict
+from cloudassist.exceptions import Conflict
 from provisioning import services
 from provisioning.choices import ExtensionSlot, ExtensionStatus, RequestStatus, RequestType
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connections
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
+from cloudassist.exceptions import ApplicationError
 from provisioning import services
 from provisioning.choices import ExtensionStatus, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
@@ -74,7 +74,7 @@ def test_over_budget_is_a_409_with_a_breakdown_and_stores_nothing(submit, dev_us
         "this_request": "0.384",
         "exceeded": True,
     }
-    assert "USD budget (limit 0.5, reserved 0.384, this request 0.384)" in str(refused.value.detail)
+    assert "USD budget (limit 0.5, reserved 0.384, this request 0.384)" in refused.value.message
     assert ProvisionRequest.objects.count() == 1
     assert ledger(dev_user)["usd_micros"] == 384_000
 
@@ -250,7 +250,7 @@ def test_one_hundred_concurrent_submissions_against_a_quota_for_ten(namespace, d
                 expires_at=timezone.now() + timedelta(hours=8),
             )
             outcome = "accepted"
-        except APIException as exc:
+        except ApplicationError as exc:
             outcome = type(exc).__name__
         finally:
             connections.close_all()

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
 
-from cloudassist.api.errors import Conflict
+from cloudassist.exceptions import Conflict
 from cloudassist.seed import seed_demo
 from templates import services
 from templates.models import Template
