@@ -3,7 +3,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from cloudassist import health, metrics
+from cloudassist import metrics
+from cloudassist.api import health
 from configs import urls as configs_urls
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from cloudassist.api.mixins import RelatedByPkMixin
 from cloudassist.api.serializers import ErrorSerializer
 from provisioning import selectors, services
+from provisioning.api.filtersets import ExtensionRequestFilterSet, ProvisionRequestFilterSet
 from provisioning.api.serializers import (
     EventSerializer,
     ExtensionRequestCreateSerializer,
@@ -17,7 +18,6 @@ from provisioning.api.serializers import (
     ProvisionRequestSerializer,
     ProvisionRequestUpdateSerializer,
 )
-from provisioning.filtersets import ExtensionRequestFilterSet, ProvisionRequestFilterSet
 from provisioning.models import ExtensionRequest, ProvisionRequest
 
 EXPAND_REQUEST = OpenApiParameter(

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from cloudassist.api.permissions import IsAdminOrReadOnly
 from cloudassist.api.serializers import ErrorSerializer
 from templates import selectors, services
+from templates.api.filtersets import TemplateFilterSet
 from templates.api.serializers import RenderRequestSerializer, RenderResultSerializer, TemplateSerializer
-from templates.filtersets import TemplateFilterSet
 
 
 class TemplateViewSet(viewsets.ModelViewSet):
