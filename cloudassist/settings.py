@@ -72,6 +72,7 @@ MIGRATION_MODULES = {
 }
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: latency including middlewares
     "django.middleware.security.SecurityMiddleware",
     "cloudassist.logs.RequestIdMiddleware",  # request id for logs and jobs, echoed in X-Request-ID
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
 ]
 
 ROOT_URLCONF = "cloudassist.urls"
@@ -189,7 +191,8 @@ LOGIN_URL = "/admin/login/"
 # (see README, "Production checklist", for the one warning we leave on purpose).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]  # probes speak plain HTTP inside the cluster
+# Probes and the metrics scrape speak plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -359,15 +362,9 @@ from cloudassist import metrics as _metrics  # noqa: E402
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")  # noqa: S104 -- scraped in-cluster
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: latency including middlewares
-    *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
-]
 # Cache timings and hits/misses (cloudassist_cache_*): the local-memory cache, instrumented (DRF
 # throttling keeps using it).
 CACHES = {"default": {"BACKEND": "cloudassist.cache.InstrumentedLocMemCache", "LOCATION": "cloudassist"}}
 # MongoDB command durations and failures, through MongoClient's event_listeners.
 DATABASES["default"]["OPTIONS"]["event_listeners"] = [_metrics.MongoCommandMetrics()]
 RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}
-SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]  # scraped over plain HTTP in the cluster
