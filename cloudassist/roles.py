@@ -84,8 +84,6 @@ def role_names(user) -> set[str]:
 def names_by_user(user_ids) -> dict:
     """Role names per user id, in two indexed queries (memberships by user, roles by id) rather
     than the join ``user.groups`` is on MongoDB (a $lookup over every role before the $match)."""
-    from collections import defaultdict
-
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
@@ -93,9 +91,7 @@ def names_by_user(user_ids) -> dict:
         get_user_model().groups.through.objects.filter(user_id__in=list(user_ids)).values_list("user_id", "group_id")
     )
     names = dict(Group.objects.filter(pk__in={group for _, group in memberships}).values_list("pk", "name"))
-    found: dict = defaultdict(set)
-    for user_id in user_ids:
-        found[user_id] = set()
+    found: dict = {user_id: set() for user_id in user_ids}
     for user_id, group_id in memberships:
         if group_id in names:
             found[user_id].add(names[group_id])

@@ -9,7 +9,5 @@ def attach_deliveries(notifications) -> None:
         notification.delivery_list = []
     if not by_id:
         return
-    # Sorted here: an ORM order_by would put an $addFields before the $sort (over this page only, but still).
-    deliveries = Delivery.objects.filter(notification_id__in=list(by_id)).order_by()
-    for delivery in sorted(deliveries, key=lambda row: (row.created_at, row.pk)):
+    for delivery in Delivery.objects.filter(notification_id__in=list(by_id)).order_by("created_at", "pk"):
         by_id[delivery.notification_id].delivery_list.append(delivery)

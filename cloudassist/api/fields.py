@@ -30,47 +30,6 @@ class ObjectIdField(serializers.CharField):
             self.fail("invalid_object_id", value=text)
 
 
-class IdOrHyperlinkField(serializers.HyperlinkedRelatedField):  # written as an id; read back as a URL
-    """A related object written as its id (or its URL) and read back as its URL.
-
-    ``queryset`` may be a callable taking the request, so a user can only point at objects
-    they can see; anything else is "unknown", never a hint that it exists.
-    """
-
-    default_error_messages = {
-        "unknown": "Unknown {noun} '{value}'.",
-        "invalid_id": "“{value}” is not a valid {noun} id.",
-        "incorrect_type": "Expected the {noun}'s id (a string), got {data_type}.",
-    }
-
-    def __init__(self, *, noun: str, scope=None, **kwargs):
-        self.noun = noun
-        self.scope = scope
-        super().__init__(**kwargs)
-
-    def get_url(self, obj, view_name, request, format):
-        return CachedUrlMixin.get_url(self, obj, view_name, request, format)
-
-    def get_queryset(self):
-        if self.scope is not None:
-            return self.scope(self.context["request"])
-        return super().get_queryset()
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("incorrect_type", noun=self.noun, data_type=type(data).__name__)
-        value = data.strip()
-        if "/" in value:  # a URL: the last path segment is the id
-            value = value.rstrip("/").rsplit("/", 1)[-1]
-        queryset = self.get_queryset()
-        try:
-            return queryset.get(pk=value)
-        except queryset.model.DoesNotExist:
-            self.fail("unknown", noun=self.noun, value=value)
-        except (DjangoValidationError, InvalidId, TypeError, ValueError):
-            self.fail("invalid_id", noun=self.noun, value=value)
-
-
 # --- hyperlinks, reversed once per request ----------------------------------------------------
 
 _PLACEHOLDER = "00cloudassist0url0placeholder00"
@@ -113,3 +72,41 @@ class LinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
 
 class SelfLinkField(CachedUrlMixin, serializers.HyperlinkedIdentityField):
     """The object's own ``url`` (DRF's HyperlinkedIdentityField, reversed once per request)."""
+
+
+class IdOrHyperlinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
+    """A related object written as its id (or its URL) and read back as its URL.
+
+    ``queryset`` may be a callable taking the request, so a user can only point at objects
+    they can see; anything else is "unknown", never a hint that it exists.
+    """
+
+    default_error_messages = {
+        "unknown": "Unknown {noun} '{value}'.",
+        "invalid_id": "“{value}” is not a valid {noun} id.",
+        "incorrect_type": "Expected the {noun}'s id (a string), got {data_type}.",
+    }
+
+    def __init__(self, *, noun: str, scope=None, **kwargs):
+        self.noun = noun
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        if self.scope is not None:
+            return self.scope(self.context["request"])
+        return super().get_queryset()
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("incorrect_type", noun=self.noun, data_type=type(data).__name__)
+        value = data.strip()
+        if "/" in value:  # a URL: the last path segment is the id
+            value = value.rstrip("/").rsplit("/", 1)[-1]
+        queryset = self.get_queryset()
+        try:
+            return queryset.get(pk=value)
+        except queryset.model.DoesNotExist:
+            self.fail("unknown", noun=self.noun, value=value)
+        except (DjangoValidationError, InvalidId, TypeError, ValueError):
+            self.fail("invalid_id", noun=self.noun, value=value)

@@ -178,5 +178,5 @@ def test_sweep_queries_use_indexes(make_request, mongo_commands):
     scans = [c for c in seen.commands if c["collection"] == REQUESTS and c["name"] in ("aggregate", "find")]
     assert scans, seen.summary()
     for command in scans:
-        assert_no_joins(command["pipeline"][:1])
+        assert_no_joins(command["pipeline"])
         assert_uses_index(command)
