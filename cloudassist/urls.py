@@ -5,16 +5,28 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from cloudassist import metrics
 from cloudassist.api import health
-from configs import urls as configs_urls
+from cloudassist.api.routers import api_root_view
+
+# Each app owns its API routes in <app>/api/urls.py; the project mounts them by dotted path (as
+# INSTALLED_APPS names apps), so the core imports no app. Their collections make the API root.
+API_URLCONFS = (
+    "cloudassist.api.urls",
+    "templates.api.urls",
+    "provisioning.api.urls",
+    "quotas.api.urls",
+    "notifications.api.urls",
+)
+CONFIGS_URLCONF = "configs.api.urls"  # the config server, mounted twice (see that module)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    *configs_urls.patterns("api/v1/configs"),
-    path("api/v1/", include("cloudassist.api.urls")),
-    *configs_urls.patterns("configs"),  # the seed's paths, for existing clients
+    path("api/v1/", include(CONFIGS_URLCONF)),
+    path("api/v1/", api_root_view(API_URLCONFS), name="api-root"),
+    *(path("api/v1/", include(urlconf)) for urlconf in API_URLCONFS),
+    path("", include(CONFIGS_URLCONF)),  # /configs: the seed's paths, for existing clients
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api-docs/?$", SpectacularAPIView.as_view(), name="schema-seed"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
