@@ -28,9 +28,15 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     cache.clear()
+    # The shared cache lives in the Redis database rq uses: delete its keys, never flush the database.
+    shared = caches["shared"]
+    client = shared._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{shared.key_prefix}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """The periodic schedule, run by `manage.py rqcron cloudassist.cron` (rq's cron scheduler;
-`make run` starts it). No system cron."""
+`make run` starts it). No system cron. Each app declares its sweeps (``periodic_jobs`` on its
+AppConfig, cloudassist/apps.py); they all run every SWEEP_INTERVAL_SECONDS."""
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from rq import cron
 
-from configs import jobs as config_jobs
-from notifications import jobs as notification_jobs
-from provisioning import jobs as provisioning_jobs
+from cloudassist.apps import project_apps
 
-cron.register(provisioning_jobs.sweep, "default", interval=settings.SWEEP_INTERVAL_SECONDS, name="provisioning-sweep")
-cron.register(notification_jobs.sweep, "default", interval=settings.SWEEP_INTERVAL_SECONDS, name="notifications-sweep")
-cron.register(config_jobs.purge_expired, "default", interval=settings.SWEEP_INTERVAL_SECONDS, name="configs-ttl")
+for _app in project_apps():
+    for _job in _app.periodic_jobs:
+        cron.register(import_string(_job.func), _job.queue, interval=settings.SWEEP_INTERVAL_SECONDS, name=_job.name)

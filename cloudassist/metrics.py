@@ -11,31 +11,30 @@ counter in the default in-memory registry would only show one process's share. W
 ``PROMETHEUS_MULTIPROC_DIR`` is set, prometheus_client keeps every value in per-process files
 in that directory and ``/metrics`` (web) or the worker's metrics port (rq) adds them up with a
 ``MultiProcessCollector``. prometheus_client picks its value class at import time; this module
-sets it again explicitly when the directory is configured, before any metric exists (settings.py
-imports this module), so import order does not matter. Work horses share one file set per rq
-worker (one horse runs at a time), instead of leaving a new file set behind for every job.
+sets it again explicitly when the directory is configured, before any metric exists (the apps
+create theirs with the classes imported from here), so import order does not matter. Work horses
+share one file set per rq worker (one horse runs at a time), instead of leaving a new file set behind for every job.
 
 Scrape-time numbers (requests per status from MongoDB, queue depths from Redis) are not process
 metrics: they are computed by collectors registered on the exposition registry of the web's
 ``/metrics`` only. Every web replica reports the same values: aggregate them with ``max``.
 
-This module is imported by settings.py: keep its imports light (no models at import time).
+The core's metrics live here (MongoDB commands, rq jobs, the cache); each app keeps its own in
+``<app>/metrics.py``, imported by its AppConfig.ready(), which also registers its scrape-time
+collectors (``register_scrape_collector``). Keep this module's imports light (no models).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from pymongo import monitoring
+
+__all__ = ["Counter", "Gauge", "Histogram"]  # what the apps import from here: their metrics are made with these
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +76,8 @@ if multiprocess_dir():
 
 
 # --- metrics -----------------------------------------------------------------------------------
+# The apps define theirs in <app>/metrics.py (imported by their AppConfig.ready()) with the metric
+# classes imported from here, so that multiprocess mode is configured before any metric exists.
 
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SLOW_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
@@ -90,24 +91,6 @@ MONGODB_COMMAND_DURATION = Histogram(
 MONGODB_COMMAND_FAILURES = Counter(
     "cloudassist_mongodb_command_failures_total", "MongoDB commands that failed, by command name.", ["command"]
 )
-REVIEWS = Counter(
-    "cloudassist_reviews_total",
-    "Committed review decisions: kind provision|extension, decision approved|rejected, actor human|system.",
-    ["kind", "decision", "actor"],
-)
-PROVIDER_CALL_DURATION = Histogram(
-    "cloudassist_provider_call_duration_seconds",
-    "One provider call by a provision or purge job attempt: operation create|delete, outcome ok|transient_error|error.",
-    ["operation", "provider", "outcome"],
-    buckets=SLOW_BUCKETS,
-)
-PROVISIONING_DURATION = Histogram(
-    "cloudassist_provisioning_duration_seconds",
-    "From entering INITIATED (provision) or PURGE_INITIATED (purge) to the committed end state, "
-    "retries included: outcome succeeded|failed.",
-    ["operation", "provider", "outcome"],
-    buckets=SLOW_BUCKETS,
-)
 RQ_JOBS = Counter(
     "cloudassist_rq_jobs_total",
     "rq job executions ending, by queue, job function and outcome finished|failed|retried|stopped.",
@@ -118,22 +101,6 @@ RQ_JOB_DURATION = Histogram(
     "rq job executions (one attempt), by queue and job function.",
     ["queue", "job"],
     buckets=SLOW_BUCKETS,
-)
-NOTIFICATION_DELIVERIES = Counter(
-    "cloudassist_notification_deliveries_total",
-    "Email and webhook delivery attempts, by channel and outcome sent|failed|retry.",
-    ["channel", "outcome"],
-)
-CONFIG_READS = Counter("cloudassist_config_reads_total", "Config server reads, by operation get|list.", ["operation"])
-CONFIG_WRITES = Counter(
-    "cloudassist_config_writes_total",
-    "Committed config server writes, by operation create|replace|patch|rollback|delete.",
-    ["operation"],
-)
-CONFIG_WATCHES_WAITING = Gauge(
-    "cloudassist_config_watches_waiting",
-    "Config watches (long polls) waiting for a change now, over the live web processes.",
-    multiprocess_mode="livesum",
 )
 CACHE_OPERATION_DURATION = Histogram(
     "cloudassist_cache_operation_duration_seconds",
@@ -147,75 +114,6 @@ CACHE_GETS = Counter(
 
 
 # --- helpers called by the services (one line each at the call site) ---------------------------
-
-
-def actor_kind(actor) -> str:
-    return "system" if actor is None else "human"
-
-
-def reviewed(*, kind: str, decision: str, actor) -> None:
-    """A review decision has committed (call after transitions.transition returned)."""
-    REVIEWS.labels(kind=kind, decision=decision, actor=actor_kind(actor)).inc()
-
-
-@contextmanager
-def provider_call(*, operation: str, provider: str) -> Iterator[None]:
-    """Time one provider call; the outcome is taken from the exception it raises, if any."""
-    from provisioning.providers.base import TransientProviderError
-
-    started = time.perf_counter()
-    outcome = "error"
-    try:
-        yield
-        outcome = "ok"
-    except TransientProviderError:
-        outcome = "transient_error"
-        raise
-    finally:
-        PROVIDER_CALL_DURATION.labels(operation=operation, provider=provider, outcome=outcome).observe(
-            time.perf_counter() - started
-        )
-
-
-_STARTS = {"provision": "start_provisioning", "purge": "start_purge"}
-
-
-def provisioning_finished(request, *, operation: str, outcome: str) -> None:
-    """A provision or purge reached its end state (committed): observe how long it took since the
-    request entered its working status (its latest start event)."""
-    from provisioning.models import Event
-
-    started = (
-        Event.objects.filter(provision_request_id=request.pk, action=_STARTS[operation])
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    provider = (request.template_snapshot or {}).get("provider", "") or "unknown"
-    seconds = max((request.updated_at - started).total_seconds(), 0.0) if started and request.updated_at else 0.0
-    PROVISIONING_DURATION.labels(operation=operation, provider=provider, outcome=outcome).observe(seconds)
-
-
-def delivery(*, channel: str, outcome: str) -> None:
-    NOTIFICATION_DELIVERIES.labels(channel=channel, outcome=outcome).inc()
-
-
-def config_read(operation: str) -> None:
-    CONFIG_READS.labels(operation=operation).inc()
-
-
-def config_written(operation: str) -> None:
-    CONFIG_WRITES.labels(operation=operation).inc()
-
-
-@contextmanager
-def watch_waiting() -> Iterator[None]:
-    """Count a config watch as waiting for the duration of the block."""
-    CONFIG_WATCHES_WAITING.inc()
-    try:
-        yield
-    finally:
-        CONFIG_WATCHES_WAITING.dec()
 
 
 def cache_operation(*, backend: str, operation: str, seconds: float) -> None:
@@ -265,41 +163,6 @@ class MongoCommandMetrics(monitoring.CommandListener):
 # --- scrape-time collectors (web /metrics only) ------------------------------------------------
 
 
-def _up(name: str, ok: bool) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(
-        "cloudassist_collector_up", "1 when a scrape-time collector could read its source.", labels=["collector"]
-    )
-    family.add_metric([name], 1.0 if ok else 0.0)
-    return family
-
-
-class ProvisionRequestCollector:
-    """``cloudassist_provision_requests{status}``: one aggregate ($group by status) per scrape."""
-
-    name = "provision_requests"
-
-    def collect(self):
-        from django.db.models import Count
-
-        from provisioning.choices import RequestStatus
-        from provisioning.models import ProvisionRequest
-
-        family = GaugeMetricFamily(
-            "cloudassist_provision_requests", "Provision requests by current status.", labels=["status"]
-        )
-        try:
-            rows = ProvisionRequest.objects.order_by().values("status").annotate(n=Count("pk"))
-            counts = {row["status"]: row["n"] for row in rows}
-        except Exception:
-            logger.warning("metrics: cannot count provision requests", exc_info=True)
-            yield _up(self.name, False)
-            return
-        for status in RequestStatus.values:
-            family.add_metric([status], float(counts.get(status, 0)))
-        yield family
-        yield _up(self.name, True)
-
-
 class QueueCollector:
     """``cloudassist_rq_queue_jobs{queue,state}`` for every queue in RQ_QUEUES: queued (the list's
     length) and the started/scheduled/deferred/failed registries (plain ZCARDs, no cleanup)."""
@@ -328,10 +191,10 @@ class QueueCollector:
                     family.add_metric([name, state], float(registry.get_job_count(cleanup=False)))
         except Exception:
             logger.warning("metrics: cannot read the rq queues", exc_info=True)
-            yield _up(self.name, False)
+            yield up(self.name, False)
             return
         yield family
-        yield _up(self.name, True)
+        yield up(self.name, True)
 
 
 class _ProcessRegistry:
@@ -343,50 +206,32 @@ class _ProcessRegistry:
         return REGISTRY.collect()
 
 
+_SCRAPE_COLLECTORS: list = []
+
+
+def register_scrape_collector(collector) -> None:
+    """Add a scrape-time collector to the web's ``/metrics`` (an app calls this from its
+    AppConfig.ready()); a second collector with the same ``name`` replaces the first."""
+    _SCRAPE_COLLECTORS[:] = [c for c in _SCRAPE_COLLECTORS if c.name != collector.name]
+    _SCRAPE_COLLECTORS.append(collector)
+
+
+def up(name: str, ok: bool) -> GaugeMetricFamily:
+    """``cloudassist_collector_up{collector}``: whether a scrape-time collector could read its source."""
+    family = GaugeMetricFamily(
+        "cloudassist_collector_up", "1 when a scrape-time collector could read its source.", labels=["collector"]
+    )
+    family.add_metric([name], 1.0 if ok else 0.0)
+    return family
+
+
 def exposition_registry(*, scrape_time: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessRegistry())
     if scrape_time:
-        registry.register(ProvisionRequestCollector())
-        registry.register(QueueCollector())
+        for collector in (*_SCRAPE_COLLECTORS, QueueCollector()):
+            registry.register(collector)
     return registry
-
-
-# --- the web endpoint --------------------------------------------------------------------------
-
-
-def _token_matches(request, token: str) -> bool:
-    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not supplied.strip():
-        return False
-    return hmac.compare_digest(supplied.strip().encode(), token.encode())
-
-
-def metrics_view(request):
-    """GET /metrics. With METRICS_TOKEN set: ``Authorization: Bearer <token>`` or 401. Without
-    it: 404, except in DEBUG (``make run`` on 127.0.0.1), where it is open."""
-    from django.conf import settings
-    from django.http import HttpResponse, JsonResponse
-
-    from cloudassist.api.errors import error_body
-
-    if request.method not in ("GET", "HEAD"):
-        body = error_body(f'Method "{request.method}" not allowed.', code="method_not_allowed", status_code=405)
-        return JsonResponse(body, status=405, headers={"Allow": "GET, HEAD"})
-    token = settings.METRICS_TOKEN
-    if not token and not settings.DEBUG:
-        return JsonResponse(error_body("Not found", code="not_found", status_code=404), status=404)
-    if token and not _token_matches(request, token):
-        message = "Metrics need a valid token: send Authorization: Bearer <METRICS_TOKEN>."
-        return JsonResponse(
-            error_body(message, code="not_authenticated", status_code=401),
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-        )
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    response = HttpResponse(encoder(exposition_registry()), content_type=content_type)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # --- the worker's endpoint ---------------------------------------------------------------------

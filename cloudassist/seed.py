@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils.module_loading import import_string
 
 from cloudassist import roles, services
-from quotas.pricing_seed import seed_pricing
-from templates import services as template_services
-from templates.models import Template
-from templates.seed import TEMPLATES
+from cloudassist.apps import project_apps
 
 DEMO_USERS = {
     "aaa": roles.ADMIN,
@@ -34,9 +32,18 @@ class SeedReport:
 
 
 def seed_demo(*, password: str | None = None) -> SeedReport:
-    """Create what is missing; passwords are set only when a user is created."""
+    """Create what is missing, app by app (each app's ``demo_seed``, in INSTALLED_APPS order: the
+    users and roles, the templates, the prices); passwords are set only when a user is created."""
     password = password or settings.DEMO_PASSWORD
     report = SeedReport()
+    for config in project_apps():
+        if config.demo_seed:
+            import_string(config.demo_seed)(report, password=password)
+    return report
+
+
+def seed_users(report: SeedReport, *, password: str) -> None:
+    """The built-in roles and the demo users."""
     services.ensure_roles()
     groups = {group.name: group for group in Group.objects.filter(name__in=roles.ALL)}
     User = get_user_model()
@@ -54,15 +61,3 @@ def seed_demo(*, password: str | None = None) -> SeedReport:
             validate_password=False,  # demo accounts share one configurable password
         )
         report.created.append(f"user {username} ({role})")
-    for definition in TEMPLATES:
-        if Template.objects.filter(pk=definition["id"]).exists():
-            report.existing.append(f"template {definition['id']}")
-            continue
-        template_services.create_template(actor=None, **definition)
-        report.created.append(f"template {definition['id']}")
-    prices = seed_pricing()
-    if prices:
-        report.created.append(f"{prices} seed prices (instances, disks, EKS control plane)")
-    else:
-        report.existing.append("prices")
-    return report

@@ -10,16 +10,28 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ProtectedError
 
 from cloudassist import roles
+from cloudassist.apps import project_apps
 from cloudassist.exceptions import Conflict
 
 User = get_user_model()
 
 
+def admin_permissions() -> dict[str, set[str]]:
+    """The Django-admin permission codenames each built-in role is granted (superusers need none),
+    as the apps declare them (``role_permissions`` on their AppConfig, cloudassist/apps.py)."""
+    granted: dict[str, set[str]] = {name: set() for name in roles.ALL}
+    for config in project_apps():
+        for role, codenames in config.role_permissions.items():
+            granted[role].update(codenames)
+    return granted
+
+
 def ensure_roles() -> list[Group]:
     """Create the built-in roles if they are missing and give them their admin permissions (idempotent)."""
+    granted = admin_permissions()
     groups = [Group.objects.get_or_create(name=name)[0] for name in roles.ALL]
     for group in groups:
-        codenames = roles.ADMIN_PERMISSIONS.get(group.name, ())
+        codenames = granted.get(group.name)
         if codenames:
             group.permissions.add(*Permission.objects.filter(codename__in=codenames))
     return groups

@@ -354,17 +354,23 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # --- Metrics (cloudassist/metrics.py, README "Metrics") ---
 # GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers
 # 404 unless DEBUG. PROMETHEUS_MULTIPROC_DIR (read from the environment by prometheus_client, and
-# by cloudassist.metrics when imported here, before any metric exists) turns on multiprocess mode
-# for several gunicorn workers and rq's forked work horses. WORKER_METRICS_PORT: the rq worker
-# serves its own metrics on 0.0.0.0:<port>/metrics (cloudassist/worker.py).
-from cloudassist import metrics as _metrics  # noqa: E402
+# by cloudassist.metrics, before any metric exists) turns on multiprocess mode for several gunicorn
+# workers and rq's forked work horses. WORKER_METRICS_PORT: the rq worker serves its own metrics on
+# 0.0.0.0:<port>/metrics (cloudassist/worker.py). MongoDB command durations and failures come from
+# a pymongo command listener the core app registers when Django starts (cloudassist/apps.py).
 
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")  # noqa: S104 -- scraped in-cluster
-# Cache timings and hits/misses (cloudassist_cache_*): the local-memory cache, instrumented (DRF
-# throttling keeps using it).
-CACHES = {"default": {"BACKEND": "cloudassist.cache.InstrumentedLocMemCache", "LOCATION": "cloudassist"}}
-# MongoDB command durations and failures, through MongoClient's event_listeners.
-DATABASES["default"]["OPTIONS"]["event_listeners"] = [_metrics.MongoCommandMetrics()]
+# default: each process's own memory, instrumented (cache timings and hits/misses, cloudassist_cache_*).
+# shared: Redis (REDIS_URL), for what every web process must count together: the login throttle
+# (cloudassist/api/throttling.py). Its keys carry a prefix; nothing flushes the database rq uses.
+CACHES = {
+    "default": {"BACKEND": "cloudassist.cache.InstrumentedLocMemCache", "LOCATION": "cloudassist"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cloudassist-cache",
+    },
+}
 RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}

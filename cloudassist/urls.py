@@ -3,8 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from cloudassist import metrics
-from cloudassist.api import health
+from cloudassist.api import health, metrics
 from cloudassist.api.routers import api_root_view
 
 # Each app owns its API routes in <app>/api/urls.py; the project mounts them by dotted path (as

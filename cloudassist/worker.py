@@ -24,22 +24,29 @@ import signal
 import time
 
 import rq
+from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from cloudassist import metrics
+from cloudassist.apps import project_apps
 
-# The job modules and what they import lazily; the provider modules come from their registry.
-PRELOAD = ("provisioning.jobs", "provisioning.provisioner", "notifications.jobs", "configs.jobs", "cloudassist.cron")
+
+def _load(path: str) -> None:
+    """Import a module by dotted path, or call the function a dotted path names."""
+    try:
+        importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:
+            raise
+        import_string(path)()
 
 
 def preload() -> None:
-    """Import, in the worker process, every module a job may need, so work horses inherit them."""
-    from django.urls import reverse
-
-    from provisioning import providers
-
-    for module in PRELOAD:
-        importlib.import_module(module)
-    providers.names()  # imports every provider module (and kubernetes, boto3)
+    """Import, in the worker process, every module a job may need (each app's ``worker_preload``),
+    so work horses inherit them."""
+    for config in project_apps():
+        for path in config.worker_preload:
+            _load(path)
     reverse("health")  # builds the URL resolver once (notifications link to the API: ~50 ms per horse otherwise)
 
 

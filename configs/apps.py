@@ -1,6 +1,19 @@
-from django.apps import AppConfig
+from cloudassist import roles
+from cloudassist.apps import PeriodicJob, ProjectAppConfig
+
+# The config server's entries and their history: DevOps see them; admins also add, change, delete
+# and roll back (rollback is an admin view that checks roles.is_admin; writes go through configs.services).
+VIEW = ("view_config", "view_configversion")
 
 
-class ConfigsConfig(AppConfig):
+class ConfigsConfig(ProjectAppConfig):
     name = "configs"
-    default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
+    role_permissions = {
+        roles.ADMIN: (*VIEW, "add_config", "change_config", "delete_config"),
+        roles.DEVOPS: VIEW,
+    }
+    periodic_jobs = (PeriodicJob("configs.jobs.purge_expired", "configs-ttl"),)
+    worker_preload = ("configs.jobs",)
+
+    def ready(self):
+        from configs import metrics  # noqa: F401  (defines the app's metrics; its models are loaded now)

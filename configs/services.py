@@ -19,11 +19,11 @@ from django_mongodb_backend.transaction import on_commit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from cloudassist import exceptions, metrics, roles
+from cloudassist import exceptions, roles
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
-from configs import watch
+from configs import metrics, watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
 
 MISSING = object()

@@ -1,6 +1,17 @@
-from django.apps import AppConfig
+from cloudassist import roles
+from cloudassist.apps import PeriodicJob, ProjectAppConfig
+
+VIEW = ("view_notification", "view_delivery", "view_notificationsettings", "view_rolewebhook")
 
 
-class NotificationsConfig(AppConfig):
+class NotificationsConfig(ProjectAppConfig):
     name = "notifications"
-    default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
+    role_permissions = {
+        roles.ADMIN: (*VIEW, "add_rolewebhook", "change_rolewebhook", "delete_rolewebhook"),
+        roles.DEVOPS: VIEW,
+    }
+    periodic_jobs = (PeriodicJob("notifications.jobs.sweep", "notifications-sweep"),)
+    worker_preload = ("notifications.jobs",)
+
+    def ready(self):
+        from notifications import metrics  # noqa: F401  (defines the app's metrics; its models are loaded now)

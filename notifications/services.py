@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
-from cloudassist import logs, metrics, roles
-from notifications import channels
+from cloudassist import logs, roles
+from notifications import channels, metrics
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
 

@@ -1,6 +1,20 @@
-from django.apps import AppConfig
+from cloudassist import roles
+from cloudassist.apps import PeriodicJob, ProjectAppConfig
+
+# Requests are only viewed in the admin: approve/reject are admin actions that call the services,
+# which decide who may review (provisioning/transitions.py), never a model permission.
+REVIEW_PERMISSIONS = ("view_provisionrequest", "view_extensionrequest", "view_event")
 
 
-class ProvisioningConfig(AppConfig):
+class ProvisioningConfig(ProjectAppConfig):
     name = "provisioning"
-    default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
+    role_permissions = {roles.ADMIN: REVIEW_PERMISSIONS, roles.DEVOPS: REVIEW_PERMISSIONS}
+    periodic_jobs = (PeriodicJob("provisioning.jobs.sweep", "provisioning-sweep"),)
+    # The job modules, and every provider module (kubernetes, boto3) from the registry.
+    worker_preload = ("provisioning.jobs", "provisioning.provisioner", "provisioning.providers.names")
+
+    def ready(self):
+        from cloudassist.metrics import register_scrape_collector
+        from provisioning import metrics  # the app's metrics; its models are loaded now
+
+        register_scrape_collector(metrics.ProvisionRequestCollector())

@@ -15,11 +15,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cloudassist import metrics
 from cloudassist.db import run_atomic
 from cloudassist.selectors import attach_related
 from notifications import announcements
-from provisioning import providers, services, transitions
+from provisioning import metrics, providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import Event, ProvisionRequest
 from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError

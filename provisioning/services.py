@@ -17,11 +17,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from cloudassist import logs, metrics
+from cloudassist import logs
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from notifications import announcements
-from provisioning import transitions
+from provisioning import metrics, transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
 from quotas import analysis, estimates

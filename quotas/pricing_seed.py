@@ -262,3 +262,12 @@ def seed_pricing() -> int:
         + _create_missing(DiskPrice, _disk_rows(), ("disk_type", "region"))
         + _create_missing(ServicePrice, _service_rows(), ("service", "region"))
     )
+
+
+def seed_demo_prices(report, *, password: str) -> None:
+    """The demo seed's prices (``manage.py seed_demo``)."""
+    prices = seed_pricing()
+    if prices:
+        report.created.append(f"{prices} seed prices (instances, disks, EKS control plane)")
+    else:
+        report.existing.append("prices")

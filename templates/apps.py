@@ -1,6 +1,11 @@
-from django.apps import AppConfig
+from cloudassist import roles
+from cloudassist.apps import ProjectAppConfig
 
 
-class TemplatesConfig(AppConfig):
+class TemplatesConfig(ProjectAppConfig):
     name = "templates"
-    default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
+    role_permissions = {
+        roles.ADMIN: ("view_template", "add_template", "change_template"),
+        roles.DEVOPS: ("view_template",),
+    }
+    demo_seed = "templates.seed.seed_templates"

@@ -2,6 +2,8 @@
 bucket and EC2 instances."""
 
 from quotas.pricing_seed import DISK_TYPES, INSTANCE_TYPES
+from templates import services
+from templates.models import Template
 
 EKS_REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]
 EKS_INSTANCE_TYPES = [
@@ -222,3 +224,13 @@ spec:
 }
 
 TEMPLATES = [BASIC_EKS_CLUSTER, DEV_NAMESPACE, S3_BUCKET, EC2_INSTANCE]
+
+
+def seed_templates(report, *, password: str) -> None:
+    """The demo seed's templates (``manage.py seed_demo``): those missing are created."""
+    for definition in TEMPLATES:
+        if Template.objects.filter(pk=definition["id"]).exists():
+            report.existing.append(f"template {definition['id']}")
+            continue
+        services.create_template(actor=None, **definition)
+        report.created.append(f"template {definition['id']}")

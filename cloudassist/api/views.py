@@ -10,7 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from cloudassist import selectors, services
@@ -23,6 +22,7 @@ from cloudassist.api.serializers import (
     TokenSerializer,
     UserSerializer,
 )
+from cloudassist.api.throttling import SharedScopedRateThrottle
 
 User = get_user_model()
 
@@ -105,7 +105,7 @@ class TokenView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "auth-token"
 
     @extend_schema(

@@ -87,3 +87,25 @@ def test_admin_login_for_admins_and_devops_only(client, admin_user, devops_user,
     else:
         assert response.status_code == 200  # the form again, with an error
         assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_login_throttle_counts_in_redis_for_every_web_process(dev_user, settings):
+    from django.core.cache import cache, caches
+    from rest_framework.throttling import SimpleRateThrottle
+
+    limit, _ = SimpleRateThrottle.parse_rate(None, SimpleRateThrottle.THROTTLE_RATES["auth-token"])
+    statuses = [
+        APIClient().post(TOKEN_URL, {"username": "dev1", "password": "nope"}, format="json").status_code
+        for _ in range(limit)
+    ]
+    assert statuses == [400] * limit
+    # The count is in Redis, not in this process's memory: another process (here, this one with
+    # its local cache emptied) sees the same limit reached.
+    cache.clear()
+    shared = caches["shared"]
+    keys = list(shared._cache.get_client().scan_iter(match=f"{shared.key_prefix}:*throttle_auth-token*"))
+    assert len(keys) == 1
+    refused = APIClient().post(TOKEN_URL, {"username": "dev1", "password": PASSWORD}, format="json")
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers

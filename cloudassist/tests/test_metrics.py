@@ -364,8 +364,8 @@ def _env(multiproc_dir: Path, **extra) -> dict[str, str]:
 
 def test_web_scrape_adds_up_every_process_in_multiprocess_mode(tmp_path, client, settings, monkeypatch, db):
     code = (
-        "from cloudassist import metrics; metrics.config_written('create'); "
-        "metrics.delivery(channel='email', outcome='sent')"
+        "from configs.metrics import config_written; from notifications.metrics import delivery; "
+        "config_written('create'); delivery(channel='email', outcome='sent')"
     )
     for _ in range(2):  # two processes, as two gunicorn workers
         subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=ROOT, check=True, timeout=60)

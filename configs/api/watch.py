@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
-from cloudassist import metrics
-from configs import services, watch
+from configs import metrics, services, watch
 from configs.api import views
 
 HEADER = "X-CloudAssist-Watch"
