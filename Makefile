@@ -43,9 +43,10 @@ bench: $(VENV)/.runtime-installed  ## print benchmark figures (worker latency an
 	$(BIN)/python benchmarks/bench_provisioning.py
 	$(BIN)/python benchmarks/bench_http.py
 
-lint: $(VENV)/.dev-installed  ## ruff check, ruff format --check, hadolint on the Dockerfile
+lint: $(VENV)/.dev-installed  ## ruff check, ruff format --check, the import contracts between the apps, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.dev-installed  ## apply ruff's fixes and formatting
