@@ -46,6 +46,16 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def add_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError on the form: each field's messages on that field when the form
+    has it, the rest (and an error for no field in particular) at the top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class CloudAssistAdminSite(admin.AdminSite):
     site_header = "CloudAssist administration"
     site_title = "CloudAssist"

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from cloudassist.admin import ReadOnlyAdminMixin
+from cloudassist.admin import ReadOnlyAdminMixin, add_errors
 from quotas import services as quota_services
 from quotas.estimates import from_micros
 from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
@@ -101,8 +101,7 @@ class QuotaForm(forms.ModelForm):
         try:
             quota_services.check_quota(candidate)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            add_errors(self, exc)
         return cleaned
 
 
