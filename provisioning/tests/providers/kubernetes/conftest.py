@@ -1,4 +1,9 @@
-"""Fixtures for the kubernetes provider's tests: the API server's double and the settings that point at it."""
+"""Fixtures for the kubernetes provider's tests: the API server's double and the settings that point at it.
+
+No real API server can run here: the manifests are checked with kubernetes-validate --strict,
+and the client calls go over HTTP to provisioning/tests/k8s_api_double.py (which also validates
+every object it stores).
+"""
 
 from __future__ import annotations
 

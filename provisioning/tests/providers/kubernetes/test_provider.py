@@ -1,9 +1,4 @@
-"""provisioning/providers/kubernetes/provider.py: create, status and delete of a request's namespace.
-
-No real API server can run here: the manifests are checked with kubernetes-validate --strict,
-and the client calls go over HTTP to provisioning/tests/k8s_api_double.py (which also validates
-every object it stores).
-"""
+"""provisioning/providers/kubernetes/provider.py: create, status and delete of a request's namespace."""
 
 from __future__ import annotations
 
