@@ -1,7 +1,14 @@
+"""What every app's admin shares: the site, refusals as messages, read-only admins, JSON on a
+page, and changelists without joins."""
+
+import json
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils.html import format_html
 
 from cloudassist.exceptions import Conflict
 from cloudassist.mongodb.counting import IndexedCountPaginator
@@ -16,6 +23,37 @@ def refusal(exc: Exception) -> tuple[int, str]:
         return messages.ERROR, " ".join(exc.messages)
     level = messages.WARNING if isinstance(exc, Conflict) else messages.ERROR
     return level, str(exc) or "Not allowed."
+
+
+def pretty_json(value: Any, *, empty: str = "", sort_keys: bool = True) -> str:
+    """JSON in a <pre>, escaped (it is user input); ``empty``, in italics, stands for no value."""
+    if empty and value in (None, "", [], {}):
+        return format_html("<em>{}</em>", empty)
+    text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False, default=str)
+    return format_html('<pre style="margin: 0; white-space: pre-wrap;">{}</pre>', text)
+
+
+class ReadOnlyAdminMixin:
+    """For a ModelAdmin or an inline: nothing is added, changed or deleted; the change page is a view page."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def add_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError on the form: each field's messages on that field when the form
+    has it, the rest (and an error for no field in particular) at the top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 class CloudAssistAdminSite(admin.AdminSite):

@@ -4,22 +4,12 @@ and the role webhooks (e.g. the DevOps Slack channel)."""
 from django.contrib import admin, messages
 
 from cloudassist import roles
+from cloudassist.admin import ReadOnlyAdminMixin
 from notifications import services
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
 
 
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class DeliveryInline(ReadOnly, admin.TabularInline):
+class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Delivery
     fields = ["channel", "status", "attempts", "last_error", "next_attempt_at", "sent_at"]
     readonly_fields = fields
@@ -27,7 +17,7 @@ class DeliveryInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnly, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "recipient", "kind", "title", "read_at"]
     list_filter = ["kind"]
     list_select_related = ["recipient"]
@@ -38,7 +28,7 @@ class NotificationAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "notification", "channel", "status", "attempts", "last_error", "sent_at"]
     list_filter = ["status", "channel"]
     list_select_related = ["notification__recipient"]
@@ -66,7 +56,7 @@ class RoleWebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationSettings)
-class NotificationSettingsAdmin(ReadOnly, admin.ModelAdmin):
+class NotificationSettingsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "webhook_url", "updated_at"]
     list_select_related = ["user"]
     search_fields = ["user__username"]

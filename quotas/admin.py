@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
+from cloudassist.admin import ReadOnlyAdminMixin, add_errors
 from quotas import services as quota_services
 from quotas.estimates import from_micros
 from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
@@ -15,6 +16,11 @@ from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLe
 
 HOURS_PER_MONTH = Decimal(730)
 ADMIN_SOURCE = "admin"
+PRICE_RECORD = ("source", "updated_at")  # where a price came from, and when: on every price, read-only
+# An instance price is for a type in a region on some terms (the unique key), and says the type's size.
+INSTANCE = ("instance_type", "region")
+INSTANCE_TERMS = ("pricing_model", "operating_system")
+INSTANCE_SIZE = ("vcpus", "memory_gib")
 
 
 class InstanceFamilyFilter(admin.SimpleListFilter):
@@ -36,7 +42,7 @@ class PriceAdmin(admin.ModelAdmin):
     """Shared behaviour: the price is the only thing whose edit changes `source`."""
 
     price_field = ""
-    readonly_fields = ["source", "updated_at"]
+    readonly_fields = PRICE_RECORD
     list_per_page = 100
 
     def save_model(self, request, obj, form, change):
@@ -48,31 +54,10 @@ class PriceAdmin(admin.ModelAdmin):
 @admin.register(InstancePrice)
 class InstancePriceAdmin(PriceAdmin):
     price_field = "usd_per_hour"
-    list_display = [
-        "instance_type",
-        "region",
-        "usd_per_hour",
-        "usd_per_month",
-        "vcpus",
-        "memory_gib",
-        "pricing_model",
-        "operating_system",
-        "source",
-        "updated_at",
-    ]
-    list_filter = ["region", InstanceFamilyFilter, "source", "pricing_model", "operating_system"]
-    search_fields = ["instance_type", "region"]
-    fields = [
-        "instance_type",
-        "region",
-        "pricing_model",
-        "operating_system",
-        "usd_per_hour",
-        "vcpus",
-        "memory_gib",
-        "source",
-        "updated_at",
-    ]
+    list_display = [*INSTANCE, price_field, "usd_per_month", *INSTANCE_SIZE, *INSTANCE_TERMS, *PRICE_RECORD]
+    list_filter = ["region", InstanceFamilyFilter, "source", *INSTANCE_TERMS]
+    search_fields = list(INSTANCE)
+    fields = [*INSTANCE, *INSTANCE_TERMS, price_field, *INSTANCE_SIZE, *PRICE_RECORD]
 
     @admin.display(description="USD per month (730 h)", ordering="usd_per_hour")
     def usd_per_month(self, obj: InstancePrice) -> str:
@@ -82,22 +67,25 @@ class InstancePriceAdmin(PriceAdmin):
 @admin.register(DiskPrice)
 class DiskPriceAdmin(PriceAdmin):
     price_field = "usd_per_gb_month"
-    list_display = ["disk_type", "region", "usd_per_gb_month", "source", "updated_at"]
+    fields = ["disk_type", "region", price_field, *PRICE_RECORD]
+    list_display = fields
     list_filter = ["region", "disk_type", "source"]
     search_fields = ["disk_type", "region"]
-    fields = ["disk_type", "region", "usd_per_gb_month", "source", "updated_at"]
 
 
 @admin.register(ServicePrice)
 class ServicePriceAdmin(PriceAdmin):
     price_field = "usd_per_hour"
-    list_display = ["service", "region", "usd_per_hour", "source", "updated_at"]
+    fields = ["service", "region", price_field, *PRICE_RECORD]
+    list_display = fields
     list_filter = ["service", "region", "source"]
     search_fields = ["service", "region"]
-    fields = ["service", "region", "usd_per_hour", "source", "updated_at"]
 
 
 # --- quotas and usage -------------------------------------------------------------------------
+
+QUOTA_LIMITS = tuple(dimension.quota_field for dimension in quota_services.DIMENSIONS)  # empty = unlimited
+QUOTA_RECORD = ("ended_at", "created_by", "created_at", "updated_at")  # set by the services, read-only
 
 
 class QuotaForm(forms.ModelForm):
@@ -113,8 +101,7 @@ class QuotaForm(forms.ModelForm):
         try:
             quota_services.check_quota(candidate)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            add_errors(self, exc)
         return cleaned
 
 
@@ -138,31 +125,17 @@ class QuotaAdmin(admin.ModelAdmin):
     """Admins allocate, update and end quotas (ended quotas stay for the record); DevOps view."""
 
     form = QuotaForm
-    list_display = [
-        "id",
-        "holder",
-        "quota_type",
-        "valid_from",
-        "valid_until",
-        "max_live_environments",
-        "usd_budget",
-        "machine_hours",
-        "disk_gb_hours",
-        "ended_at",
-    ]
+    list_display = ["id", "holder", "quota_type", "valid_from", "valid_until", *QUOTA_LIMITS, "ended_at"]
     list_filter = ["quota_type", QuotaStateFilter, "role"]
     list_select_related = ["user", "role"]
     search_fields = ["user__username", "role__name", "note"]
-    readonly_fields = ["ended_at", "created_by", "created_at", "updated_at"]
+    readonly_fields = QUOTA_RECORD
     actions = ["end_selected"]
     fieldsets = [
         ("Holder (one of)", {"fields": ["user", "role"]}),
         ("Validity", {"fields": ["quota_type", "valid_from", "valid_until"]}),
-        (
-            "Limits (empty = unlimited)",
-            {"fields": ["max_live_environments", "usd_budget", "machine_hours", "disk_gb_hours"]},
-        ),
-        (None, {"fields": ["note", "ended_at", "created_by", "created_at", "updated_at"]}),
+        ("Limits (empty = unlimited)", {"fields": QUOTA_LIMITS}),
+        (None, {"fields": ["note", *QUOTA_RECORD]}),
     ]
 
     @admin.display(description="for")
@@ -187,7 +160,7 @@ class QuotaAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageLedger)
-class UsageLedgerAdmin(admin.ModelAdmin):
+class UsageLedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each user's outstanding requests reserve, next to their effective limits (read-only)."""
 
     list_display = ["user", "live_environments", "usd", "machine_hours", "disk_gb_hours", "updated_at"]
@@ -195,15 +168,6 @@ class UsageLedgerAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     fields = ["user", "usage_table", "updated_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="USD reserved")
     def usd(self, ledger: UsageLedger) -> str:

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from cloudassist.admin import add_errors
 from templates import rendering, services
 from templates.models import Template
 
@@ -37,8 +38,7 @@ class TemplateForm(forms.ModelForm):
                 max_lifetime_hours=cleaned.get("max_lifetime_hours", current.max_lifetime_hours),
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
+            add_errors(self, exc)
         return cleaned
 
 

@@ -11,7 +11,7 @@ import importlib
 from provisioning.providers.base import Provider, ProviderError
 
 _REGISTRY: dict[str, type[Provider]] = {}
-_MODULES = ("aws_eks", "aws_s3", "aws_ec2", "kubernetes_namespace", "noop")
+_MODULES = ("aws_eks", "aws_s3", "aws_ec2", "kubernetes.provider", "noop")
 
 
 def register(name: str):

@@ -1,0 +1,122 @@
+"""Provision requests: the review admin (approve, reject, purge) with the request's whole record."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, pretty_json, search_by_username
+from cloudassist.selectors import attach_related
+from provisioning import services
+from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
+from provisioning.admin.events import EventInline
+from provisioning.admin.extensions import ExtensionInline
+from provisioning.admin.filters import AgeFilter, RequestStatusFilter
+from provisioning.admin.review import PURGE, ReviewActionsMixin
+from provisioning.choices import RequestStatus
+from provisioning.models import ProvisionRequest
+from templates import rendering
+
+
+@admin.register(ProvisionRequest)
+class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnlyConsoleMixin, admin.ModelAdmin):
+    review_services: ClassVar[dict[str, Any]] = {
+        "approve": services.approve_request,
+        "reject": services.reject_request,
+        "purge": services.start_purge,
+    }
+    subject_argument = "request"
+    pending_status = RequestStatus.REQUESTED
+    actions: ClassVar[list[str]] = ["approve_selected", "reject_selected", "purge_selected"]
+
+    @admin.action(description="Purge selected environments now", permissions=["review"])
+    def purge_selected(self, request, queryset):
+        """Delete DEPLOYED, FAILED, EXPIRED or PURGE_FAILED environments (asks for a note first)."""
+        return self._review(request, queryset, PURGE)
+
+    change_form_template = "admin/provisioning/review_change_form.html"
+
+    list_display = ["id", "template", "requested_by", "status", "request_type", "expires_at", "created_at", "age"]
+    list_display_links = ["id"]
+    list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
+    list_related_by_pk = ("requested_by", "template")
+    search_fields = ["requested_by__username", "description"]  # searched without a join: get_search_results
+    search_help_text = "Search by requester username or description."
+    inlines = [ExtensionInline, EventInline]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "requested_by",
+                    "template",
+                    "template_version",
+                    "request_type",
+                    "status",
+                    "expires_at",
+                    "description",
+                ]
+            },
+        ),
+        ("Parameters", {"fields": ["parameters_display"]}),
+        ("Rendered template", {"fields": ["rendered_template"]}),
+        ("Estimate and analysis", {"fields": ["cost_estimate_display", "analysis_remarks_display"]}),
+        ("Outputs", {"fields": ["outputs_display"]}),
+        ("Review", {"fields": ["reviewed_by", "review_note", "reviewed_at"]}),
+        ("Extension", {"fields": ["extension_slot"]}),
+        ("Timestamps", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field for _, options in self.fieldsets for field in options["fields"]]
+
+    def get_search_results(self, request, queryset, search_term):
+        found = search_by_username(queryset, search_term, fields=("requested_by",), text_fields=("description",))
+        return found, False
+
+    def get_object(self, request, object_id, from_field=None):
+        found = super().get_object(request, object_id, from_field)
+        return attach_related([found], "requested_by", "reviewed_by", "template")[0] if found is not None else None
+
+    def review_label(self, obj) -> str:
+        return f"provision request {obj.pk} ({obj.template_id} for {obj.requested_by})"
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, obj):
+        return age_of(obj.created_at)
+
+    @admin.display(description="parameters")
+    def parameters_display(self, obj):
+        return pretty_json(obj.parameters)
+
+    @admin.display(description="rendered template")
+    def rendered_template(self, obj):
+        snapshot = obj.template_snapshot if isinstance(obj.template_snapshot, dict) else {}
+        try:
+            rendered = rendering.render(
+                body=snapshot.get("body") or "",
+                schema=snapshot.get("parameters_schema") or {},
+                parameters=obj.parameters,
+            )
+        except ValidationError as exc:
+            reason = " ".join(exc.messages)
+        except Exception as exc:  # a damaged snapshot must not break the page
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            return format_html('<pre style="margin: 0;">{}</pre>', rendered.document)
+        return format_html('<span class="errornote">The template snapshot does not render: {}</span>', reason)
+
+    @admin.display(description="cost estimate")
+    def cost_estimate_display(self, obj):
+        return pretty_json(obj.cost_estimate, empty="Not estimated yet.")
+
+    @admin.display(description="analysis remarks")
+    def analysis_remarks_display(self, obj):
+        return pretty_json(obj.analysis_remarks, empty="Not analysed yet.")
+
+    @admin.display(description="outputs")
+    def outputs_display(self, obj):
+        return pretty_json(obj.outputs, empty="None yet.")
