@@ -18,8 +18,7 @@ from django.utils import timezone
 from cloudassist import metrics
 from cloudassist.db import run_atomic
 from cloudassist.selectors import attach_related
-from notifications import announcements
-from provisioning import providers, services, transitions
+from provisioning import announcements, providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import Event, ProvisionRequest
 from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
@@ -286,4 +285,5 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    return {"expired": expire_due(now=now), **reconcile(now=now)}
+    """Expire what is due, reconcile what is stuck, and warn the requesters of what expires soon."""
+    return {"expired": expire_due(now=now), **reconcile(now=now), "warned": announcements.warn_expiring(now=now)}

@@ -20,8 +20,7 @@ from django.utils import timezone
 from cloudassist import logs, metrics
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from notifications import announcements
-from provisioning import transitions
+from provisioning import announcements, transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
 from quotas import analysis, estimates
@@ -285,7 +284,7 @@ def approve_request(*, actor, request: ProvisionRequest, note: str = "") -> Prov
         fields=_review_fields(actor=actor, note=note),
         also=_chain(
             lambda now: quota_services.check_still_within(request=request),  # quotas may have shrunk
-            lambda now: announcements.request_approved(request, note=note),
+            lambda now: announcements.request_decided(request, approved=True, note=note),
         ),
         after_commit=lambda: enqueue("provision", request.pk),
     )
@@ -308,7 +307,7 @@ def reject_request(*, actor, request: ProvisionRequest, note: str) -> ProvisionR
         actor=actor,
         note=note,
         fields=_review_fields(actor=actor, note=note),
-        also=_chain(_release(request), lambda now: announcements.request_rejected(request, note=note)),
+        also=_chain(_release(request), lambda now: announcements.request_decided(request, approved=False, note=note)),
     )
     metrics.reviewed(kind="provision", decision="rejected", actor=actor)
     return request
