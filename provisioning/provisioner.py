@@ -22,7 +22,8 @@ from provisioning import announcements, providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import Event, ProvisionRequest
 from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
-from quotas import services as quota_services
+from provisioning.services import reservations
+from quotas.services import QuotaExceeded
 from templates import rendering
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,10 @@ def _prepare(request: ProvisionRequest):
 
 def _record_steps(request: ProvisionRequest, outcome: Outcome) -> None:
     for step in outcome.steps:
-        transitions.record(
+        transitions.record_same_status(
             subject=request,
             actor=None,
             action="provider_step",
-            from_status=request.status,
-            to_status=request.status,
             note=step.detail,
             data={"step": step.action, **step.data},
         )
@@ -90,8 +89,8 @@ def analyse(request_id) -> str:
         reasons.append(f"the estimate ${usd:.2f} is above the template's threshold ${threshold}")
     if not reasons:
         try:
-            quota_services.check_still_within(request=request)
-        except quota_services.QuotaExceeded as exc:
+            reservations.check_still_within(request=request)
+        except QuotaExceeded as exc:
             reasons.append(exc.message)
     if reasons:
         _needs_review(request, "; ".join(reasons))
@@ -257,12 +256,11 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
             pk=request.pk, status=RequestStatus.INITIATED, updated_at=request.updated_at
         ).update(updated_at=now)
         if claimed:
-            transitions.record(
+            transitions.record_same_status(
                 subject=request,
                 actor=None,
                 action="resume",
-                from_status=RequestStatus.INITIATED,
-                to_status=RequestStatus.INITIATED,
+                status=RequestStatus.INITIATED,
                 note=f"No progress for {settings.PROVISION_TIMEOUT_MINUTES} minutes; provisioning resumed.",
             )
             services.enqueue("provision", request.pk)
