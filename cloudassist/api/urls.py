@@ -5,8 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from cloudassist.api.views import RoleViewSet, TokenView, UserViewSet
 from notifications.api.views import NotificationSettingsView, NotificationViewSet
+from provisioning.api.costs import BillsView, EstimateView
 from provisioning.api.views import ExtensionRequestViewSet, ProvisionRequestViewSet
-from quotas.api.estimates import BillsView, EstimateView
 from quotas.api.pricing import DiskPriceViewSet, InstancePriceViewSet, ServicePriceViewSet
 from quotas.api.quotas import QuotaViewSet
 from templates.api.views import TemplateViewSet

@@ -163,13 +163,13 @@ def submit_request(
             quota=quota,
             reserved_after=quota_services.reserved(user=actor),
             parameters=rendered.parameters,
-            request_type=request_type,
+            permanent=request_type == RequestType.PERMANENT,
             max_lifetime_hours=template.max_lifetime_hours,
         )
         estimate_usd = estimate.as_dict()["usd"]
         request = run_atomic(unit)
     except BaseException:
-        quota_services.unreserve(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
+        quota_services.release(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
         raise
     enqueue("analyse", request.pk, queue=DEFAULT_QUEUE)
     return request
