@@ -1,4 +1,11 @@
-from notifications.models import Delivery
+from datetime import datetime
+
+from notifications.models import Delivery, Notification
+
+
+def notified_since(*, kind: str, provision_request, since: datetime) -> bool:
+    """Was a notification of ``kind`` about ``provision_request`` written since ``since``?"""
+    return Notification.objects.filter(kind=kind, provision_request=provision_request, created_at__gte=since).exists()
 
 
 def attach_deliveries(notifications) -> None:

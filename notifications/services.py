@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 SENDING_LEASE = timedelta(minutes=5)  # a delivery being sent is not picked up again before this
 QUEUE = "default"
+DELIVER_JOB = "notifications.jobs.deliver"
 
 
 def channels_for(user, kind: str) -> list[str]:
@@ -83,15 +85,13 @@ def notify(
 
 
 def enqueue_deliveries(delivery_ids: Iterable) -> int:
-    import django_rq
-
-    from notifications import jobs
-
+    """One ``notifications.jobs.deliver`` job per delivery (named by its dotted path, which rq
+    imports when it runs it: the jobs call these services, not the other way round)."""
     count = 0
     try:
         queue = django_rq.get_queue(QUEUE)
         for delivery_id in delivery_ids:
-            queue.enqueue(jobs.deliver, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
+            queue.enqueue(DELIVER_JOB, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
             count += 1
     except Exception:
         logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)
@@ -214,11 +214,8 @@ def mark_read(*, user, notification: Notification | None = None) -> int:
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue due deliveries and send the expiry warnings."""
-    from notifications import announcements
-
-    now = now or timezone.now()
-    return {"warned": announcements.warn_expiring(now=now), "enqueued": enqueue_deliveries(due_deliveries(now=now))}
+    """Enqueue the deliveries that are due (what to announce is the announcing app's sweep)."""
+    return {"enqueued": enqueue_deliveries(due_deliveries(now=now))}
 
 
 def update_settings(*, user, **fields) -> NotificationSettings:

@@ -14,7 +14,12 @@ class ProvisioningConfig(ProjectAppConfig):
     worker_preload = ("provisioning.jobs", "provisioning.provisioner", "provisioning.providers.names")
 
     def ready(self):
+        # Models are loaded now (Django's app-loading order, hence the imports here).
         from cloudassist.metrics import register_scrape_collector
-        from provisioning import metrics  # the app's metrics; its models are loaded now
+        from provisioning import bills, metrics
+        from quotas import services as quota_services
 
-        register_scrape_collector(metrics.ProvisionRequestCollector())
+        register_scrape_collector(metrics.ProvisionRequestCollector())  # requests per status
+        # quotas reports what a user's reservations consumed so far; the reservations are
+        # provision requests, so provisioning prices them (quotas cannot import it).
+        quota_services.set_consumption(bills.consumed_to_date)

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.selectors import attach_related
-from notifications import announcements
-from provisioning import metrics, providers, services, transitions
+from provisioning import announcements, metrics, providers, services, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import Event, ProvisionRequest
 from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
-from quotas import services as quota_services
+from provisioning.services import reservations
+from quotas.services import QuotaExceeded
 from templates import rendering
 
 logger = logging.getLogger(__name__)
@@ -59,12 +59,10 @@ def _prepare(request: ProvisionRequest):
 
 def _record_steps(request: ProvisionRequest, outcome: Outcome) -> None:
     for step in outcome.steps:
-        transitions.record(
+        transitions.record_same_status(
             subject=request,
             actor=None,
             action="provider_step",
-            from_status=request.status,
-            to_status=request.status,
             note=step.detail,
             data={"step": step.action, **step.data},
         )
@@ -90,8 +88,8 @@ def analyse(request_id) -> str:
         reasons.append(f"the estimate ${usd:.2f} is above the template's threshold ${threshold}")
     if not reasons:
         try:
-            quota_services.check_still_within(request=request)
-        except quota_services.QuotaExceeded as exc:
+            reservations.check_still_within(request=request)
+        except QuotaExceeded as exc:
             reasons.append(exc.message)
     if reasons:
         _needs_review(request, "; ".join(reasons))
@@ -257,12 +255,11 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
             pk=request.pk, status=RequestStatus.INITIATED, updated_at=request.updated_at
         ).update(updated_at=now)
         if claimed:
-            transitions.record(
+            transitions.record_same_status(
                 subject=request,
                 actor=None,
                 action="resume",
-                from_status=RequestStatus.INITIATED,
-                to_status=RequestStatus.INITIATED,
+                status=RequestStatus.INITIATED,
                 note=f"No progress for {settings.PROVISION_TIMEOUT_MINUTES} minutes; provisioning resumed.",
             )
             services.enqueue("provision", request.pk)
@@ -285,4 +282,5 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    return {"expired": expire_due(now=now), **reconcile(now=now)}
+    """Expire what is due, reconcile what is stuck, and warn the requesters of what expires soon."""
+    return {"expired": expire_due(now=now), **reconcile(now=now), "warned": announcements.warn_expiring(now=now)}

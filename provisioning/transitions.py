@@ -132,6 +132,15 @@ def record(*, subject, actor, action: str, from_status: str = "", to_status: str
     )
 
 
+def record_same_status(*, subject, actor, action: str, status: str | None = None, note: str = "", data=None) -> Event:
+    """Write an audit Event that moves nothing (an edit, a download, a provider step): from and
+    to are ``status``, by default the subject's current one."""
+    status = status or subject.status
+    return record(
+        subject=subject, actor=actor, action=action, from_status=status, to_status=status, note=note, data=data
+    )
+
+
 def transition(
     subject,
     action: str,

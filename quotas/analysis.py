@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from provisioning.choices import RequestType
 from quotas.estimates import Estimate
 from quotas.models import InstancePrice
 from quotas.services import DIMENSIONS, EffectiveQuota, _display
@@ -25,7 +24,7 @@ def analyse(
     quota: EffectiveQuota,
     reserved_after: dict[str, int],
     parameters: dict,
-    request_type: str,
+    permanent: bool,
     max_lifetime_hours: int,
 ) -> list[dict[str, str]]:
     summary = estimate.as_dict()
@@ -52,7 +51,7 @@ def analyse(
         )
         nearly = share >= Decimal(str(settings.QUOTA_WARNING_RATIO))
         remarks.append(_remark("warning" if nearly else "info", "quota_nearly_used" if nearly else "headroom", message))
-    if request_type == RequestType.PERMANENT:
+    if permanent:
         remarks.append(
             _remark(
                 "warning",

@@ -2,24 +2,26 @@
 
 Every change to the ledger is one conditional update (``filter(field <= limit - amount)
 .update(field=F(field) + amount)``): of any number of concurrent reservations, exactly those
-that fit are accepted, and the ledger never overshoots. A provision request records what it
-holds (``reservation``, ``reservation_state``) so releasing it subtracts exactly that, once.
+that fit are accepted, and the ledger never overshoots. What holds a reservation (a provision
+request) records it and says what to give back; quotas knows the amounts, not the holder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
 from cloudassist import exceptions
-from quotas.choices import QuotaType, ReservationState
-from quotas.estimates import Estimate, from_micros, to_micros
+from quotas.choices import QuotaType
+from quotas.estimates import from_micros, to_micros
 from quotas.models import Quota, UsageLedger
 
 
@@ -186,50 +188,30 @@ def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:
     return {"fits": True, "quota_source": quota.source, **usage(user=user)}
 
 
-def unreserve(*, user_id, amounts: dict[str, int]) -> None:
+def release(*, user_id, amounts: dict[str, int]) -> None:
+    """Give ``amounts`` back to the user's ledger (the holder makes sure it does so once)."""
     changes = {field: F(field) - amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
     if changes:
         UsageLedger.objects.filter(user_id=user_id).update(**changes, updated_at=timezone.now())
 
 
-def release(*, request_model, request_id) -> bool:
-    """Give back what a provision request holds, exactly once (call inside its transition)."""
-    row = request_model.objects.filter(pk=request_id).values("requested_by_id", "reservation").first()
-    if row is None:
-        return False
-    flipped = request_model.objects.filter(pk=request_id, reservation_state=ReservationState.HELD).update(
-        reservation_state=ReservationState.RELEASED
-    )
-    if flipped:
-        unreserve(user_id=row["requested_by_id"], amounts=row["reservation"] or {})
-    return bool(flipped)
-
-
-def check_still_within(*, request) -> None:
-    """At approval: the requester's ledger (which already holds this request) must still fit
-    their current quota, which may have shrunk since submission."""
-    quota = effective_quota(request.requested_by)
-    ledger = ledger_for(request.requested_by)
-    held = (request.reservation or {}) if request.reservation_state == ReservationState.HELD else {}
-    reserved = _reserved(ledger)
+def check_still_within(*, user, held: dict[str, int]) -> None:
+    """At approval: the user's ledger (which already holds ``held`` for the request being
+    approved) must still fit their current quota, which may have shrunk since submission."""
+    quota = effective_quota(user)
+    reserved = _reserved(ledger_for(user))
     if any(limit is not None and reserved[field] > limit for field, limit in quota.limits.items()):
         others = {field: reserved[field] - held.get(field, 0) for field in LEDGER_FIELDS}
         raise QuotaExceeded(quota=quota, reserved=others, amounts=held, what="this request")
 
 
-def adjust(*, request, estimate: Estimate) -> dict[str, int]:
-    """Move a request's reservation to ``estimate`` (an extension changed its lifetime)."""
-    held = (request.reservation or {}) if request.reservation_state == ReservationState.HELD else {}
-    wanted = estimate.reservation()
-    delta = {field: wanted.get(field, 0) - held.get(field, 0) for field in LEDGER_FIELDS}
-    if request.reservation_state == ReservationState.HELD:
+def adjust(*, user, held: dict[str, int] | None, wanted: dict[str, int], what: str) -> dict[str, int]:
+    """Move a reservation from ``held`` (None: nothing held any more) to ``wanted``, atomically
+    and only if it fits; answer the change. A held reservation keeps its live environment."""
+    delta = {field: wanted.get(field, 0) - (held or {}).get(field, 0) for field in LEDGER_FIELDS}
+    if held is not None:
         delta["live_environments"] = 0
-    reserve(user=request.requested_by, amounts=delta, what="this extension")
-    type(request).objects.filter(pk=request.pk).update(
-        reservation=wanted, reservation_state=ReservationState.HELD, cost_estimate=estimate.as_dict()
-    )
-    request.reservation, request.reservation_state = wanted, ReservationState.HELD
-    request.cost_estimate = estimate.as_dict()
+    reserve(user=user, amounts=delta, what=what)
     return delta
 
 
@@ -251,8 +233,6 @@ QUOTA_FIELDS = (
 
 def check_quota(quota: Quota) -> None:
     """Exactly one holder; TEMPORARY has a window, PERMANENT none; limits are not negative."""
-    from django.core.exceptions import ValidationError
-
     errors: dict[str, list[str]] = {}
     if (quota.user_id is None) == (quota.role_id is None):
         errors["user"] = ["Give exactly one of user or role."]
@@ -317,9 +297,19 @@ def usage(*, user, now: datetime | None = None) -> dict[str, Any]:
     return {"source": quota.source, "quotas": list(quota.quota_ids), "dimensions": dimensions}
 
 
+NOTHING_CONSUMED = {"usd": "0.00", "machine_hours": "0", "live_requests": "0"}
+_consumption: list[Callable[..., dict[str, str]]] = []  # at most one: set_consumption replaces it
+
+
+def set_consumption(source: Callable[..., dict[str, str]]) -> None:
+    """Who prices what a user's reservations have consumed so far: the app that holds them
+    (provisioning, from its AppConfig.ready()). ``source(user=...)`` answers usd,
+    machine_hours and live_requests as strings."""
+    _consumption[:] = [source]
+
+
 def usage_report(*, user) -> dict[str, Any]:
     """Limits, reserved and available per dimension, plus what the outstanding requests have
     consumed so far (GET /api/v1/quotas/usage/)."""
-    from quotas import bills
-
-    return {"user": user.get_username(), **usage(user=user), "consumed_to_date": bills.consumed_to_date(user=user)}
+    consumed = _consumption[0](user=user) if _consumption else dict(NOTHING_CONSUMED)
+    return {"user": user.get_username(), **usage(user=user), "consumed_to_date": consumed}

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer, StrictFieldsMixin
-from notifications.choices import Channel, Kind
+from notifications.choices import DEFAULT_CHANNELS, Channel, Kind
 from notifications.models import Delivery, Notification, NotificationSettings
 
 
@@ -69,8 +69,6 @@ class NotificationSettingsSerializer(StrictFieldsMixin, serializers.ModelSeriali
         read_only_fields = ["updated_at"]
 
     def get_defaults(self, settings_row) -> list[str]:
-        from notifications.choices import DEFAULT_CHANNELS
-
         return list(DEFAULT_CHANNELS)
 
     def get_kinds(self, settings_row) -> dict[str, str]:

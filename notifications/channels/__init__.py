@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from notifications.channels import email, in_app, webhook
 from notifications.channels.base import ChannelError, Message, PermanentChannelError
 
 
 def get(name: str):
-    from notifications.channels import email, in_app, webhook
-
     channels = {"email": email.EmailChannel, "webhook": webhook.WebhookChannel, "in_app": in_app.InAppChannel}
     return channels[name]()
 

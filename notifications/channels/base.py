@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 class ChannelError(Exception):
     """Delivery failed but may work later (server down, timeout, 5xx): retried with backoff."""
@@ -37,8 +39,6 @@ class Channel:
 
 def absolute_link(link: str) -> str:
     """``link`` as an absolute http(s) URL: a path is joined to SITE_URL; anything else is dropped."""
-    from django.conf import settings
-
     link = (link or "").strip()
     if link.startswith("/") and not link.startswith("//"):
         return settings.SITE_URL.rstrip("/") + link

@@ -1,5 +1,5 @@
 """The MongoDB commands of the notifications' hot paths: the list and its unread count, and the
-sweeps (shapes and index use, no timing)."""
+delivery sweep (shapes and index use, no timing). The expiry warnings' sweep is provisioning's."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cloudassist.testing.mongo import (
     assert_uses_index,
     stage_names,
 )
-from notifications import announcements, services
+from notifications import services
 from notifications.choices import Kind
 from notifications.models import Delivery, Notification
 
@@ -84,18 +84,6 @@ def test_delivery_sweep_reads_the_due_index(inbox, mongo_commands):
     assert "$sort" not in stage_names(query["pipeline"])
     assert_no_joins(query["pipeline"])
     assert_uses_index(query)
-
-
-@pytest.mark.django_db
-def test_expiry_warning_sweep_has_no_join(live_request, mongo_commands, settings):
-    settings.NOTIFY_EXPIRY_LEAD_HOURS = [24, 1]
-    with mongo_commands() as seen:
-        assert announcements.warn_expiring() == 1
-    due = seen.named("aggregate", "provisioning_provisionrequest")[0]
-    assert stage_names(due["pipeline"]) == ["$match"]
-    assert_uses_index(due)
-    for command in seen.commands:
-        assert_no_joins(command["pipeline"])
 
 
 @pytest.mark.django_db

@@ -3,8 +3,8 @@
 from django.urls import path
 
 from cloudassist.api.routers import Router
+from provisioning.api.costs import BillsView, EstimateView
 from provisioning.api.views import ExtensionRequestViewSet, ProvisionRequestViewSet
-from quotas.api.estimates import BillsView, EstimateView
 
 router = Router()
 router.register("provision-requests", ProvisionRequestViewSet, basename="provisionrequest")

@@ -5,8 +5,14 @@ loaded for that page only by primary key, counts are answered by an index."""
 import pytest
 from rest_framework.test import APIClient
 
-from cloudassist.testing.mongo import assert_index_count, assert_no_joins, assert_page_pipeline, assert_uses_index
-from provisioning import services
+from cloudassist.testing.mongo import (
+    assert_index_count,
+    assert_no_joins,
+    assert_page_pipeline,
+    assert_uses_index,
+    stage_names,
+)
+from provisioning import announcements, services
 from provisioning.choices import RequestStatus
 
 URL = "/api/v1/provision-requests/"
@@ -180,3 +186,15 @@ def test_sweep_queries_use_indexes(make_request, mongo_commands):
     for command in scans:
         assert_no_joins(command["pipeline"])
         assert_uses_index(command)
+
+
+@pytest.mark.django_db
+def test_expiry_warning_sweep_has_no_join(live_request, mongo_commands, settings):
+    settings.NOTIFY_EXPIRY_LEAD_HOURS = [24, 1]
+    with mongo_commands() as seen:
+        assert announcements.warn_expiring() == 1
+    due = seen.named("aggregate", "provisioning_provisionrequest")[0]
+    assert stage_names(due["pipeline"]) == ["$match"]
+    assert_uses_index(due)
+    for command in seen.commands:
+        assert_no_joins(command["pipeline"])

@@ -40,25 +40,7 @@ class QuotaSerializer(StrictFieldsMixin, BaseModelSerializer):
 
     class Meta:
         model = Quota
-        fields = [
-            "url",
-            "id",
-            "user",
-            "role",
-            "quota_type",
-            "valid_from",
-            "valid_until",
-            "max_live_environments",
-            "usd_budget",
-            "machine_hours",
-            "disk_gb_hours",
-            "note",
-            "active",
-            "ended_at",
-            "created_by",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["url", "id", *services.QUOTA_FIELDS, "active", "ended_at", "created_by", "created_at", "updated_at"]
         read_only_fields = ["ended_at", "created_by", "created_at", "updated_at"]
 
     def get_active(self, quota: Quota) -> bool:

@@ -14,6 +14,7 @@ from cloudassist.exceptions import ApplicationError
 from provisioning import services
 from provisioning.choices import ExtensionStatus, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
+from provisioning.services import reservations
 from quotas import services as quota_services
 from quotas.choices import QuotaType
 from quotas.models import Quota, UsageLedger
@@ -90,7 +91,7 @@ def test_revoke_and_reject_release_the_reservation(submit, dev_user, devops_user
     services.reject_request(actor=devops_user, request=second, note="no")
     assert ledger(dev_user) == dict.fromkeys(quota_services.LEDGER_FIELDS, 0)
     # The same request cannot release twice.
-    assert not quota_services.release(request_model=ProvisionRequest, request_id=second.pk)
+    assert not reservations.release(second)
     assert ledger(dev_user)["live_environments"] == 0
 
 

@@ -10,9 +10,8 @@ from rest_framework.views import APIView
 
 from cloudassist import selectors
 from cloudassist.api.serializers import ErrorSerializer
-from provisioning import services as provisioning_services
+from provisioning import bills, services
 from provisioning.api.serializers import ProvisionRequestCreateSerializer
-from quotas import bills
 
 User = get_user_model()
 
@@ -37,7 +36,7 @@ class EstimateView(APIView):
     def post(self, request):
         payload = ProvisionRequestCreateSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
-        result = provisioning_services.estimate_request(actor=request.user, **payload.validated_data)
+        result = services.estimate_request(actor=request.user, **payload.validated_data)
         return Response(EstimateResultSerializer(result).data)
 
 

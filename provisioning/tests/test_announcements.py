@@ -7,11 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications import announcements
 from notifications import services as notification_services
 from notifications.choices import DeliveryStatus, Kind
 from notifications.models import Delivery, Notification
-from provisioning import jobs, services
+from provisioning import announcements, jobs, services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
 from quotas.models import Quota

@@ -1,5 +1,7 @@
-"""What each event says, and to whom. Called by the services inside the transaction that
-writes the event, so a notification exists exactly when its event does."""
+"""What each provisioning event says, and to whom; the notifications app only stores and
+delivers. Called by the services inside the transaction that writes the event, so a
+notification exists exactly when its event does. The expiry warnings are swept from here too
+(provisioning.provisioner.sweep)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from django.utils import timezone
 
 from cloudassist.selectors import attach_related
 from notifications.choices import Kind
-from notifications.models import ExpiryWarning, Notification
+from notifications.models import ExpiryWarning
+from notifications.selectors import notified_since
 from notifications.services import devops_users, notify
+from provisioning.choices import LIVE
+from provisioning.models import ProvisionRequest
 
 
 def _url(name: str, pk) -> str:
@@ -48,21 +53,16 @@ def _to_requester(request, kind: str, title: str, body: str, *, link: str | None
     )
 
 
-def request_approved(request, *, note: str = "") -> None:
+def request_decided(request, *, approved: bool, note: str = "") -> None:
+    if approved:
+        kind, verdict, then = Kind.REQUEST_APPROVED, "Approved", " was approved; provisioning starts now."
+    else:
+        kind, verdict, then = Kind.REQUEST_REJECTED, "Rejected", " was rejected."
     _to_requester(
         request,
-        Kind.REQUEST_APPROVED,
-        f"Approved: {_describe(request)}",
-        _with_note(f"Your request {_describe(request)} was approved; provisioning starts now.", note),
-    )
-
-
-def request_rejected(request, *, note: str) -> None:
-    _to_requester(
-        request,
-        Kind.REQUEST_REJECTED,
-        f"Rejected: {_describe(request)}",
-        _with_note(f"Your request {_describe(request)} was rejected.", note),
+        kind,
+        f"{verdict}: {_describe(request)}",
+        _with_note(f"Your request {_describe(request)}{then}", note),
     )
 
 
@@ -116,46 +116,53 @@ def purged(request) -> None:
     )
 
 
-def review_request(request) -> None:
-    estimate = (request.cost_estimate or {}).get("usd", "?")
+def _to_devops(request, kind: str, title: str, body: str, *, link: str | None = None, asked_by=None) -> None:
+    """To every DevOps engineer but the one who asked (nobody reviews their own request)."""
     notify(
-        recipients=[user for user in devops_users() if user.pk != request.requested_by_id],
-        kind=Kind.REVIEW_REQUEST,
-        title=f"To review: {_describe(request)} from {request.requested_by.get_username()}",
-        body=f"{request.requested_by.get_username()} requests {_describe(request)} (estimate ${estimate}, "
-        f"{request.request_type.lower()}, expires {_expiry(request)}).",
-        link=_request_url(request),
+        recipients=[user for user in devops_users() if asked_by is None or user.pk != asked_by],
+        kind=kind,
+        title=title,
+        body=body,
+        link=link or _request_url(request),
         provision_request=request,
     )
 
 
+def review_request(request) -> None:
+    estimate = (request.cost_estimate or {}).get("usd", "?")
+    requester = request.requested_by.get_username()
+    _to_devops(
+        request,
+        Kind.REVIEW_REQUEST,
+        f"To review: {_describe(request)} from {requester}",
+        f"{requester} requests {_describe(request)} (estimate ${estimate}, "
+        f"{request.request_type.lower()}, expires {_expiry(request)}).",
+        asked_by=request.requested_by_id,
+    )
+
+
 def review_extension(extension, request) -> None:
-    notify(
-        recipients=[user for user in devops_users() if user.pk != extension.requested_by_id],
-        kind=Kind.REVIEW_EXTENSION,
-        title=f"To review: +{extension.extend_by_hours} h for {_describe(request)}",
-        body=f"{extension.requested_by.get_username()} asks to extend {_describe(request)} by "
+    _to_devops(
+        request,
+        Kind.REVIEW_EXTENSION,
+        f"To review: +{extension.extend_by_hours} h for {_describe(request)}",
+        f"{extension.requested_by.get_username()} asks to extend {_describe(request)} by "
         f"{extension.extend_by_hours} h: {extension.reason}",
         link=_url("extensionrequest-detail", extension.pk),
-        provision_request=request,
+        asked_by=extension.requested_by_id,
     )
 
 
 def purge_failed(request, *, note: str, now: datetime | None = None) -> bool:
     """Tell DevOps, at most once an hour per request until it is resolved."""
     now = now or timezone.now()
-    recent = Notification.objects.filter(
-        kind=Kind.PURGE_FAILED, provision_request=request, created_at__gte=now - timedelta(hours=1)
-    ).exists()
-    if recent:
+    if notified_since(kind=Kind.PURGE_FAILED, provision_request=request, since=now - timedelta(hours=1)):
         return False
-    notify(
-        recipients=devops_users(),
-        kind=Kind.PURGE_FAILED,
-        title=f"Purge failed: {_describe(request)}",
-        body=f"Deleting {_describe(request)} failed: {note}\nIt is retried with backoff; check the cloud account.",
-        link=_request_url(request),
-        provision_request=request,
+    _to_devops(
+        request,
+        Kind.PURGE_FAILED,
+        f"Purge failed: {_describe(request)}",
+        f"Deleting {_describe(request)} failed: {note}\nIt is retried with backoff; check the cloud account.",
     )
     return True
 
@@ -164,9 +171,6 @@ def warn_expiring(*, now: datetime | None = None) -> int:
     """Warn each requester once per lead time (NOTIFY_EXPIRY_LEAD_HOURS, e.g. 24 and 1) before
     expiry. When several lead times are due at once only the most urgent is sent; an
     extension (a new expires_at) arms the warnings again."""
-    from provisioning.choices import LIVE
-    from provisioning.models import ProvisionRequest
-
     now = now or timezone.now()
     leads = sorted({int(hours * 60) for hours in settings.NOTIFY_EXPIRY_LEAD_HOURS})
     if not leads:

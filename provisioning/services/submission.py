@@ -1,0 +1,210 @@
+"""Asking for an environment: the expiry it may have, its price, the quota reservation, and
+the one edit allowed while it waits for review."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from cloudassist.db import run_atomic
+from provisioning import transitions
+from provisioning.choices import RequestStatus, RequestType
+from provisioning.models import ProvisionRequest
+from provisioning.services.queueing import DEFAULT_QUEUE, enqueue
+from quotas import analysis, estimates
+from quotas import services as quota_services
+from quotas.choices import ReservationState
+from templates import services as template_services
+from templates.models import Template
+
+
+def resolve_expiry(
+    *, template: Template, request_type: str, expires_at: datetime | None, now: datetime
+) -> datetime | None:
+    """TEMPORARY: in the future and within the template's maximum lifetime (default lifetime
+    when omitted). PERMANENT: no expiry."""
+    if request_type == RequestType.PERMANENT:
+        if expires_at is not None:
+            raise ValidationError({"expires_at": ["Permanent requests do not expire; leave expires_at out."]})
+        return None
+    if expires_at is None:
+        return _to_millis(now + timedelta(hours=template.default_lifetime_hours))
+    if expires_at <= now:
+        raise ValidationError({"expires_at": ["Must be in the future."]})
+    latest = now + timedelta(hours=template.max_lifetime_hours)
+    if expires_at > latest:
+        raise ValidationError(
+            {
+                "expires_at": [
+                    f"Must be within the template's maximum lifetime of {template.max_lifetime_hours} hours "
+                    f"(at the latest {latest.isoformat(timespec='seconds')})."
+                ]
+            }
+        )
+    return _to_millis(expires_at)
+
+
+def _to_millis(moment: datetime) -> datetime:
+    """MongoDB stores milliseconds; answer with what a later read will return."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    rendered: Any
+    expires_at: datetime | None
+    estimate: estimates.Estimate
+    now: datetime
+
+
+def prepare_request(*, template: Template, parameters: Any, request_type: str, expires_at: datetime | None) -> Prepared:
+    """Everything a submission checks before it writes: active template, parameters, expiry, price."""
+    if not template.is_active:
+        raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
+    rendered = template_services.render(template=template, parameters=parameters)
+    now = timezone.now()
+    expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
+    estimate = estimates.estimate(
+        provider=template.provider,
+        parameters=rendered.parameters,
+        hours=lifetime_hours(request_type=request_type, expires_at=expires_at, now=now),
+    )
+    return Prepared(rendered=rendered, expires_at=expires_at, estimate=estimate, now=now)
+
+
+def estimate_request(
+    *,
+    actor,
+    template: Template,
+    parameters: Any,
+    request_type: str = RequestType.TEMPORARY,
+    expires_at: datetime | None = None,
+    **_ignored: Any,
+) -> dict[str, Any]:
+    """Price a request without submitting it, and say whether it would fit the caller's quota now."""
+    prepared = prepare_request(
+        template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
+    )
+    return {
+        "template": template.pk,
+        "template_version": template.version,
+        "parameters": prepared.rendered.parameters,
+        "request_type": request_type,
+        "expires_at": prepared.expires_at,
+        "estimate": prepared.estimate.as_dict(),
+        "quota": quota_services.preview(user=actor, amounts=prepared.estimate.reservation()),
+    }
+
+
+def submit_request(
+    *,
+    actor,
+    template: Template,
+    parameters: Any,
+    description: str = "",
+    request_type: str = RequestType.TEMPORARY,
+    expires_at: datetime | None = None,
+) -> ProvisionRequest:
+    """Validate the parameters against the template's schema, price the request, reserve the
+    estimate on the requester's quota (409 when it does not fit), and store the request with a
+    snapshot of the template version it was made from."""
+    prepared = prepare_request(
+        template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
+    )
+    rendered, expires_at, estimate, now = prepared.rendered, prepared.expires_at, prepared.estimate, prepared.now
+    snapshot = {
+        "name": template.name,
+        "resource_type": template.resource_type,
+        "provider": template.provider,
+        "body": template.body,
+        "parameters_schema": template.parameters_schema,
+    }
+
+    quota = quota_services.effective_quota(actor, now=now)
+    amounts = estimate.reservation()
+    # One conditional update on the ledger (no transaction: concurrent submissions must not
+    # conflict); if storing the request then fails, the reservation is given back below.
+    quota_services.reserve(user=actor, amounts=amounts, quota=quota)  # 409 with a breakdown when it does not fit
+
+    def unit() -> ProvisionRequest:
+        request = ProvisionRequest.objects.create(
+            requested_by=actor,
+            template=template,
+            template_version=template.version,
+            template_snapshot=snapshot,
+            parameters=rendered.parameters,
+            description=description,
+            request_type=request_type,
+            expires_at=expires_at,
+            cost_estimate=estimate.as_dict(),
+            analysis_remarks=remarks,
+            reservation=amounts,
+            reservation_state=ReservationState.HELD,
+        )
+        transitions.record(
+            subject=request,
+            actor=actor,
+            action=transitions.SUBMIT.action,
+            to_status=request.status,
+            data={"template": template.pk, "template_version": template.version, "estimate_usd": estimate_usd},
+        )
+        return request
+
+    try:
+        remarks = analysis.analyse(
+            estimate=estimate,
+            quota=quota,
+            reserved_after=quota_services.reserved(user=actor),
+            parameters=rendered.parameters,
+            permanent=request_type == RequestType.PERMANENT,
+            max_lifetime_hours=template.max_lifetime_hours,
+        )
+        estimate_usd = estimate.as_dict()["usd"]
+        request = run_atomic(unit)
+    except BaseException:
+        quota_services.release(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
+        raise
+    enqueue("analyse", request.pk, queue=DEFAULT_QUEUE)
+    return request
+
+
+def lifetime_hours(*, request_type: str, expires_at: datetime | None, now: datetime) -> Decimal:
+    """The hours a request is priced for: every started hour until it expires, or the permanent horizon."""
+    if request_type == RequestType.PERMANENT or expires_at is None:
+        return Decimal(settings.PERMANENT_ESTIMATE_HOURS)
+    return Decimal(math.ceil((expires_at - now).total_seconds() / 3600))
+
+
+def update_description(*, actor, request: ProvisionRequest, description: str) -> ProvisionRequest:
+    """The requester may reword the description while the request waits for review."""
+    if actor.pk != request.requested_by_id:
+        raise PermissionDenied("Only the requester may edit this provision request.")
+    previous = request.description
+
+    def unit() -> int:
+        now = timezone.now()
+        written = ProvisionRequest.objects.filter(pk=request.pk, status=RequestStatus.REQUESTED).update(
+            description=description, updated_at=now
+        )
+        if written:
+            transitions.record_same_status(
+                subject=request,
+                actor=actor,
+                action="edit",
+                status=RequestStatus.REQUESTED,
+                data={"description": {"from": previous, "to": description}},
+            )
+            request.description, request.updated_at = description, now
+        return written
+
+    if not run_atomic(unit):
+        current = ProvisionRequest.objects.filter(pk=request.pk).values_list("status", flat=True).first()
+        raise transitions.InvalidTransition(subject=request, action="edit", current=current or request.status)
+    return request
