@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from cloudassist import metrics
 from cloudassist.api import health
-from configs import urls as configs_urls
+from configs.api import urls as configs_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/", permanent=False)),

@@ -1,9 +1,9 @@
-"""Mounted twice: at `/configs` (the seed's paths, for existing clients) and `/api/v1/configs/`;
-a trailing slash is optional everywhere."""
+"""The config server's URLs, mounted twice by the project's urls: at `/configs` (the seed's paths,
+for existing clients) and `/api/v1/configs/`; a trailing slash is optional everywhere."""
 
 from django.urls import re_path
 
-from configs.api import views
+from configs.api import dispatch, views
 
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._:-]{0,127})"
 
@@ -14,5 +14,5 @@ def patterns(prefix: str) -> list:
         re_path(rf"^{prefix}/{NAME}/versions/?$", views.ConfigVersionsView.as_view()),
         re_path(rf"^{prefix}/{NAME}/versions/(?P<version>[0-9]+)/?$", views.ConfigVersionView.as_view()),
         re_path(rf"^{prefix}/{NAME}/rollback/?$", views.ConfigRollbackView.as_view()),
-        re_path(rf"^{prefix}/{NAME}/?$", views.detail),
+        re_path(rf"^{prefix}/{NAME}/?$", dispatch.detail),
     ]
