@@ -32,6 +32,7 @@ class ConfigAdmin(ConfigWriteViews, admin.ModelAdmin):
     list_select_related = ["owner", "updated_by"]
     search_fields = ["name"]
     search_help_text = "Search by name."
+    actions = ["delete_selected"]  # ConfigWriteViews.delete_selected, in place of Django's
 
     # --- who may do what -----------------------------------------------------------------------
 

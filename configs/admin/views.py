@@ -1,5 +1,5 @@
 """The admin pages that write an entry, as explicit views: add and change (the entry form), delete,
-roll back, and the bulk delete. Each validates what was posted, makes one write
+roll back, and the bulk delete (the "delete selected" action). Each validates what was posted, makes one write
 (configs/admin/writes.py, which calls configs.services), logs it and redirects; when the write is
 refused, the page is shown again with the refusal on the form, or a message says why.
 
@@ -11,15 +11,17 @@ here, so these views replace Django's for writes; Django still shows the delete 
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin import actions as django_actions
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR, csrf_protect_m
-from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.contrib.admin.utils import flatten_fieldsets, model_ngettext, unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from configs.admin import writes
 from configs.admin.display import indented
@@ -135,18 +137,29 @@ class ConfigWriteViews:
         """Delete through the service and log it, or say why not."""
         reason = writes.delete(config, actor=request.user)
         if reason is None:
-            super().log_deletions(request, [config])
+            self.log_deletions(request, [config])
             return True
         self.message_user(request, f"Could not delete “{config.name}”: {reason}.", messages.ERROR)
         return False
 
-    # The bulk delete (Django's "delete selected" action) logs and deletes through these two hooks.
-    def log_deletions(self, request, queryset):
-        """Logged by ``delete_entry`` once the service has deleted the entry, not before."""
-
-    def delete_queryset(self, request, queryset):
-        for config in queryset:
-            self.delete_entry(request, config)
+    @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
+    def delete_selected(self, request, queryset):
+        """Django's "delete selected" (its confirmation page, its refusals), but each entry is
+        deleted through the service, and only those deleted are counted."""
+        if request.POST.get("post"):
+            *_objects, perms_needed, protected = self.get_deleted_objects(queryset, request)
+            if not protected:
+                if perms_needed:
+                    raise PermissionDenied
+                deleted = sum(self.delete_entry(request, config) for config in queryset)
+                if deleted:
+                    done = _("Successfully deleted %(count)d %(items)s.") % {
+                        "count": deleted,
+                        "items": model_ngettext(self.opts, deleted),
+                    }
+                    self.message_user(request, done, messages.SUCCESS)
+                return None  # the list again
+        return django_actions.delete_selected(self, request, queryset)
 
     # --- rollback -----------------------------------------------------------------------------------
 

@@ -435,6 +435,34 @@ def test_bulk_delete_goes_through_the_service(admin_browser, admin_user, entry):
     assert not ConfigVersion.objects.exists()
 
 
+@pytest.mark.django_db
+def test_bulk_delete_counts_only_the_entries_it_deleted(admin_browser, admin_user, entry, monkeypatch):
+    other = services.create(actor=admin_user, name="other", data=1)
+    real_delete = services.delete
+
+    def refuse_app_settings(*, actor, name, **kwargs):
+        if name == entry.name:
+            raise services.PreconditionFailed(current=2)
+        return real_delete(actor=actor, name=name, **kwargs)
+
+    monkeypatch.setattr(services, "delete", refuse_app_settings)
+    data = {"action": "delete_selected", "_selected_action": [str(entry.pk), str(other.pk)], "post": "yes"}
+    response = admin_browser.post(CONFIGS, data)
+    assert response.status_code == 302
+    assert texts(response) == [
+        "Could not delete “app.settings”: it changed meanwhile (now at version 2).",
+        "Successfully deleted 1 config.",
+    ]
+    assert list(Config.objects.values_list("name", flat=True)) == ["app.settings"]
+    deletions = LogEntry.objects.filter(action_flag=DELETION)
+    assert list(deletions.values_list("object_id", flat=True)) == [str(other.pk)]
+
+    admin_browser.get(CONFIGS)  # shows (and so clears) those messages
+    data["_selected_action"] = [str(entry.pk)]
+    response = admin_browser.post(CONFIGS, data)  # nothing deleted: no success message
+    assert texts(response) == ["Could not delete “app.settings”: it changed meanwhile (now at version 2)."]
+
+
 # --- who may do what ----------------------------------------------------------------------------
 
 
