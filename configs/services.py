@@ -7,7 +7,7 @@ import copy
 import json
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonpatch
 from django.conf import settings
@@ -232,6 +232,14 @@ def create(*, actor, name: Any, data: Any, schema=None, labels=None, read_roles=
     return config
 
 
+def _lost_race(config: Config) -> NoReturn:
+    """A compare-and-set on ``config`` matched nothing: it was deleted (404) or written (412) meanwhile."""
+    current = Config.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+    if current is None:
+        raise exceptions.NotFound("Not found")
+    raise PreconditionFailed(current=current)
+
+
 def _write(*, actor, config: Config, data: Any, if_match: int | None, action: str, extra: dict | None = None):
     """Compare-and-set ``data`` as the next version of ``config``; 412 on a version mismatch."""
     if if_match is not None and if_match != config.version:
@@ -250,10 +258,7 @@ def _write(*, actor, config: Config, data: Any, if_match: int | None, action: st
         return written
 
     if not run_atomic(unit):
-        current = Config.objects.filter(pk=config.pk).values_list("version", flat=True).first()
-        if current is None:
-            raise exceptions.NotFound("Not found")
-        raise PreconditionFailed(current=current)
+        _lost_race(config)
     for key, value in fields.items():
         setattr(config, key, value)
     metrics.config_written(action)
@@ -324,10 +329,7 @@ def delete(*, actor, name: str, if_match: int | None = None) -> None:
     if if_match is not None and if_match != config.version:
         raise PreconditionFailed(current=config.version)
     if not Config.objects.filter(pk=config.pk, version=config.version).delete()[0]:
-        current = Config.objects.filter(pk=config.pk).values_list("version", flat=True).first()
-        if current is None:
-            raise exceptions.NotFound("Not found")
-        raise PreconditionFailed(current=current)
+        _lost_race(config)
     metrics.config_written("delete")
     on_commit(lambda: watch.changed(name, 0))
 

@@ -2,18 +2,18 @@
 
 Entries are `{"name": ..., "data": ...}` plus their version (also the ETag), labels, schema,
 access lists and expiry. PUT/PATCH/DELETE honour If-Match (412), GET honours If-None-Match
-(304), and `GET /configs/{name}?wait=30s&version=N` is a long poll (configs/api/watch.py).
+(304), and `GET /configs/{name}?wait=30s&version=N` is a long poll (configs/api/watch.py; the
+URL's two views meet in configs/api/dispatch.py, so neither module imports the other's importer).
 """
 
 from __future__ import annotations
 
 import re
 
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -79,13 +79,22 @@ def _validated(serializer_class, request) -> dict:
     return dict(payload.validated_data)
 
 
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d+)"?\s*')
+
+
+def etag_version(value: str) -> int | None:
+    """The version in an entity tag (`"3"`, `W/"3"`, `3`), or None when it holds none."""
+    match = _ETAG.fullmatch(value)
+    return int(match.group(1)) if match else None
+
+
 def if_match(request) -> int | None:
     """The version in If-Match (`"3"`, `W/"3"`, `3`); `*` means any; garbage never matches."""
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
-    match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', header)
-    return int(match.group(1)) if match else -1
+    version = etag_version(header)
+    return -1 if version is None else version
 
 
 def etag(config: Config) -> str:
@@ -204,8 +213,6 @@ class ConfigVersionView(APIView):
         config = services.get(actor=request.user, name=name)
         found = next(iter(ConfigVersion.objects.filter(config=config, version=version).order_by()[:1]), None)
         if found is None:
-            from rest_framework.exceptions import NotFound
-
             raise NotFound("Not found")
         attach_related([found], "author", only=["username"], known=[request.user])
         return Response(VersionSerializer(found).data)
@@ -225,20 +232,4 @@ class ConfigRollbackView(APIView):
         return entry(config)
 
 
-_detail = ConfigDetailView.as_view()
-
-
-@csrf_exempt  # as DRF's views: SessionAuthentication enforces CSRF for session users, token clients need none
-def detail(request, name: str):
-    """GET with `?wait=` is the long-poll watch (configs/api/watch.py), waiting in its greenlet under
-    the production server; everything else is the plain detail view."""
-    if request.method == "GET" and "wait" in request.GET:
-        from configs.api import watch
-
-        return watch.view(request, name=name)
-    return _detail(request, name=name)
-
-
-# Let the OpenAPI schema describe /configs/{name} through the class the dispatcher wraps.
-detail.cls = ConfigDetailView
-detail.initkwargs = {}
+detail_view = ConfigDetailView.as_view()  # the plain detail view, for configs/api/dispatch.py and the watch

@@ -31,7 +31,6 @@ MIN_POLL_SECONDS = 0.05
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_ETAG = re.compile(r'\s*(?:W/)?"?(\d+)"?\s*')
 
 
 def parse_wait(value: str) -> float:
@@ -79,8 +78,9 @@ class WatchStartView(views.ConfigDetailView):
             raise ValidationError(errors)
         config = services.get(actor=request.user, name=name)
         if version is None:
-            match = _ETAG.fullmatch(request.headers.get("If-None-Match", ""))
-            version = int(match.group(1)) if match else config.version
+            version = views.etag_version(request.headers.get("If-None-Match", ""))
+            if version is None:
+                version = config.version
         response = views.entry(config)
         response.watch = Watch(wait=wait, seen=version, current=config.version)
         return response
@@ -119,8 +119,7 @@ def _wait(hub: watch.Hub, waiter: watch.Waiter, *, name: str, seen: int, wait: f
 
 
 def _version(response) -> int | None:
-    match = _ETAG.fullmatch(response.get("ETag", ""))
-    return int(match.group(1)) if match else None
+    return views.etag_version(response.get("ETag", ""))
 
 
 def view(request, name: str):
@@ -138,7 +137,7 @@ def view(request, name: str):
         waiter.expect(state.seen)
         with metrics.watch_waiting():
             _wait(hub, waiter, name=name, seen=state.seen, wait=state.wait)
-    response = _rendered(views._detail, request, name)
+    response = _rendered(views.detail_view, request, name)
     unchanged = response.status_code in (200, 304) and _version(response) == state.seen
     response[HEADER] = "timeout" if unchanged else "changed"
     return response

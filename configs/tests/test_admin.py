@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cloudassist import roles
 from cloudassist.services import ensure_roles
-from configs import services
+from configs import services, watch
 from configs.models import Config, ConfigVersion
 from conftest import PASSWORD
 
@@ -258,6 +258,67 @@ def test_a_form_that_lost_its_version_is_refused(admin_browser, entry):
     assert Config.objects.get(pk=entry.pk).version == 1
 
 
+@pytest.mark.django_db
+def test_save_and_continue_and_add_another_redirect_as_django_does(admin_browser, entry):
+    page = admin_browser.get(change_url(entry))
+    response = admin_browser.post(change_url(entry), {**form_data(page, data={"port": 1}), "_continue": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == change_url(entry)
+    assert any("You may edit it again below" in text for text in texts(response))
+    page = admin_browser.get(ADD)
+    data = {"name": "second", "data": "1", "labels": "{}", "_addanother": "1"}
+    response = admin_browser.post(ADD, data)
+    assert response.status_code == 302
+    assert response["Location"] == ADD
+    assert Config.objects.get(name="second").version == 1
+
+
+@pytest.mark.django_db
+def test_an_empty_labels_box_means_no_labels(admin_browser, entry):
+    added = admin_browser.post(ADD, {"name": "bare", "data": "1", "labels": "", "_save": "Save"})
+    assert added.status_code == 302, errors_of(added)
+    assert Config.objects.get(name="bare").labels == {}
+    page = admin_browser.get(change_url(entry))
+    response = admin_browser.post(change_url(entry), {**form_data(page), "labels": ""})
+    assert response.status_code == 302, errors_of(response)
+    entry.refresh_from_db()
+    assert (entry.version, entry.labels) == (2, {})
+
+
+@pytest.mark.django_db
+def test_adding_the_name_of_an_expired_entry_replaces_it(admin_browser, admin_user):
+    old = services.create(actor=admin_user, name="session.7", data={"old": True}, ttl=60)
+    Config.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = admin_browser.post(ADD, {"name": "session.7", "data": '{"new": true}', "labels": "{}", "_save": "Save"})
+    assert response.status_code == 302, errors_of(response)
+    config = Config.objects.get(name="session.7")
+    assert (config.version, config.data) == (1, {"new": True})
+    assert not Config.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_changing_an_entry_deleted_meanwhile_saves_nothing(admin_browser, admin_user, entry):
+    page = admin_browser.get(change_url(entry))
+    services.delete(actor=admin_user, name=entry.name)
+    response = admin_browser.post(change_url(entry), form_data(page, data={"port": 1}))
+    assert response.status_code == 302  # the entry is gone: Django's "doesn't exist" redirect
+    assert any("Perhaps it was deleted?" in text for text in texts(response))
+    assert not Config.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_writes_announce_each_new_version_to_watches(admin_browser, admin_user, entry, monkeypatch):
+    announced = []
+    monkeypatch.setattr(watch, "changed", lambda name, version: announced.append((name, version)))
+    page = admin_browser.get(change_url(entry))
+    assert admin_browser.post(change_url(entry), form_data(page, data={"port": 2})).status_code == 302
+    assert admin_browser.post(rollback_url(entry, 1), {"current_version": "2"}).status_code == 302
+    assert admin_browser.post(f"{CONFIGS}{entry.pk}/delete/", {"post": "yes"}).status_code == 302
+    added = admin_browser.post(ADD, {"name": "new", "data": "1", "labels": "{}", "_save": "Save"})
+    assert added.status_code == 302
+    assert announced == [("app.settings", 2), ("app.settings", 3), ("app.settings", 0), ("new", 1)]
+
+
 # --- rollback -----------------------------------------------------------------------------------
 
 
@@ -298,6 +359,17 @@ def test_rollback_after_a_concurrent_write_is_refused(admin_browser, admin_user,
 
 
 @pytest.mark.django_db
+def test_rollback_to_a_version_the_schema_now_refuses(admin_browser, admin_user):
+    config = services.create(actor=admin_user, name="svc", data={"port": "80"})
+    services.replace(actor=admin_user, name="svc", data={"port": 80}, schema=SCHEMA)
+    response = admin_browser.post(rollback_url(config, 1), {"current_version": "2"})
+    assert response.status_code == 302
+    assert texts(response) == ["Not rolled back: version 1 does not match the current schema at /port."]
+    assert Config.objects.get(pk=config.pk).version == 2
+    assert not LogEntry.objects.filter(object_id=str(config.pk)).exists()
+
+
+@pytest.mark.django_db
 def test_rollback_of_a_missing_version_or_entry(admin_browser, entry):
     assert admin_browser.get(rollback_url(entry, 7)).status_code == 404
     missing = admin_browser.get(f"{CONFIGS}{'0' * 24}/rollback/1/")
@@ -334,12 +406,61 @@ def test_a_refused_delete_is_reported_not_logged(admin_browser, entry, monkeypat
 
 
 @pytest.mark.django_db
+def test_deleting_an_entry_gone_meanwhile(admin_browser, admin_user, entry, monkeypatch):
+    confirm = admin_browser.get(f"{CONFIGS}{entry.pk}/delete/")
+    assert confirm.status_code == 200
+    real_delete = services.delete
+
+    def deleted_first(**kwargs):
+        real_delete(**kwargs)  # someone else deletes it between the admin's read and its delete
+        real_delete(**kwargs)
+
+    monkeypatch.setattr(services, "delete", deleted_first)
+    response = admin_browser.post(f"{CONFIGS}{entry.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert response["Location"] == CONFIGS
+    assert texts(response) == ["Could not delete “app.settings”: it no longer exists or has expired."]
+    assert not LogEntry.objects.filter(object_id=str(entry.pk), action_flag=DELETION).exists()
+    missing = admin_browser.post(f"{CONFIGS}{entry.pk}/delete/", {"post": "yes"})
+    assert missing.status_code == 302
+    assert any("Perhaps it was deleted?" in text for text in texts(missing))
+
+
+@pytest.mark.django_db
 def test_bulk_delete_goes_through_the_service(admin_browser, admin_user, entry):
     other = services.create(actor=admin_user, name="other", data=1)
     data = {"action": "delete_selected", "_selected_action": [str(entry.pk), str(other.pk)], "post": "yes"}
     assert admin_browser.post(CONFIGS, data).status_code == 302
     assert not Config.objects.exists()
     assert not ConfigVersion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bulk_delete_counts_only_the_entries_it_deleted(admin_browser, admin_user, entry, monkeypatch):
+    other = services.create(actor=admin_user, name="other", data=1)
+    real_delete = services.delete
+
+    def refuse_app_settings(*, actor, name, **kwargs):
+        if name == entry.name:
+            raise services.PreconditionFailed(current=2)
+        return real_delete(actor=actor, name=name, **kwargs)
+
+    monkeypatch.setattr(services, "delete", refuse_app_settings)
+    data = {"action": "delete_selected", "_selected_action": [str(entry.pk), str(other.pk)], "post": "yes"}
+    response = admin_browser.post(CONFIGS, data)
+    assert response.status_code == 302
+    assert texts(response) == [
+        "Could not delete “app.settings”: it changed meanwhile (now at version 2).",
+        "Successfully deleted 1 config.",
+    ]
+    assert list(Config.objects.values_list("name", flat=True)) == ["app.settings"]
+    deletions = LogEntry.objects.filter(action_flag=DELETION)
+    assert list(deletions.values_list("object_id", flat=True)) == [str(other.pk)]
+
+    admin_browser.get(CONFIGS)  # shows (and so clears) those messages
+    data["_selected_action"] = [str(entry.pk)]
+    response = admin_browser.post(CONFIGS, data)  # nothing deleted: no success message
+    assert texts(response) == ["Could not delete “app.settings”: it changed meanwhile (now at version 2)."]
 
 
 # --- who may do what ----------------------------------------------------------------------------
