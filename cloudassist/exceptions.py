@@ -3,7 +3,7 @@
 They say what went wrong and carry a stable ``code`` plus any ``extra`` fields a client can act
 on (``current_status``, a quota breakdown, the current version); they know nothing of HTTP. The
 API's exception handler (cloudassist/api/errors.py) maps each kind to its status code and the one
-JSON error shape; the admin shows them as messages (cloudassist/admin.py, ``report``). Django's own
+JSON error shape; the admin shows them as messages (cloudassist/admin.py, ``refusal``). Django's own
 ``PermissionDenied`` and ``ValidationError`` keep their meaning (403, 400 naming the fields).
 """
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from bson import ObjectId
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from cloudassist import roles
+from cloudassist.exceptions import NotFound
 
 User = get_user_model()
 
@@ -32,11 +34,6 @@ def attach_role_names(users: Iterable) -> list:
 
 def find_user(value: str):
     """A user by id or username; NotFound naming it when there is none."""
-    from bson import ObjectId
-    from django.db.models import Q
-
-    from cloudassist.exceptions import NotFound
-
     lookup = Q(username=value)
     if ObjectId.is_valid(value):
         lookup |= Q(pk=ObjectId(value))

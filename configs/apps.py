@@ -16,4 +16,4 @@ class ConfigsConfig(ProjectAppConfig):
     worker_preload = ("configs.jobs",)
 
     def ready(self):
-        from configs import metrics  # noqa: F401  (defines the app's metrics; its models are loaded now)
+        from configs import metrics  # noqa: F401  (the import defines the app's metrics, in prometheus_client's registry)

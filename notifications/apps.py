@@ -14,4 +14,4 @@ class NotificationsConfig(ProjectAppConfig):
     worker_preload = ("notifications.jobs",)
 
     def ready(self):
-        from notifications import metrics  # noqa: F401  (defines the app's metrics; its models are loaded now)
+        from notifications import metrics  # noqa: F401  (the import defines the app's metrics, in prometheus_client's registry)
