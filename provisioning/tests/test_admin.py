@@ -145,7 +145,9 @@ def test_nothing_is_added_changed_or_deleted(ops, make_request):
     pending.refresh_from_db()
     assert (pending.description, pending.status) == ("keep me", RequestStatus.REQUESTED)
     actions = dict(ops.get(REQUESTS).context["action_form"].fields["action"].choices)
-    assert set(actions) == {"", "approve_selected", "reject_selected", "purge_selected"}
+    assert set(actions) == {"", "approve_selected", "reject_selected", "purge_selected", "retry_selected"} | {
+        "mark_cleaned_up_selected"
+    }
 
 
 # --- changelist: default view, filters, search ----------------------------------------------
