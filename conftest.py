@@ -39,6 +39,24 @@ def _clear_cache():
         client.delete(*keys)
 
 
+# A shared cluster's kubeconfig (nothing listens there): namespace templates can be requested. Tests
+# of the not-configured case clear SHARED_CLUSTER_KUBECONFIG_DATA.
+SHARED_CLUSTER_KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters: [{name: shared, cluster: {server: "https://shared.cluster.invalid:6443"}}]
+users: [{name: admin, user: {token: test}}]
+contexts: [{name: shared, context: {cluster: shared, user: admin}}]
+current-context: shared
+"""
+
+
+@pytest.fixture(autouse=True)
+def _shared_cluster_configured(settings):
+    if not settings.SHARED_CLUSTER_KUBECONFIG and not settings.SHARED_CLUSTER_KUBECONFIG_DATA:
+        settings.SHARED_CLUSTER_KUBECONFIG_DATA = SHARED_CLUSTER_KUBECONFIG
+
+
 @pytest.fixture
 def mongo_commands(db):
     """``with mongo_commands() as seen:`` records the MongoDB commands sent inside the block

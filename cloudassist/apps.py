@@ -9,6 +9,7 @@ from django.apps import AppConfig, apps
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth.apps import AuthConfig
 from django.contrib.contenttypes.apps import ContentTypesConfig
+from django.utils.module_loading import import_string
 from django_rq.apps import DjangoRqAdminConfig
 
 from cloudassist import roles
@@ -47,7 +48,10 @@ class ProjectAppConfig(AppConfig):
     - ``periodic_jobs``: the app's sweeps, for the cron schedule;
     - ``worker_preload``: modules (or functions, called) the rq worker imports before it forks its
       work horses, so that no job pays for an import;
-    - ``demo_seed``: ``fn(report, *, password)`` adding the app's demo data (``manage.py seed_demo``).
+    - ``demo_seed``: ``fn(report, *, password)`` adding the app's demo data (``manage.py seed_demo``);
+    - ``provider_check``: ``fn(provider) -> str | None``, why a template of that provider cannot be
+      requested now (naming the setting to set), None when it can (``unavailable_reason``);
+    - ``banner_lines``: ``fn() -> list[str]``, lines for `make run`'s banner (``banner_lines``).
     """
 
     default_auto_field = OBJECT_ID_AUTO_FIELD
@@ -55,11 +59,29 @@ class ProjectAppConfig(AppConfig):
     periodic_jobs: tuple[PeriodicJob, ...] = ()
     worker_preload: tuple[str, ...] = ()
     demo_seed: str = ""
+    provider_check: str = ""
+    banner_lines: str = ""
 
 
 def project_apps() -> list[ProjectAppConfig]:
     """The installed CloudAssist apps, in INSTALLED_APPS order."""
     return [config for config in apps.get_app_configs() if isinstance(config, ProjectAppConfig)]
+
+
+def unavailable_reason(provider: str) -> str | None:
+    """Why templates of ``provider`` cannot be requested now, as the apps' ``provider_check`` say
+    (the first reason given), or None."""
+    for config in project_apps():
+        if config.provider_check:
+            reason = import_string(config.provider_check)(provider)
+            if reason:
+                return reason
+    return None
+
+
+def banner_lines() -> list[str]:
+    """The lines the apps add to `make run`'s banner, in INSTALLED_APPS order."""
+    return [line for config in project_apps() if config.banner_lines for line in import_string(config.banner_lines)()]
 
 
 class CloudAssistConfig(ProjectAppConfig):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from bson import ObjectId
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from cloudassist import roles
@@ -45,8 +46,11 @@ def find_user(value: str):
 
 def subject_user(viewer, wanted: str | None):
     """Whose figures a viewer asks for: DevOps and admins may name anyone (``None`` when they
-    name nobody: everyone); everyone else always gets themself, whatever they ask."""
+    name nobody: everyone); everyone else gets themself, and naming anyone else is refused
+    (PermissionDenied), never answered with their own figures."""
     if not roles.is_reviewer(viewer):
+        if wanted and wanted not in (viewer.get_username(), str(viewer.pk)):
+            raise PermissionDenied("Only DevOps and admins may see other users' figures; leave out ?user=.")
         return viewer
     return find_user(wanted) if wanted else None
 

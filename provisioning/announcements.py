@@ -79,12 +79,39 @@ def provisioned(request, *, secret_kind: str | None) -> None:
     )
 
 
-def provision_failed(request, *, note: str) -> None:
+def provision_failed(request, *, note: str, retry_window: bool = False) -> None:
+    if retry_window:
+        then = (
+            f"Whatever was created is kept for {settings.FAILED_PURGE_DELAY_MINUTES} minutes so that a retry "
+            "can carry on from it (DevOps can retry, or you if the template allows), then removed."
+        )
+    else:
+        then = "Whatever was created is being removed."
     _to_requester(
         request,
         Kind.PROVISION_FAILED,
         f"Failed: {_describe(request)}",
-        f"Provisioning {_describe(request)} failed: {note}\nWhatever was created is being removed.",
+        f"Provisioning {_describe(request)} failed: {note}\n{then}",
+    )
+
+
+def retried(request, *, actor, note: str = "") -> None:
+    """Someone else (DevOps) retried the requester's failed provisioning."""
+    _to_requester(
+        request,
+        Kind.REQUEST_APPROVED,
+        f"Retrying: {_describe(request)}",
+        _with_note(f"{actor.get_username()} retries provisioning {_describe(request)}; it starts now.", note),
+    )
+
+
+def cleaned_up(request, *, note: str) -> None:
+    """DevOps closed a failed purge after deleting what was left by hand."""
+    _to_requester(
+        request,
+        Kind.PURGED,
+        f"Deleted: {_describe(request)}",
+        _with_note(f"Your environment {_describe(request)} was cleaned up by DevOps and is closed.", note),
     )
 
 

@@ -12,6 +12,8 @@ class ProvisioningConfig(ProjectAppConfig):
     periodic_jobs = (PeriodicJob("provisioning.jobs.sweep", "provisioning-sweep"),)
     # The job modules, and every provider module (kubernetes, boto3) from the registry.
     worker_preload = ("provisioning.jobs", "provisioning.provisioner", "provisioning.providers.names")
+    # Whether a template's provider is configured (templates and the core ask, importing nothing).
+    provider_check = "provisioning.providers.unavailable_reason"
 
     def ready(self):
         # Models are loaded now (Django's app-loading order, hence the imports here).

@@ -8,6 +8,7 @@ class RequestStatus(models.TextChoices):
     REVOKED = "REVOKED", "Revoked by the requester"
     APPROVED = "APPROVED", "Approved"
     REJECTED = "REJECTED", "Rejected"
+    TIMED_OUT = "TIMED_OUT", "Not reviewed in time"
     INITIATED = "INITIATED", "Provisioning"
     DEPLOYED = "DEPLOYED", "Deployed"
     FAILED = "FAILED", "Provisioning failed"

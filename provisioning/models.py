@@ -30,6 +30,17 @@ class ProvisionRequest(models.Model):
     )
     review_note = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Approvals from different reviewers this request needs (the template's policy at submission).",
+    )
+    approvals = models.JSONField(
+        default=list, blank=True, help_text="The approvals so far: [{user_id, username, at, note}], in order."
+    )
+    failure_reason = models.TextField(blank=True, help_text="Why the last provisioning or purge failed.")
+    purge_after = models.DateTimeField(
+        null=True, blank=True, help_text="When an expired environment is purged (expiry + the template's grace)."
+    )
     extension_slot = models.CharField(max_length=12, choices=ExtensionSlot.choices, default=ExtensionSlot.AVAILABLE)
     analysis_remarks = models.JSONField(default=list, blank=True, help_text="Filled by the request analysis.")
     cost_estimate = models.JSONField(null=True, blank=True, help_text="The estimate at submission or extension.")
@@ -51,6 +62,7 @@ class ProvisionRequest(models.Model):
             models.Index(fields=["template", "-created_at", "-id"], name="provreq_template_created_id"),
             models.Index(fields=["status", "expires_at"], name="provreq_status_expires"),
             models.Index(fields=["status", "updated_at"], name="provreq_status_updated"),
+            models.Index(fields=["status", "purge_after"], name="provreq_status_purge_after"),
             models.Index(fields=["-created_at", "-id"], name="provreq_created_id"),
         ]
 

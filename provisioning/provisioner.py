@@ -230,7 +230,7 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
     and retry failed purges with backoff."""
     now = now or timezone.now()
     timeout = timedelta(minutes=settings.PROVISION_TIMEOUT_MINUTES)
-    counts = {"resumed": 0, "failed": 0, "requeued": 0, "purge_retried": 0}
+    counts = {"resumed": 0, "failed": 0, "requeued": 0, "purge_retried": 0, "failed_purged": 0}
 
     # Approved, but the provisioning job was lost (Redis down at approval time).
     for request in ProvisionRequest.objects.filter(
@@ -238,6 +238,17 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
     ).only("pk")[:SWEEP_BATCH]:
         services.enqueue("provision", request.pk)
         counts["requeued"] += 1
+
+    # Failed provisioning not retried within FAILED_PURGE_DELAY_MINUTES: purge what it left.
+    delay = timedelta(minutes=settings.FAILED_PURGE_DELAY_MINUTES)
+    for request in ProvisionRequest.objects.filter(status=RequestStatus.FAILED, updated_at__lte=now - delay)[
+        :SWEEP_BATCH
+    ]:
+        try:
+            services.start_purge(actor=None, request=request, note="Not retried in time: purging what it left.")
+            counts["failed_purged"] += 1
+        except transitions.InvalidTransition:
+            pass
 
     # Stuck provisioning (a worker died): resume twice, then fail (which purges what exists).
     stuck = ProvisionRequest.objects.filter(status=RequestStatus.INITIATED, updated_at__lte=now - timeout)

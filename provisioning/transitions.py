@@ -32,6 +32,7 @@ class Who(enum.Enum):
     REQUESTER = "the requester"
     REVIEWER = "DevOps or admins (never on their own request)"
     SYSTEM = "the system (workers and sweeps)"
+    RETRYING_REQUESTER = "the requester, if the template lets them retry (requester_can_retry)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def _table(*moves: Move) -> dict[str, Move]:
 
 R, E = RequestStatus, ExtensionStatus
 REQUESTER, REVIEWER, BY_SYSTEM = Who.REQUESTER, Who.REVIEWER, Who.SYSTEM
+RETRYING_REQUESTER = Who.RETRYING_REQUESTER
 
 # Creating a row is not a compare-and-set, but it is a move from nothing and is audited too.
 SUBMIT = Move("submit", frozenset(), R.REQUESTED, frozenset({REQUESTER}))
@@ -69,6 +71,10 @@ REQUEST_MOVES: dict[str, Move] = _table(
     ),
     Move("mark_purged", frozenset({R.PURGE_INITIATED}), R.PURGED, frozenset({BY_SYSTEM})),
     Move("mark_purge_failed", frozenset({R.PURGE_INITIATED}), R.PURGE_FAILED, frozenset({BY_SYSTEM})),
+    # No dead ends: a failed provisioning is retried (the provider carries on where it stopped),
+    # a failed purge is retried (start_purge above) or, once cleaned up by hand, closed with a note.
+    Move("retry", frozenset({R.FAILED}), R.APPROVED, frozenset({REVIEWER, RETRYING_REQUESTER})),
+    Move("mark_cleaned_up", frozenset({R.PURGE_FAILED}), R.PURGED, frozenset({REVIEWER})),
 )
 
 EXTENSION_MOVES: dict[str, Move] = _table(
@@ -97,13 +103,25 @@ def allowed_actions(subject) -> list[str]:
     return [action for action, move in moves_for(subject).items() if subject.status in move.sources]
 
 
-def authorize(move: Move, *, actor, owner_id, noun: str) -> None:
-    """Raise PermissionDenied unless ``actor`` (None = the system) may make ``move``."""
+def requester_may_retry(subject) -> bool:
+    """The template's ``requester_can_retry``, as it was at submission (its snapshot), else as it is."""
+    snapshot = getattr(subject, "template_snapshot", None) or {}
+    if "requester_can_retry" in snapshot:
+        return bool(snapshot["requester_can_retry"])
+    template = getattr(subject, "template", None)
+    return bool(getattr(template, "requester_can_retry", False))
+
+
+def authorize(move: Move, *, actor, owner_id, noun: str, subject=None) -> None:
+    """Raise PermissionDenied unless ``actor`` (None = the system) may make ``move`` (on ``subject``,
+    which the moves that depend on its template's policy need)."""
     if actor is None:
         if BY_SYSTEM in move.by:
             return
         raise PermissionDenied(f"Only a person may {move.action} a {noun}.")
     if REQUESTER in move.by and actor.pk == owner_id:
+        return
+    if RETRYING_REQUESTER in move.by and actor.pk == owner_id and subject is not None and requester_may_retry(subject):
         return
     if REVIEWER in move.by and roles.is_reviewer(actor):
         if actor.pk == owner_id:
@@ -162,7 +180,7 @@ def transition(
     move = moves_for(subject)[action]
     model = type(subject)
     owner_id = subject.requested_by_id
-    authorize(move, actor=actor, owner_id=owner_id, noun=NOUNS[model])
+    authorize(move, actor=actor, owner_id=owner_id, noun=NOUNS[model], subject=subject)
     seen = subject.status
 
     def unit() -> int:

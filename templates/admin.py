@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cloudassist.admin import add_errors
-from templates import rendering, services
+from templates import rendering, selectors, services
 from templates.models import Template
 
 
@@ -45,18 +45,26 @@ class TemplateForm(forms.ModelForm):
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
     form = TemplateForm
-    list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "updated_at"]
+    list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
     search_fields = ["id", "name", "description"]
-    readonly_fields = ["version", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["availability", "version", "created_by", "created_at", "updated_at"]
     actions = ["activate", "deactivate"]
     fieldsets = [
-        (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active"]}),
+        (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active", "availability"]}),
         ("Definition", {"fields": ["body", "parameters_schema"]}),
         ("Lifetime (hours)", {"fields": ["default_lifetime_hours", "max_lifetime_hours"]}),
         ("Auto-approval policy", {"fields": ["auto_approve", "auto_approve_max_usd"]}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
+
+    @admin.display(description="can be requested")
+    def availability(self, obj):
+        """ "Yes", or why not (its provider is not configured: the setting to set)."""
+        if obj is None or not obj.pk:
+            return "-"
+        reason = selectors.unavailable_reason(obj)
+        return f"No: {reason}" if reason else "Yes"
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "id"] if obj else self.readonly_fields

@@ -9,3 +9,4 @@ class TemplatesConfig(ProjectAppConfig):
         roles.DEVOPS: ("view_template",),
     }
     demo_seed = "templates.seed.seed_templates"
+    banner_lines = "templates.selectors.banner_lines"  # the templates that cannot be requested, and why

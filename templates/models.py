@@ -35,6 +35,38 @@ class Template(models.Model):
         blank=True,
         help_text="Cost threshold for auto-approval (USD per request); empty = never auto-approve.",
     )
+    # The approval and lifecycle policy (provisioning applies it; the README's "Policies" says how).
+    review_timeout_hours = models.PositiveIntegerField(
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFETIME_HOURS)],
+        help_text="A request still waiting for review after this many hours times out (its hold is released).",
+    )
+    max_total_lifetime_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFETIME_HOURS)],
+        help_text="Cap on the whole lease, submission to expiry, extension included; empty = the maximum lifetime.",
+    )
+    purge_grace_hours = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_LIFETIME_HOURS)],
+        help_text="Hours an expired environment is kept before it is purged (DevOps may still extend it meanwhile).",
+    )
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="Approvals from different reviewers a request needs (four-eyes: 2).",
+    )
+    required_approvals_above_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Only requests estimated above this (USD) need the required approvals; empty = every request.",
+    )
+    requester_can_retry = models.BooleanField(
+        default=False, help_text="Let the requester retry a failed provisioning (DevOps always can)."
+    )
     version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped when body or schema change.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

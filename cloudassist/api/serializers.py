@@ -105,60 +105,6 @@ class RolesField(serializers.Field):
         return {"groups": groups}
 
 
-class UserSerializer(BaseModelSerializer):
-    roles = RolesField(required=False)
-    password = serializers.CharField(
-        write_only=True, required=False, style={"input_type": "password"}, help_text="Validated for strength."
-    )
-
-    class Meta:
-        model = User
-        fields = [
-            "url",
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "roles",
-            "password",
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "date_joined",
-            "last_login",
-        ]
-        read_only_fields = ["is_staff", "is_superuser", "date_joined", "last_login"]
-
-
-class MeSerializer(UserSerializer):
-    """What a user may change about themself: their name and email."""
-
-    roles = RolesField(read_only=True)
-
-    class Meta(UserSerializer.Meta):
-        fields = [field for field in UserSerializer.Meta.fields if field != "password"]
-        read_only_fields = [field for field in fields if field not in ("email", "first_name", "last_name")]
-
-
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
-
-
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True)
-
-
-class UserSummarySerializer(BaseModelSerializer):
-    """A user as embedded in other objects (``?expand=requested_by``)."""
-
-    class Meta:
-        model = User
-        fields = ["url", "id", "username", "first_name", "last_name", "email"]
-        read_only_fields = fields
-
-
 class StrictFieldsMixin:
     """Refuse unknown and read-only fields with a 400 naming them, instead of ignoring them.
 
@@ -185,6 +131,60 @@ class StrictFieldsMixin:
 
     def _writable_names(self) -> list[str]:
         return [name for name, field in self.fields.items() if not field.read_only]
+
+
+class UserSerializer(BaseModelSerializer):
+    roles = RolesField(required=False)
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}, help_text="Validated for strength."
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "url",
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "roles",
+            "password",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+            "last_login",
+        ]
+        read_only_fields = ["is_staff", "is_superuser", "date_joined", "last_login"]
+
+
+class MeSerializer(StrictFieldsMixin, UserSerializer):
+    """What a user may change about themself: their name and email (anything else is a 400 naming it)."""
+
+    roles = RolesField(read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [field for field in UserSerializer.Meta.fields if field != "password"]
+        read_only_fields = [field for field in fields if field not in ("email", "first_name", "last_name")]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+
+
+class UserSummarySerializer(BaseModelSerializer):
+    """A user as embedded in other objects (``?expand=requested_by``)."""
+
+    class Meta:
+        model = User
+        fields = ["url", "id", "username", "first_name", "last_name", "email"]
+        read_only_fields = fields
 
 
 class ExpandMixin:

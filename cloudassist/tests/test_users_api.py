@@ -68,11 +68,25 @@ def test_developer_sees_only_themself(dev_client, dev_user, other_dev):
 
 @pytest.mark.django_db
 def test_me_reads_and_updates_own_profile_only(dev_client, dev_user):
-    response = dev_client.patch("/api/v1/users/me/", {"first_name": "Dee", "is_staff": True, "roles": ["admin"]})
+    response = dev_client.patch("/api/v1/users/me/", {"first_name": "Dee"})
     assert response.status_code == 200
     assert response.json()["first_name"] == "Dee"
     dev_user.refresh_from_db()
     assert dev_user.first_name == "Dee"
+
+
+@pytest.mark.django_db
+def test_me_refuses_read_only_and_unknown_fields_naming_them(dev_client, dev_user):
+    response = dev_client.patch(
+        "/api/v1/users/me/", {"first_name": "Dee", "is_staff": True, "roles": ["admin"], "shoe": 9}, format="json"
+    )
+    assert response.status_code == 400
+    fields = response.json()["fields"]
+    assert fields["roles"] == ["This field is read-only."]
+    assert fields["is_staff"] == ["This field is read-only."]
+    assert fields["shoe"][0].startswith("Unknown field; expected one of: ")
+    dev_user.refresh_from_db()
+    assert dev_user.first_name != "Dee"  # nothing was written
     assert not dev_user.is_staff
     assert not roles.is_admin(User.objects.get(pk=dev_user.pk))
 

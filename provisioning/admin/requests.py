@@ -1,4 +1,5 @@
-"""Provision requests: the review admin (approve, reject, purge) with the request's whole record."""
+"""Provision requests: the review admin (approve, reject, purge; retry a failed provisioning, mark a
+failed purge cleaned up) with the request's whole record."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
 from provisioning.admin.events import EventInline
 from provisioning.admin.extensions import ExtensionInline
 from provisioning.admin.filters import AgeFilter, RequestStatusFilter
-from provisioning.admin.review import PURGE, ReviewActionsMixin
+from provisioning.admin.review import CLEANED_UP, PURGE, RETRY, ReviewActionsMixin
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
 from templates import rendering
@@ -27,15 +28,48 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
         "approve": services.approve_request,
         "reject": services.reject_request,
         "purge": services.start_purge,
+        "retry": services.retry_provisioning,
+        "mark_cleaned_up": services.mark_cleaned_up,
     }
     subject_argument = "request"
     pending_status = RequestStatus.REQUESTED
-    actions: ClassVar[list[str]] = ["approve_selected", "reject_selected", "purge_selected"]
+    actions: ClassVar[list[str]] = [
+        "approve_selected",
+        "reject_selected",
+        "purge_selected",
+        "retry_selected",
+        "mark_cleaned_up_selected",
+    ]
+    # The ways out of a failure, as buttons on the change page (besides purge, which retries a failed purge).
+    recovery_buttons: ClassVar[dict[str, list[tuple[str, str]]]] = {
+        RequestStatus.FAILED: [("retry_selected", "Retry provisioning"), ("purge_selected", "Purge")],
+        RequestStatus.PURGE_FAILED: [
+            ("purge_selected", "Retry purge"),
+            ("mark_cleaned_up_selected", "Mark cleaned up"),
+        ],
+    }
 
     @admin.action(description="Purge selected environments now", permissions=["review"])
     def purge_selected(self, request, queryset):
-        """Delete DEPLOYED, FAILED, EXPIRED or PURGE_FAILED environments (asks for a note first)."""
+        """Delete DEPLOYED, FAILED, EXPIRED or PURGE_FAILED environments (asks for a note first);
+        for PURGE_FAILED this retries the purge."""
         return self._review(request, queryset, PURGE)
+
+    @admin.action(description="Retry provisioning of selected failed requests", permissions=["review"])
+    def retry_selected(self, request, queryset):
+        """FAILED -> APPROVED and the provisioning job, which carries on from what exists."""
+        return self._review(request, queryset, RETRY)
+
+    @admin.action(description="Mark selected failed purges cleaned up (by hand)", permissions=["review"])
+    def mark_cleaned_up_selected(self, request, queryset):
+        """PURGE_FAILED -> PURGED after cleaning up by hand; asks for a note saying what was done."""
+        return self._review(request, queryset, CLEANED_UP)
+
+    def render_change_form(self, request, context, **kwargs):
+        obj = kwargs.get("obj")
+        if obj is not None and obj.status in self.recovery_buttons and self.has_review_permission(request):
+            context["review_buttons"] = self.recovery_buttons[obj.status]
+        return super().render_change_form(request, context, **kwargs)
 
     change_form_template = "admin/provisioning/review_change_form.html"
 
@@ -56,6 +90,7 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
                     "template_version",
                     "request_type",
                     "status",
+                    "failure_reason",
                     "expires_at",
                     "description",
                 ]

@@ -1,4 +1,5 @@
-"""Approve / reject (and purge): one implementation of the review actions for both admins."""
+"""Approve / reject (and purge, retry, mark cleaned up): one implementation of the review actions
+for both admins."""
 
 from __future__ import annotations
 
@@ -22,14 +23,21 @@ from provisioning.admin.base import admin_link
 
 @dataclass(frozen=True)
 class Decision:
-    verb: str  # "approve" or "reject": the key of the admin's review_services
+    verb: str  # "approve", "reject", ...: the key of the admin's review_services, and `<verb>_selected`
     done: str
     note_required: bool
+    label: str = ""  # how people read the verb, when it is not the verb itself
+
+    @property
+    def title(self) -> str:
+        return self.label or self.verb
 
 
 APPROVE = Decision(verb="approve", done="approved", note_required=False)
 REJECT = Decision(verb="reject", done="rejected", note_required=True)
 PURGE = Decision(verb="purge", done="started purging", note_required=False)
+RETRY = Decision(verb="retry", done="retried provisioning of", note_required=False)
+CLEANED_UP = Decision(verb="mark_cleaned_up", done="marked cleaned up", note_required=True, label="mark cleaned up")
 
 
 class ReviewNoteForm(forms.Form):
@@ -129,13 +137,13 @@ class ReviewActionsMixin:
         return HttpResponseRedirect(next_url) if next_url else None
 
     def _report_failure(self, request, obj, decision: Decision, reason: str, level: int) -> None:
-        self.message_user(request, f"Could not {decision.verb} {self.review_label(obj)}: {reason}", level)
+        self.message_user(request, f"Could not {decision.title} {self.review_label(obj)}: {reason}", level)
 
     def _note_page(self, request, objects, decision: Decision, form: ReviewNoteForm):
         opts = self.opts
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{decision.verb.capitalize()} {opts.verbose_name_plural}",
+            "title": f"{decision.title.capitalize()} {opts.verbose_name_plural}",
             "opts": opts,
             "decision": decision,
             "action": f"{decision.verb}_selected",

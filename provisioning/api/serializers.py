@@ -4,12 +4,13 @@ from rest_framework import serializers
 from cloudassist.api.fields import IdOrHyperlinkField, LinkField, cached_url, related_list_url
 from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, StrictFieldsMixin, UserSummarySerializer
 from provisioning import selectors, transitions
-from provisioning.choices import RequestType
+from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, Event, ExtensionRequest, ProvisionRequest
 from templates.api.serializers import TemplateSerializer
 from templates.models import Template
 
 NOTE_MAX_LENGTH = 5000
+EXTENSION_UNAVAILABLE = "UNAVAILABLE"  # shown instead of the slot once the environment is no longer live
 
 
 def _actions_for(subject, context) -> list[str]:
@@ -23,7 +24,11 @@ def _actions_for(subject, context) -> list[str]:
     for action in transitions.allowed_actions(subject):
         try:
             transitions.authorize(
-                moves[action], actor=user, owner_id=subject.requested_by_id, noun=transitions.NOUNS[type(subject)]
+                moves[action],
+                actor=user,
+                owner_id=subject.requested_by_id,
+                noun=transitions.NOUNS[type(subject)],
+                subject=subject,
             )
         except PermissionDenied:
             continue
@@ -35,8 +40,9 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
     requested_by = LinkField(view_name="user-detail", read_only=True)
     reviewed_by = LinkField(view_name="user-detail", read_only=True)
     template = LinkField(view_name="template-detail", read_only=True)
-    extension = serializers.CharField(
-        source="extension_slot", read_only=True, help_text="The one-time extension: AVAILABLE, PENDING or USED."
+    extension = serializers.SerializerMethodField(
+        help_text="The one-time extension: AVAILABLE, PENDING or USED; UNAVAILABLE once the environment is no "
+        "longer live (nothing left to extend)."
     )
     actions = serializers.SerializerMethodField(help_text="What you may do with this request now.")
     events = serializers.SerializerMethodField(help_text="Its audit trail.")
@@ -65,6 +71,7 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
             "reviewed_by",
             "review_note",
             "reviewed_at",
+            "failure_reason",
             "extension",
             "analysis_remarks",
             "cost_estimate",
@@ -86,6 +93,11 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
 
     def get_actions(self, obj) -> list[str]:
         return _actions_for(obj, self.context)
+
+    def get_extension(self, obj) -> str:
+        if obj.status in LIVE or obj.status == RequestStatus.REQUESTED:
+            return obj.extension_slot
+        return EXTENSION_UNAVAILABLE
 
     def get_events(self, obj) -> str:
         return cached_url(self.context.get("request"), "provisionrequest-events", "pk", obj.pk)

@@ -121,16 +121,35 @@ class ProvisionRequestViewSet(
             return ProvisionRequest.objects.none()
         return selectors.requests_for(self.request.user)
 
+    def _noted(self, request, service):
+        provision_request = self.get_object()
+        payload = NoteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        service(actor=request.user, request=provision_request, note=payload.validated_data["note"])
+        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
+
     @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def purge(self, request, pk=None):
         """Delete the environment now: the requester (ending it early) or DevOps/admins.
-        From DEPLOYED, FAILED, EXPIRED or PURGE_FAILED; the purge job does the work."""
-        provision_request = self.get_object()
-        payload = NoteSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        services.start_purge(actor=request.user, request=provision_request, note=payload.validated_data["note"])
-        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
+        From DEPLOYED, FAILED, EXPIRED or PURGE_FAILED (which retries a failed purge); the purge
+        job does the work."""
+        return self._noted(request, services.start_purge)
+
+    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Retry a failed provisioning: DevOps/admins, or the requester if the template allows it.
+        FAILED -> APPROVED, then the provisioning job carries on from what exists. 409 when the
+        provider is not configured (naming the setting) or the request has expired."""
+        return self._noted(request, services.retry_provisioning)
+
+    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="mark-cleaned-up")
+    def mark_cleaned_up(self, request, pk=None):
+        """DevOps/admins, after deleting by hand what a failed purge left: PURGE_FAILED -> PURGED,
+        with a note (required) saying what was done. Gives back the quota reservation."""
+        return self._noted(request, services.mark_cleaned_up)
 
     def _download(self, request, kind: str, content_type: str, suffix: str):
         provision_request = self.get_object()

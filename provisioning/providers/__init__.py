@@ -1,6 +1,7 @@
 """Provider registry: the template's provider name -> an implementation.
 
-Modules register themselves with ``@register("aws-eks")``; ``get(name)`` returns an instance.
+Modules register themselves with ``@register("aws-eks")``; ``get(name)`` returns an instance;
+``unavailable_reason(name)`` says why a provider cannot be used now (not configured).
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def get(name: str) -> Provider:
         return _REGISTRY[name]()
     except KeyError:
         raise ProviderError(f"No provider is registered for '{name}'.") from None
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why templates of provider ``name`` cannot be requested now (naming the setting to set), or
+    None when its provider is registered and configured."""
+    _load()
+    provider = _REGISTRY.get(name)
+    if provider is None:
+        return f"No provider is registered for '{name}'."
+    return provider.unavailable_reason()
 
 
 def names() -> list[str]:

@@ -174,16 +174,19 @@ def _placeholder_role(iam, name: str, service: str) -> str:
             raise
 
 
+ROLES_NOT_CONFIGURED = (
+    "EKS_CLUSTER_ROLE_ARN and EKS_NODE_ROLE_ARN must be set to create EKS clusters in AWS "
+    "(the IAM roles of the control plane and of the nodes)."
+)
+
+
 def _roles() -> tuple[str, str]:
     """The IAM roles of the control plane and of the nodes."""
     cluster_role, node_role = settings.EKS_CLUSTER_ROLE_ARN, settings.EKS_NODE_ROLE_ARN
     if cluster_role and node_role:
         return cluster_role, node_role
     if not settings.AWS_EMULATOR:
-        raise ProviderError(
-            "EKS_CLUSTER_ROLE_ARN and EKS_NODE_ROLE_ARN must be set to create EKS clusters in AWS "
-            "(the IAM roles of the control plane and of the nodes)."
-        )
+        raise ProviderError(ROLES_NOT_CONFIGURED)
     iam = aws.client("iam")
     return (
         cluster_role or _placeholder_role(iam, EMULATOR_CLUSTER_ROLE, "eks.amazonaws.com"),
@@ -232,6 +235,13 @@ def _nodegroup_when_active(eks, cluster: str):
 
 @register("aws-eks")
 class EksProvider(Provider):
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Real AWS needs the IAM roles (the emulator gets placeholders)."""
+        if settings.AWS_EMULATOR or (settings.EKS_CLUSTER_ROLE_ARN and settings.EKS_NODE_ROLE_ARN):
+            return None
+        return ROLES_NOT_CONFIGURED
+
     def create(self, target: Target) -> Outcome:
         spec = spec_for(target)
         eks = aws.client("eks", spec.region)

@@ -83,6 +83,13 @@ class Provider:
 
     name: str = ""
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why nothing can be provisioned with this provider now (naming the setting to set), or
+        None when it is configured. Cheap and without network calls: submission, the template API,
+        the admin and `make run`'s banner ask it."""
+        return None
+
     def create(self, target: Target) -> Outcome:
         """Create what is missing and wait until it is usable; return READY with outputs and secret."""
         raise NotImplementedError

@@ -3,7 +3,8 @@
 - submission: resolve_expiry, prepare/estimate/submit a request, lifetime_hours, update_description
 - review: decide (approve or reject a provision or an extension request), revoke
 - extensions: request_extension, and what an approved or ended extension does
-- lifecycle: the system's moves (provisioning, deployed, failed, expiry, purge)
+- lifecycle: the system's moves (provisioning, deployed, failed, expiry, purge), and the ways out
+  of a failure (retry_provisioning, mark_cleaned_up)
 - reservations: the request's hold on its requester's quota
 - secrets: the environment's encrypted kubeconfig or credentials
 - queueing: enqueueing the workers' jobs
@@ -16,10 +17,12 @@ import one another by module path, never through this package, so no circle runs
 from provisioning.services.extensions import request_extension
 from provisioning.services.lifecycle import (
     expire,
+    mark_cleaned_up,
     mark_deployed,
     mark_failed,
     mark_purge_failed,
     mark_purged,
+    retry_provisioning,
     start_provisioning,
     start_purge,
 )
@@ -56,6 +59,7 @@ __all__ = [
     "estimate_request",
     "expire",
     "lifetime_hours",
+    "mark_cleaned_up",
     "mark_deployed",
     "mark_failed",
     "mark_purge_failed",
@@ -66,6 +70,7 @@ __all__ = [
     "reject_request",
     "request_extension",
     "resolve_expiry",
+    "retry_provisioning",
     "revoke",
     "revoke_extension",
     "revoke_request",

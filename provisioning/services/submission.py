@@ -14,9 +14,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloudassist.db import run_atomic
+from cloudassist.exceptions import Conflict
 from provisioning import transitions
 from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import ProvisionRequest
+from provisioning.services.lifecycle import provider_not_configured
 from provisioning.services.queueing import DEFAULT_QUEUE, enqueue
 from quotas import analysis, estimates
 from quotas import services as quota_services
@@ -65,9 +67,18 @@ class Prepared:
 
 
 def prepare_request(*, template: Template, parameters: Any, request_type: str, expires_at: datetime | None) -> Prepared:
-    """Everything a submission checks before it writes: active template, parameters, expiry, price."""
+    """Everything a submission checks before it writes: active template, configured provider (409
+    naming the setting), parameters, expiry, price."""
     if not template.is_active:
         raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
+    unavailable = provider_not_configured(template.provider)
+    if unavailable is not None:
+        raise Conflict(
+            f"Template '{template.pk}' cannot be requested now: {unavailable.message}",
+            code=unavailable.code,
+            template=template.pk,
+            **unavailable.extra,
+        )
     rendered = template_services.render(template=template, parameters=parameters)
     now = timezone.now()
     expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
@@ -125,6 +136,7 @@ def submit_request(
         "provider": template.provider,
         "body": template.body,
         "parameters_schema": template.parameters_schema,
+        "requester_can_retry": template.requester_can_retry,  # the retry policy at submission
     }
 
     quota = quota_services.effective_quota(actor, now=now)

@@ -145,7 +145,9 @@ def test_nothing_is_added_changed_or_deleted(ops, make_request):
     pending.refresh_from_db()
     assert (pending.description, pending.status) == ("keep me", RequestStatus.REQUESTED)
     actions = dict(ops.get(REQUESTS).context["action_form"].fields["action"].choices)
-    assert set(actions) == {"", "approve_selected", "reject_selected", "purge_selected"}
+    assert set(actions) == {"", "approve_selected", "reject_selected", "purge_selected", "retry_selected"} | {
+        "mark_cleaned_up_selected"
+    }
 
 
 # --- changelist: default view, filters, search ----------------------------------------------
@@ -552,3 +554,39 @@ def test_staff_reach_the_job_dashboard_from_the_admin(ops):
     dashboard = ops.get("/admin/django_rq/dashboard/")
     assert dashboard.status_code == 200
     assert "provisioning" in dashboard.content.decode()  # the queues are listed
+
+
+# --- no dead ends: retry a failed provisioning, retry or close a failed purge ----------------
+
+
+@pytest.mark.django_db
+def test_failed_requests_are_retried_and_failed_purges_marked_cleaned_up_from_the_console(
+    ops, make_request, provisioning_queue, settings
+):
+    settings.FAILED_PURGE_DELAY_MINUTES = 60
+    failed = make_request(status=RequestStatus.FAILED)
+    ProvisionRequest.objects.filter(pk=failed.pk).update(failure_reason="the cloud said no")
+    page = ops.get(change_url(failed)).content.decode()
+    assert "the cloud said no" in page
+    assert 'value="retry_selected"' in page
+    response = run_action(ops, REQUESTS, "retry_selected", [failed], note="")
+    assert "Retried provisioning of 1 provision request." in texts(response)
+    assert ProvisionRequest.objects.get(pk=failed.pk).status == RequestStatus.APPROVED
+    assert [job.id for job in provisioning_queue.jobs] == [f"provision-{failed.pk}"]
+
+    stuck = make_request(status=RequestStatus.PURGE_FAILED)
+    page = ops.get(change_url(stuck)).content.decode()
+    assert 'value="mark_cleaned_up_selected"' in page
+    assert 'value="purge_selected"' in page
+    note_page = run_action(ops, REQUESTS, "mark_cleaned_up_selected", [stuck], note="")
+    assert note_page.status_code == 200
+    assert "A note is required to mark cleaned up." in note_page.content.decode()
+    assert ProvisionRequest.objects.get(pk=stuck.pk).status == RequestStatus.PURGE_FAILED
+    response = run_action(ops, REQUESTS, "mark_cleaned_up_selected", [stuck], note="deleted the VPC by hand")
+    assert "Marked cleaned up 1 provision request." in texts(response)
+    assert ProvisionRequest.objects.get(pk=stuck.pk).status == RequestStatus.PURGED
+    assert Event.objects.get(provision_request=stuck, action="mark_cleaned_up").note == "deleted the VPC by hand"
+
+    # Not FAILED any more: refused per object, with the reason.
+    response = run_action(ops, REQUESTS, "retry_selected", [stuck], note="")
+    assert any("Could not retry" in text and "it is PURGED" in text for text in texts(response))

@@ -421,3 +421,67 @@ def test_a_template_with_requests_cannot_be_deleted(admin_client_api, make_reque
     assert response.status_code == 409
     assert response.json()["error"] == "It cannot be deleted: provision requests refer to it."
     assert response.json()["code"] == "protected"
+
+
+# --- no dead ends: retry, mark cleaned up, failure_reason, unavailable providers -------------
+
+
+@pytest.mark.django_db
+def test_retry_and_mark_cleaned_up_endpoints(clients, make_request, provisioning_queue, settings):
+    settings.FAILED_PURGE_DELAY_MINUTES = 60
+    failed = make_request(status=RequestStatus.FAILED)
+    ProvisionRequest.objects.filter(pk=failed.pk).update(failure_reason="the cloud said no")
+    body = clients["owner"].get(f"{URL}{failed.pk}/").json()
+    assert (body["failure_reason"], body["extension"]) == ("the cloud said no", "UNAVAILABLE")
+    assert body["actions"] == ["start_purge"]  # the template does not let the requester retry
+    assert "retry" in clients["devops"].get(f"{URL}{failed.pk}/").json()["actions"]
+
+    refused = clients["owner"].post(f"{URL}{failed.pk}/retry/", {}, format="json")
+    assert refused.status_code == 403
+    retried = clients["devops"].post(f"{URL}{failed.pk}/retry/", {"note": "fixed"}, format="json")
+    assert retried.status_code == 200, retried.json()
+    assert retried.json()["status"] == "APPROVED"
+    assert [job.id for job in provisioning_queue.jobs] == [f"provision-{failed.pk}"]
+    again = clients["devops"].post(f"{URL}{failed.pk}/retry/", {}, format="json")
+    assert again.status_code == 409
+    assert (again.json()["code"], again.json()["current_status"]) == ("invalid_transition", "APPROVED")
+
+    stuck = make_request(status=RequestStatus.PURGE_FAILED)
+    assert "mark_cleaned_up" in clients["devops"].get(f"{URL}{stuck.pk}/").json()["actions"]
+    no_note = clients["devops"].post(f"{URL}{stuck.pk}/mark-cleaned-up/", {}, format="json")
+    assert no_note.status_code == 400
+    assert "note" in no_note.json()["fields"]
+    assert clients["owner"].post(f"{URL}{stuck.pk}/mark-cleaned-up/", {"note": "x"}, format="json").status_code == 403
+    done = clients["devops"].post(f"{URL}{stuck.pk}/mark-cleaned-up/", {"note": "deleted by hand"}, format="json")
+    assert done.status_code == 200, done.json()
+    assert (done.json()["status"], done.json()["extension"]) == ("PURGED", "UNAVAILABLE")
+
+
+@pytest.mark.django_db
+def test_submitting_a_template_whose_provider_is_not_configured_is_a_409_naming_the_setting(
+    clients, templates, settings
+):
+    from provisioning.tests.conftest import namespace_request_body
+
+    settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
+    response = clients["owner"].post(URL, namespace_request_body(), format="json")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "provider_not_configured"
+    assert "SHARED_CLUSTER_KUBECONFIG" in body["error"]
+    assert (body["template"], body["provider"]) == ("dev-namespace", "kubernetes")
+    assert not ProvisionRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_patch_with_read_only_or_unknown_fields_is_a_400_naming_them(clients, make_request):
+    pending = make_request(description="keep me")
+    response = clients["owner"].patch(
+        f"{URL}{pending.pk}/", {"description": "new", "status": "APPROVED", "colour": "red"}, format="json"
+    )
+    assert response.status_code == 400
+    fields = response.json()["fields"]
+    assert fields["status"] == ["This field is read-only."]
+    assert fields["colour"][0].startswith("Unknown field")
+    pending.refresh_from_db()
+    assert (pending.description, pending.status) == ("keep me", RequestStatus.REQUESTED)

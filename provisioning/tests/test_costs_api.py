@@ -72,3 +72,13 @@ def test_monthly_bills(dev_client, devops_client, make_request, make_user, dev_u
     assert client.get("/api/v1/bills/").json()["bills"] == []
     assert devops_client.get("/api/v1/bills/", {"month": "2026-13"}).status_code == 400
     assert devops_client.get("/api/v1/bills/", {"month": "1999-01"}).json()["bills"] == []
+
+
+@pytest.mark.django_db
+def test_a_developer_asking_for_someone_elses_bills_gets_a_403(dev_client, devops_client, dev_user, other_dev):
+    assert dev_client.get("/api/v1/bills/", {"user": "dev1"}).status_code == 200
+    assert dev_client.get("/api/v1/bills/", {"user": str(dev_user.pk)}).status_code == 200
+    refused = dev_client.get("/api/v1/bills/", {"user": "dev2"})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert devops_client.get("/api/v1/bills/", {"user": "dev2"}).status_code == 200

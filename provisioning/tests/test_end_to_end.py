@@ -9,6 +9,7 @@ from datetime import timedelta
 import django_rq
 import pytest
 import yaml
+from django.conf import settings
 from django.utils import timezone
 from rq import SimpleWorker
 
@@ -151,6 +152,9 @@ def test_a_request_that_cannot_be_provisioned_leaves_nothing_behind(moto_endpoin
             queue.empty()  # the resumed jobs are lost too
     ProvisionRequest.objects.filter(pk=request.pk).update(updated_at=start - timedelta(hours=1))
     assert provisioner.reconcile(now=start + timedelta(minutes=93))["failed"] == 1
+    # Kept for a retry for FAILED_PURGE_DELAY_MINUTES, then the sweep purges it.
+    later = timezone.now() + timedelta(minutes=settings.FAILED_PURGE_DELAY_MINUTES + 1)
+    assert provisioner.reconcile(now=later)["failed_purged"] == 1
     work(queues)
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGED
     assert clusters() == []

@@ -103,15 +103,31 @@ def test_transient_errors_propagate_for_rq_to_retry_and_the_retry_carries_on(app
 
 
 @pytest.mark.django_db
-def test_a_permanent_failure_fails_and_purges_what_may_exist(approved, provisioning_queue):
+def test_a_permanent_failure_fails_keeps_what_exists_for_a_retry_then_the_sweep_purges_it(
+    approved, provisioning_queue, settings
+):
+    settings.FAILED_PURGE_DELAY_MINUTES = 60
     request = approved("test-broken")
     assert jobs.provision(str(request.pk)) == "failed"
     stored = ProvisionRequest.objects.get(pk=request.pk)
     assert stored.status == RequestStatus.FAILED
+    assert "quota of the cloud account" in stored.failure_reason
     assert "quota of the cloud account" in Event.objects.get(provision_request=request, action="mark_failed").note
+    assert provisioning_queue.jobs == []  # kept for a retry to carry on from
+    assert provisioner.reconcile(now=timezone.now() + timedelta(minutes=30))["failed_purged"] == 0
+    assert provisioner.reconcile(now=timezone.now() + timedelta(minutes=61))["failed_purged"] == 1
     assert [job.id for job in provisioning_queue.jobs] == [f"purge-{request.pk}"]
     assert jobs.purge(str(request.pk)) == "purged"
-    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGED
+    purged = ProvisionRequest.objects.get(pk=request.pk)
+    assert (purged.status, purged.failure_reason) == (RequestStatus.PURGED, "")
+
+
+@pytest.mark.django_db
+def test_with_no_purge_delay_a_failure_is_purged_at_once(approved, provisioning_queue, settings):
+    settings.FAILED_PURGE_DELAY_MINUTES = 0
+    request = approved("test-broken")
+    assert jobs.provision(str(request.pk)) == "failed"
+    assert [job.id for job in provisioning_queue.jobs] == [f"purge-{request.pk}"]
 
 
 @pytest.mark.django_db

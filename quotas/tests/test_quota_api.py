@@ -97,5 +97,8 @@ def test_usage_shows_limits_reserved_and_consumed(dev_client, devops_client, mak
     theirs = devops_client.get("/api/v1/quotas/usage/", {"user": "dev1"}).json()
     assert theirs["dimensions"] == mine["dimensions"]
     assert devops_client.get("/api/v1/quotas/usage/", {"user": "ghost"}).status_code == 404
-    # A developer's ?user= is ignored: they only ever see themselves.
-    assert dev_client.get("/api/v1/quotas/usage/", {"user": "ops1"}).json()["user"] == "dev1"
+    # A developer may name themself, but asking for someone else's figures is a 403, not their own.
+    assert dev_client.get("/api/v1/quotas/usage/", {"user": "dev1"}).json()["user"] == "dev1"
+    refused = dev_client.get("/api/v1/quotas/usage/", {"user": "ops1"})
+    assert refused.status_code == 403
+    assert "Only DevOps and admins" in refused.json()["error"]

@@ -2,11 +2,16 @@ from rest_framework import serializers
 
 from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer
+from templates import selectors
 from templates.models import Template
 
 
 class TemplateSerializer(BaseModelSerializer):
     created_by = LinkField(view_name="user-detail", read_only=True)
+    available = serializers.SerializerMethodField(help_text="Whether it can be requested now (its provider is set up).")
+    unavailable_reason = serializers.SerializerMethodField(
+        help_text="Why it cannot be requested now, naming the setting to set; empty when available."
+    )
 
     class Meta:
         model = Template
@@ -24,6 +29,8 @@ class TemplateSerializer(BaseModelSerializer):
             "is_active",
             "auto_approve",
             "auto_approve_max_usd",
+            "available",
+            "unavailable_reason",
             "version",
             "created_by",
             "created_at",
@@ -37,6 +44,19 @@ class TemplateSerializer(BaseModelSerializer):
         if self.instance is not None:
             fields["id"].read_only = True  # the slug id is fixed once created
         return fields
+
+    def _unavailable_reason(self, template: Template) -> str:
+        """Asked once per provider per response (a list has many templates, few providers)."""
+        reasons = self.context.setdefault("_unavailable_by_provider", {})
+        if template.provider not in reasons:
+            reasons[template.provider] = selectors.unavailable_reason(template) or ""
+        return reasons[template.provider]
+
+    def get_available(self, template: Template) -> bool:
+        return not self._unavailable_reason(template)
+
+    def get_unavailable_reason(self, template: Template) -> str:
+        return self._unavailable_reason(template)
 
 
 class RenderRequestSerializer(serializers.Serializer):

@@ -72,3 +72,13 @@ def test_admin_change_bumps_version_and_deactivate_action(admin_browser):
     assert Template.objects.get(pk="dev-namespace").version == 2
     admin_browser.post("/admin/templates/template/", {"action": "deactivate", "_selected_action": ["dev-namespace"]})
     assert not Template.objects.get(pk="dev-namespace").is_active
+
+
+@pytest.mark.django_db
+def test_admin_list_and_change_page_say_which_templates_cannot_be_requested(admin_browser, settings):
+    assert "Yes" in admin_browser.get("/admin/templates/template/").content.decode()
+    settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
+    listing = admin_browser.get("/admin/templates/template/").content.decode()
+    assert "No: No shared cluster is configured: set SHARED_CLUSTER_KUBECONFIG" in listing
+    page = admin_browser.get("/admin/templates/template/dev-namespace/change/").content.decode()
+    assert "No shared cluster is configured" in page

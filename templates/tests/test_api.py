@@ -152,3 +152,26 @@ def test_filters_and_ordering(seeded, dev_client):
     body = dev_client.get("/api/v1/templates/?resource_type=NOPE")
     assert body.status_code == 400
     assert "resource_type" in body.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_templates_say_whether_they_can_be_requested_and_why_not(seeded, dev_client, settings):
+    by_id = {t["id"]: t for t in dev_client.get("/api/v1/templates/").json()["results"]}
+    assert by_id["dev-namespace"]["available"] is True
+    assert by_id["dev-namespace"]["unavailable_reason"] == ""
+    settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
+    namespace = dev_client.get("/api/v1/templates/dev-namespace/").json()
+    assert namespace["available"] is False
+    assert "SHARED_CLUSTER_KUBECONFIG" in namespace["unavailable_reason"]
+    assert dev_client.get("/api/v1/templates/basic-eks-cluster/").json()["available"] is True
+
+
+@pytest.mark.django_db
+def test_the_banner_lists_the_templates_that_cannot_be_requested(seeded, settings):
+    from cloudassist import apps
+
+    assert apps.banner_lines() == []
+    settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
+    (line,) = apps.banner_lines()
+    assert "dev-namespace (kubernetes)" in line
+    assert "SHARED_CLUSTER_KUBECONFIG" in line

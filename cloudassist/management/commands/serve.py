@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from cloudassist import embedded
+from cloudassist import apps, embedded
 from cloudassist.seed import DEMO_USERS
 
 
@@ -152,6 +152,7 @@ class Command(BaseCommand):
             f"  Embedded  {servers}",
             f"  AWS       {self._aws(env)}",
             f"  Users     {' '.join(DEMO_USERS)}   password: {settings.DEMO_PASSWORD}",
+            *apps.banner_lines(),  # e.g. the templates that cannot be requested, and what to set
             "  Ctrl-C stops everything started here.",
             "",
         ]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from provisioning.providers import register
 from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
 from provisioning.providers.kubernetes.client import AlreadyExists, Conflict, NotFound, Session, session
-from provisioning.providers.kubernetes.kubeconfig import build_kubeconfig, token_lifetime_seconds
+from provisioning.providers.kubernetes.kubeconfig import build_kubeconfig, load_shared_cluster, token_lifetime_seconds
 from provisioning.providers.kubernetes.manifests import build_manifests, build_token_request
 from provisioning.providers.kubernetes.naming import REQUEST_LABEL, label_value, namespace_name, service_account_name
 
@@ -39,6 +39,15 @@ def _isoformat(moment: datetime) -> str:
 @register("kubernetes")
 class KubernetesNamespaceProvider(Provider):
     """A namespace on the shared cluster, with a namespace-scoped kubeconfig."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Unusable until the shared cluster's kubeconfig is set (and readable)."""
+        try:
+            load_shared_cluster()
+        except ProviderError as exc:
+            return str(exc)
+        return None
 
     def create(self, target: Target) -> Outcome:
         # Built first: bad parameters fail before any call.
