@@ -243,6 +243,8 @@ if not SECRETS_KEYS:
 # Provisioning jobs and sweeps (provisioning/provisioner.py).
 PROVISION_TIMEOUT_MINUTES = env.int("PROVISION_TIMEOUT_MINUTES", default=30)
 PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)
+# Approval refuses a request with less than this left before it expires (provisioning/policies.py).
+MIN_USEFUL_LIFETIME_MINUTES = env.int("MIN_USEFUL_LIFETIME_MINUTES", default=60)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
 

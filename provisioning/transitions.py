@@ -57,6 +57,9 @@ REQUEST_MOVES: dict[str, Move] = _table(
     Move("approve", frozenset({R.REQUESTED}), R.APPROVED, frozenset({REVIEWER, BY_SYSTEM})),
     Move("reject", frozenset({R.REQUESTED}), R.REJECTED, frozenset({REVIEWER})),
     Move("revoke", frozenset({R.REQUESTED, R.APPROVED}), R.REVOKED, frozenset({REQUESTER})),
+    # Policies (provisioning/policies.py): not reviewed in time; DevOps extend during the purge grace.
+    Move("time_out", frozenset({R.REQUESTED}), R.TIMED_OUT, frozenset({BY_SYSTEM})),
+    Move("extend_expired", frozenset({R.EXPIRED}), R.DEPLOYED, frozenset({REVIEWER})),
     Move("start_provisioning", frozenset({R.APPROVED}), R.INITIATED, frozenset({BY_SYSTEM})),
     Move("mark_deployed", frozenset({R.INITIATED}), R.DEPLOYED, frozenset({BY_SYSTEM})),
     Move("mark_failed", frozenset({R.INITIATED}), R.FAILED, frozenset({BY_SYSTEM})),

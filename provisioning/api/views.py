@@ -11,6 +11,7 @@ from provisioning import selectors, services
 from provisioning.api.filtersets import ExtensionRequestFilterSet, ProvisionRequestFilterSet
 from provisioning.api.serializers import (
     EventSerializer,
+    ExtendExpiredSerializer,
     ExtensionRequestCreateSerializer,
     ExtensionRequestSerializer,
     NoteSerializer,
@@ -130,6 +131,17 @@ class ProvisionRequestViewSet(
         payload = NoteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.start_purge(actor=request.user, request=provision_request, note=payload.validated_data["note"])
+        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ExtendExpiredSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        """DevOps or admins, during the purge grace of an EXPIRED environment: keep it for
+        ``extend_by_hours`` more (from now, within the template's lease cap): EXPIRED -> DEPLOYED."""
+        provision_request = self.get_object()
+        payload = ExtendExpiredSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.extend_expired(actor=request.user, request=provision_request, **payload.validated_data)
         return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
 
     def _download(self, request, kind: str, content_type: str, suffix: str):

@@ -2,8 +2,8 @@
 
 - submission: resolve_expiry, prepare/estimate/submit a request, lifetime_hours, update_description
 - review: decide (approve or reject a provision or an extension request), revoke
-- extensions: request_extension, and what an approved or ended extension does
-- lifecycle: the system's moves (provisioning, deployed, failed, expiry, purge)
+- extensions: request_extension, what an approved or ended extension does, DevOps' extend_expired
+- lifecycle: the system's moves (provisioning, deployed, failed, expiry, review time-out, purge)
 - reservations: the request's hold on its requester's quota
 - secrets: the environment's encrypted kubeconfig or credentials
 - queueing: enqueueing the workers' jobs
@@ -13,7 +13,7 @@ in one transaction). Callers pass the acting user, or None for the system. The m
 import one another by module path, never through this package, so no circle runs through it.
 """
 
-from provisioning.services.extensions import request_extension
+from provisioning.services.extensions import extend_expired, request_extension
 from provisioning.services.lifecycle import (
     expire,
     mark_deployed,
@@ -22,6 +22,7 @@ from provisioning.services.lifecycle import (
     mark_purged,
     start_provisioning,
     start_purge,
+    time_out,
 )
 from provisioning.services.queueing import DEFAULT_QUEUE, PROVISIONING_QUEUE, enqueue
 from provisioning.services.review import (
@@ -55,6 +56,7 @@ __all__ = [
     "enqueue",
     "estimate_request",
     "expire",
+    "extend_expired",
     "lifetime_hours",
     "mark_deployed",
     "mark_failed",
@@ -72,5 +74,6 @@ __all__ = [
     "start_provisioning",
     "start_purge",
     "submit_request",
+    "time_out",
     "update_description",
 ]

@@ -65,6 +65,8 @@ def ops2(make_user):
 def mixed(make_request, other_dev, templates):
     """Requests in several statuses, templates, requesters and ages."""
     namespace = templates["dev-namespace"]
+    namespace.review_timeout_hours = 14 * 24  # the week-old request may still be reviewed
+    namespace.save(update_fields=["review_timeout_hours"])
     fresh = make_request(description="Team A staging cluster")
     day_old = make_request(user=other_dev, description="load test")
     week_old = make_request(template=namespace, parameters={"namespace": "team-b"}, description="old namespace")
