@@ -171,7 +171,7 @@ def check_extension(
     policy = Policy.of_request(request)
     largest = policy.largest_extension_hours(created_at=request.created_at, expires_at=start)
     if extend_by_hours > largest:
-        allowed = f"at most {largest} hours" if largest else "no extension is possible"
+        allowed = f"at most {largest} hour{'' if largest == 1 else 's'}" if largest else "no extension is possible"
         raise ValidationError(
             {
                 field: [

@@ -554,3 +554,19 @@ def test_staff_reach_the_job_dashboard_from_the_admin(ops):
     dashboard = ops.get("/admin/django_rq/dashboard/")
     assert dashboard.status_code == 200
     assert "provisioning" in dashboard.content.decode()  # the queues are listed
+
+
+@pytest.mark.django_db
+def test_admin_shows_who_approved_so_far(ops, make_request, eks, make_user):
+    eks.required_approvals = 2
+    eks.save(update_fields=["required_approvals"])
+    request = make_request()
+    run_action(ops, REQUESTS, "approve_selected", [request], note="fine by me")
+    request.refresh_from_db()
+    assert request.status == RequestStatus.REQUESTED
+    listing = ops.get(REQUESTS).content.decode()
+    assert "1/2" in listing
+    page = ops.get(change_url(request)).content.decode()
+    assert "1 of 2 approvals: ops1" in page
+    response = run_action(ops, REQUESTS, "approve_selected", [request], note="again")
+    assert any("already approved" in text for text in texts(response))

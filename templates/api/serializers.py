@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer
-from templates.models import Template
+from templates.models import POLICY_FIELDS, Template
 
 
 class TemplateSerializer(BaseModelSerializer):
@@ -24,6 +24,7 @@ class TemplateSerializer(BaseModelSerializer):
             "is_active",
             "auto_approve",
             "auto_approve_max_usd",
+            *POLICY_FIELDS,
             "version",
             "created_by",
             "created_at",
