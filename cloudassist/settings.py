@@ -246,6 +246,8 @@ PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)
 # A failed provisioning keeps what it created this long, for a retry to carry on from; then the
 # sweep purges it (0: purge at once).
 FAILED_PURGE_DELAY_MINUTES = env.int("FAILED_PURGE_DELAY_MINUTES", default=60)
+# Approval refuses a request with less than this left before it expires (provisioning/policies.py).
+MIN_USEFUL_LIFETIME_MINUTES = env.int("MIN_USEFUL_LIFETIME_MINUTES", default=60)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
 

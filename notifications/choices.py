@@ -18,6 +18,7 @@ class Kind(models.TextChoices):
 
     REQUEST_APPROVED = "request_approved", "Your request was approved"
     REQUEST_REJECTED = "request_rejected", "Your request was rejected"
+    REQUEST_TIMED_OUT = "request_timed_out", "A request was not reviewed in time"
     PROVISIONED = "provisioned", "Your environment is ready"
     PROVISION_FAILED = "provision_failed", "Provisioning failed"
     EXTENSION_APPROVED = "extension_approved", "Your extension was approved"

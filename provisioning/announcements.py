@@ -128,12 +128,63 @@ def extension_decided(extension, request, *, approved: bool, note: str = "") -> 
     )
 
 
-def expired(request) -> None:
+def expired(request, *, purge_after: datetime | None = None) -> None:
+    if purge_after is None:
+        body = f"Your environment {_describe(request)} expired and is being deleted."
+    else:
+        body = (
+            f"Your environment {_describe(request)} expired. It is kept until "
+            f"{purge_after:%Y-%m-%d %H:%M} UTC and then deleted; until then DevOps can still extend it "
+            "(you can no longer ask for an extension yourself)."
+        )
+    _to_requester(request, Kind.EXPIRED, f"Expired: {_describe(request)}", body)
+
+
+def extended_expired(request, *, actor, note: str = "") -> None:
     _to_requester(
         request,
-        Kind.EXPIRED,
-        f"Expired: {_describe(request)}",
-        f"Your environment {_describe(request)} expired and is being deleted.",
+        Kind.EXTENSION_APPROVED,
+        f"Extended: {_describe(request)}",
+        _with_note(
+            f"{actor.get_username()} extended your expired environment {_describe(request)}; it is kept and now "
+            f"expires {_expiry(request)}.",
+            note,
+        ),
+    )
+
+
+def timed_out(request, *, reason: str) -> None:
+    """To the requester and to DevOps: nobody reviewed it in time; its hold is released."""
+    title = f"Timed out: {_describe(request)}"
+    _to_requester(
+        request,
+        Kind.REQUEST_TIMED_OUT,
+        title,
+        f"Your request {_describe(request)} was not reviewed in time and will not be provisioned: {reason} "
+        "What it held on your quota is released; submit a new request if you still need it.",
+    )
+    _to_devops(
+        request,
+        Kind.REQUEST_TIMED_OUT,
+        title,
+        f"The request {_describe(request)} from {request.requested_by.get_username()} timed out unreviewed: {reason}",
+        asked_by=request.requested_by_id,
+    )
+
+
+def approval_recorded(request, *, approvals: list[dict], required: int) -> None:
+    """One approval of several: tell the reviewers who have not approved yet that it needs more."""
+    approved_by = {entry.get("user_id") for entry in approvals}
+    names = ", ".join(entry.get("username", "?") for entry in approvals)
+    notify(
+        recipients=[
+            user for user in devops_users() if user.pk != request.requested_by_id and str(user.pk) not in approved_by
+        ],
+        kind=Kind.REVIEW_REQUEST,
+        title=f"To review: {_describe(request)} ({len(approvals)} of {required} approvals)",
+        body=f"{_describe(request)} needs {required} approvals from different reviewers; approved so far by {names}.",
+        link=_request_url(request),
+        provision_request=request,
     )
 
 

@@ -41,6 +41,11 @@ class ProvisionRequest(models.Model):
     purge_after = models.DateTimeField(
         null=True, blank=True, help_text="When an expired environment is purged (expiry + the template's grace)."
     )
+    review_deadline = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A request still REQUESTED times out then: submission + the review window, or its expiry if sooner.",
+    )
     extension_slot = models.CharField(max_length=12, choices=ExtensionSlot.choices, default=ExtensionSlot.AVAILABLE)
     analysis_remarks = models.JSONField(default=list, blank=True, help_text="Filled by the request analysis.")
     cost_estimate = models.JSONField(null=True, blank=True, help_text="The estimate at submission or extension.")
@@ -63,6 +68,7 @@ class ProvisionRequest(models.Model):
             models.Index(fields=["status", "expires_at"], name="provreq_status_expires"),
             models.Index(fields=["status", "updated_at"], name="provreq_status_updated"),
             models.Index(fields=["status", "purge_after"], name="provreq_status_purge_after"),
+            models.Index(fields=["status", "review_deadline"], name="provreq_status_review_deadline"),
             models.Index(fields=["-created_at", "-id"], name="provreq_created_id"),
         ]
 

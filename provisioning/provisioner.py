@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cloudassist.db import run_atomic
+from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
-from provisioning import announcements, metrics, providers, services, transitions
-from provisioning.choices import LIVE, RequestStatus, RequestType
+from provisioning import announcements, metrics, policies, providers, services, transitions
+from provisioning.choices import LIVE, RequestStatus
 from provisioning.models import Event, ProvisionRequest
 from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
 from provisioning.services import reservations
@@ -76,16 +76,10 @@ def analyse(request_id) -> str:
     request = _load(request_id)
     if request is None or request.status != RequestStatus.REQUESTED:
         return f"skipped: {getattr(request, 'status', 'missing')}"
-    template = request.template
-    threshold = template.auto_approve_max_usd
-    usd = Decimal((request.cost_estimate or {}).get("usd_exact") or "0")
-    reasons = []
-    if not template.auto_approve or threshold is None:
-        reasons.append("the template's policy is manual review")
-    elif request.request_type == RequestType.PERMANENT:
-        reasons.append("permanent requests are always reviewed")
-    elif usd > threshold:
-        reasons.append(f"the estimate ${usd:.2f} is above the template's threshold ${threshold}")
+    usd = policies.estimate_usd(request)
+    reasons = policies.Policy.of_request(request).auto_approval_refusals(
+        usd=usd, request_type=request.request_type, required_approvals=request.required_approvals
+    )
     if not reasons:
         try:
             reservations.check_still_within(request=request)
@@ -98,6 +92,9 @@ def analyse(request_id) -> str:
         services.approve_request(actor=None, request=request, note=f"Auto-approved: ${usd:.2f} within policy.")
     except transitions.InvalidTransition:
         return "skipped: reviewed meanwhile"
+    except Conflict as exc:  # e.g. too little lifetime left: a person decides (or it times out)
+        _needs_review(request, exc.message)
+        return "needs review"
     return "auto-approved"
 
 
@@ -221,6 +218,36 @@ def expire_due(*, now: datetime | None = None) -> int:
     return expired
 
 
+def time_out_due(*, now: datetime | None = None) -> int:
+    """Every REQUESTED request past its review deadline (its review window or its expiry, see
+    provisioning/policies.py) becomes TIMED_OUT, on the (status, review_deadline) index."""
+    now = now or timezone.now()
+    due = ProvisionRequest.objects.filter(status=RequestStatus.REQUESTED, review_deadline__lte=now)
+    timed_out = 0
+    for request in attach_related(due.order_by("review_deadline")[:SWEEP_BATCH], "requested_by", "template"):
+        reason = policies.Policy.of_request(request).timeout_reason(
+            created_at=request.created_at, expires_at=request.expires_at, now=now
+        )
+        try:
+            services.time_out(request=request, reason=reason or "Not reviewed before its review deadline.")
+            timed_out += 1
+        except transitions.InvalidTransition:
+            continue
+    return timed_out
+
+
+def purge_due(*, now: datetime | None = None) -> int:
+    """Every EXPIRED environment whose grace is over (purge_after) is purged, on the
+    (status, purge_after) index; with no grace the expiry enqueued it already (enqueueing is idempotent)."""
+    now = now or timezone.now()
+    due = ProvisionRequest.objects.filter(status=RequestStatus.EXPIRED, purge_after__lte=now).order_by("purge_after")
+    started = 0
+    for pk in due.values_list("pk", flat=True)[:SWEEP_BATCH]:
+        services.enqueue("purge", pk)
+        started += 1
+    return started
+
+
 def _count(request: ProvisionRequest, action: str) -> int:
     return Event.objects.filter(provision_request=request, action=action).count()
 
@@ -293,5 +320,12 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Expire what is due, reconcile what is stuck, and warn the requesters of what expires soon."""
-    return {"expired": expire_due(now=now), **reconcile(now=now), "warned": announcements.warn_expiring(now=now)}
+    """Expire what is due, time out what waited too long for review, purge what is past its grace,
+    reconcile what is stuck, and warn the requesters of what expires soon."""
+    return {
+        "expired": expire_due(now=now),
+        "timed_out": time_out_due(now=now),
+        "purged_after_grace": purge_due(now=now),
+        **reconcile(now=now),
+        "warned": announcements.warn_expiring(now=now),
+    }

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from cloudassist.admin import add_errors
 from templates import rendering, selectors, services
-from templates.models import Template
+from templates.models import POLICY_FIELDS, Template
 
 
 class TemplateForm(forms.ModelForm):
@@ -25,6 +25,7 @@ class TemplateForm(forms.ModelForm):
             "max_lifetime_hours",
             "auto_approve",
             "auto_approve_max_usd",
+            *POLICY_FIELDS,
         ]
 
     def clean(self):
@@ -36,6 +37,7 @@ class TemplateForm(forms.ModelForm):
                 parameters_schema=cleaned.get("parameters_schema", current.parameters_schema),
                 default_lifetime_hours=cleaned.get("default_lifetime_hours", current.default_lifetime_hours),
                 max_lifetime_hours=cleaned.get("max_lifetime_hours", current.max_lifetime_hours),
+                max_total_lifetime_hours=cleaned.get("max_total_lifetime_hours", current.max_total_lifetime_hours),
             )
         except ValidationError as exc:
             add_errors(self, exc)
@@ -55,6 +57,7 @@ class TemplateAdmin(admin.ModelAdmin):
         ("Definition", {"fields": ["body", "parameters_schema"]}),
         ("Lifetime (hours)", {"fields": ["default_lifetime_hours", "max_lifetime_hours"]}),
         ("Auto-approval policy", {"fields": ["auto_approve", "auto_approve_max_usd"]}),
+        ("Review, lease and purge policy", {"fields": list(POLICY_FIELDS)}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
 

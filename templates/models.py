@@ -5,6 +5,15 @@ from django.db import models
 from templates.choices import Provider, ResourceType
 
 MAX_LIFETIME_HOURS = 24 * 365
+# The approval and lifecycle policy's own fields (besides the lifetimes and auto-approval).
+POLICY_FIELDS = (
+    "review_timeout_hours",
+    "max_total_lifetime_hours",
+    "purge_grace_hours",
+    "required_approvals",
+    "required_approvals_above_usd",
+    "requester_can_retry",
+)
 
 
 class Template(models.Model):

@@ -63,12 +63,32 @@ def check_body(body: str, schema: dict) -> None:
         )
 
 
-def check_definition(*, body: str, parameters_schema: Any, default_lifetime_hours: int, max_lifetime_hours: int):
+def check_definition(
+    *,
+    body: str,
+    parameters_schema: Any,
+    default_lifetime_hours: int,
+    max_lifetime_hours: int,
+    max_total_lifetime_hours: int | None = None,
+):
     check_schema(parameters_schema)
     check_body(body, parameters_schema)
     if default_lifetime_hours > max_lifetime_hours:
         raise ValidationError(
             {"default_lifetime_hours": [f"Must not exceed max_lifetime_hours ({max_lifetime_hours})."]}
+        )
+    check_policy(max_lifetime_hours=max_lifetime_hours, max_total_lifetime_hours=max_total_lifetime_hours)
+
+
+def check_policy(*, max_lifetime_hours: int, max_total_lifetime_hours: int | None) -> None:
+    """The lease cap (submission to expiry, extensions included) is at least one maximum lifetime."""
+    if max_total_lifetime_hours is not None and max_total_lifetime_hours < max_lifetime_hours:
+        raise ValidationError(
+            {
+                "max_total_lifetime_hours": [
+                    f"Must be at least max_lifetime_hours ({max_lifetime_hours}), or empty to cap the lease there."
+                ]
+            }
         )
 
 

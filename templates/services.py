@@ -20,6 +20,7 @@ def _check(template: Template) -> None:
         parameters_schema=template.parameters_schema,
         default_lifetime_hours=template.default_lifetime_hours,
         max_lifetime_hours=template.max_lifetime_hours,
+        max_total_lifetime_hours=template.max_total_lifetime_hours,
     )
 
 

@@ -73,7 +73,8 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
 
     change_form_template = "admin/provisioning/review_change_form.html"
 
-    list_display = ["id", "template", "requested_by", "status", "request_type", "expires_at", "created_at", "age"]
+    list_display = ["id", "template", "requested_by", "status", "approval_progress", "request_type", "expires_at"]
+    list_display += ["created_at", "age"]
     list_display_links = ["id"]
     list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
     list_related_by_pk = ("requested_by", "template")
@@ -100,7 +101,8 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
         ("Rendered template", {"fields": ["rendered_template"]}),
         ("Estimate and analysis", {"fields": ["cost_estimate_display", "analysis_remarks_display"]}),
         ("Outputs", {"fields": ["outputs_display"]}),
-        ("Review", {"fields": ["reviewed_by", "review_note", "reviewed_at"]}),
+        ("Review", {"fields": ["approvals_display", "reviewed_by", "review_note", "reviewed_at", "review_deadline"]}),
+        ("Expiry", {"fields": ["purge_after"]}),
         ("Extension", {"fields": ["extension_slot"]}),
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -122,6 +124,15 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     @admin.display(description="age", ordering="created_at")
     def age(self, obj):
         return age_of(obj.created_at)
+
+    @admin.display(description="approvals")
+    def approval_progress(self, obj):
+        return f"{len(obj.approvals or [])}/{obj.required_approvals}"
+
+    @admin.display(description="approved by")
+    def approvals_display(self, obj):
+        names = ", ".join(entry.get("username", "?") for entry in obj.approvals or [])
+        return f"{len(obj.approvals or [])} of {obj.required_approvals} approvals" + (f": {names}" if names else "")
 
     @admin.display(description="parameters")
     def parameters_display(self, obj):

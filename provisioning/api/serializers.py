@@ -44,6 +44,10 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         help_text="The one-time extension: AVAILABLE, PENDING or USED; UNAVAILABLE once the environment is no "
         "longer live (nothing left to extend)."
     )
+    approvals = serializers.SerializerMethodField(
+        help_text="Who approved so far, in order: [{username, at, note}] (system = auto-approval)."
+    )
+    approval_progress = serializers.SerializerMethodField(help_text='E.g. "1 of 2 approvals".')
     actions = serializers.SerializerMethodField(help_text="What you may do with this request now.")
     events = serializers.SerializerMethodField(help_text="Its audit trail.")
     extensions = serializers.SerializerMethodField(help_text="Its extension requests.")
@@ -72,6 +76,11 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
             "review_note",
             "reviewed_at",
             "failure_reason",
+            "required_approvals",
+            "approvals",
+            "approval_progress",
+            "review_deadline",
+            "purge_after",
             "extension",
             "analysis_remarks",
             "cost_estimate",
@@ -90,6 +99,15 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         if getattr(view, "action", None) == "list":
             fields.pop("template_snapshot")  # the body and schema are on the detail page
         return fields
+
+    def get_approvals(self, obj) -> list[dict]:
+        return [
+            {"username": entry.get("username"), "at": entry.get("at"), "note": entry.get("note", "")}
+            for entry in obj.approvals or []
+        ]
+
+    def get_approval_progress(self, obj) -> str:
+        return f"{len(obj.approvals or [])} of {obj.required_approvals} approvals"
 
     def get_actions(self, obj) -> list[str]:
         return _actions_for(obj, self.context)
@@ -196,3 +214,12 @@ class ExtensionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer
     )
     reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, help_text="Why you need more time.")
     extend_by_hours = serializers.IntegerField(min_value=MIN_EXTENSION_HOURS, max_value=MAX_EXTENSION_HOURS)
+
+
+class ExtendExpiredSerializer(StrictFieldsMixin, serializers.Serializer):
+    resource_fields = tuple(ProvisionRequestSerializer.Meta.fields)
+
+    extend_by_hours = serializers.IntegerField(
+        min_value=MIN_EXTENSION_HOURS, max_value=MAX_EXTENSION_HOURS, help_text="From now, within the lease cap."
+    )
+    note = serializers.CharField(default="", allow_blank=True, max_length=NOTE_MAX_LENGTH, help_text="Audited.")

@@ -11,6 +11,7 @@ from provisioning import selectors, services
 from provisioning.api.filtersets import ExtensionRequestFilterSet, ProvisionRequestFilterSet
 from provisioning.api.serializers import (
     EventSerializer,
+    ExtendExpiredSerializer,
     ExtensionRequestCreateSerializer,
     ExtensionRequestSerializer,
     NoteSerializer,
@@ -150,6 +151,17 @@ class ProvisionRequestViewSet(
         """DevOps/admins, after deleting by hand what a failed purge left: PURGE_FAILED -> PURGED,
         with a note (required) saying what was done. Gives back the quota reservation."""
         return self._noted(request, services.mark_cleaned_up)
+
+    @extend_schema(request=ExtendExpiredSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        """DevOps or admins, during the purge grace of an EXPIRED environment: keep it for
+        ``extend_by_hours`` more (from now, within the template's lease cap): EXPIRED -> DEPLOYED."""
+        provision_request = self.get_object()
+        payload = ExtendExpiredSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.extend_expired(actor=request.user, request=provision_request, **payload.validated_data)
+        return Response(ProvisionRequestSerializer(provision_request, context=self.get_serializer_context()).data)
 
     def _download(self, request, kind: str, content_type: str, suffix: str):
         provision_request = self.get_object()

@@ -2,9 +2,9 @@
 
 - submission: resolve_expiry, prepare/estimate/submit a request, lifetime_hours, update_description
 - review: decide (approve or reject a provision or an extension request), revoke
-- extensions: request_extension, and what an approved or ended extension does
-- lifecycle: the system's moves (provisioning, deployed, failed, expiry, purge), and the ways out
-  of a failure (retry_provisioning, mark_cleaned_up)
+- extensions: request_extension, what an approved or ended extension does, DevOps' extend_expired
+- lifecycle: the system's moves (provisioning, deployed, failed, expiry, review time-out, purge),
+  and the ways out of a failure (retry_provisioning, mark_cleaned_up)
 - reservations: the request's hold on its requester's quota
 - secrets: the environment's encrypted kubeconfig or credentials
 - queueing: enqueueing the workers' jobs
@@ -14,7 +14,7 @@ in one transaction). Callers pass the acting user, or None for the system. The m
 import one another by module path, never through this package, so no circle runs through it.
 """
 
-from provisioning.services.extensions import request_extension
+from provisioning.services.extensions import extend_expired, request_extension
 from provisioning.services.lifecycle import (
     expire,
     mark_cleaned_up,
@@ -25,6 +25,7 @@ from provisioning.services.lifecycle import (
     retry_provisioning,
     start_provisioning,
     start_purge,
+    time_out,
 )
 from provisioning.services.queueing import DEFAULT_QUEUE, PROVISIONING_QUEUE, enqueue
 from provisioning.services.review import (
@@ -58,6 +59,7 @@ __all__ = [
     "enqueue",
     "estimate_request",
     "expire",
+    "extend_expired",
     "lifetime_hours",
     "mark_cleaned_up",
     "mark_deployed",
@@ -77,5 +79,6 @@ __all__ = [
     "start_provisioning",
     "start_purge",
     "submit_request",
+    "time_out",
     "update_description",
 ]

@@ -3,6 +3,7 @@ end (rejected, revoked) does to the provision request. The review itself is serv
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,8 +12,8 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from provisioning import announcements, transitions
-from provisioning.choices import LIVE, ExtensionSlot, RequestType
+from provisioning import announcements, policies, transitions
+from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
 from provisioning.services import reservations
 from quotas import estimates
@@ -24,6 +25,10 @@ def _refusal(request: ProvisionRequest) -> Conflict:
     request.refresh_from_db(fields=["status", "extension_slot", "request_type"])
     if request.request_type == RequestType.PERMANENT:
         return Conflict(NOTHING_TO_EXTEND)
+    if request.status == RequestStatus.EXPIRED:
+        refusal = transitions.InvalidTransition(subject=request, action="extend", current=request.status)
+        refusal.message += " DevOps can still extend it until it is purged."
+        return refusal
     if request.status not in LIVE:
         return transitions.InvalidTransition(subject=request, action="extend", current=request.status)
     if request.extension_slot == ExtensionSlot.PENDING:
@@ -42,6 +47,8 @@ def request_extension(*, actor, request: ProvisionRequest, extend_by_hours: int,
         )
     if request.request_type == RequestType.PERMANENT:
         raise Conflict(NOTHING_TO_EXTEND)
+    if request.status in LIVE:
+        policies.check_extension(request, extend_by_hours=extend_by_hours)  # 400: the lease cap
 
     def unit() -> ExtensionRequest | None:
         claimed = ProvisionRequest.objects.filter(
@@ -75,6 +82,7 @@ def extend(extension: ExtensionRequest, *, actor, note: str, now: datetime) -> N
     request = ProvisionRequest.objects.get(pk=extension.provision_request_id)
     if request.status not in LIVE:
         raise transitions.InvalidTransition(subject=request, action="extend", current=request.status)
+    policies.check_extension(request, extend_by_hours=extension.extend_by_hours)  # the cap still holds
     new_expiry = request.expires_at + timedelta(hours=extension.extend_by_hours)
     written = ProvisionRequest.objects.filter(
         pk=request.pk,
@@ -115,3 +123,53 @@ def release_slot(extension: ExtensionRequest):
         )
 
     return release
+
+
+def extend_expired(*, actor, request: ProvisionRequest, extend_by_hours: int, note: str = "") -> ProvisionRequest:
+    """DevOps keep an EXPIRED environment during its purge grace: EXPIRED -> DEPLOYED, expiring
+    ``extend_by_hours`` from now (within the lease cap), its reservation moved with it. Only an
+    environment that was deployed when it expired; the requester's own extension is over."""
+    transitions.authorize(
+        transitions.REQUEST_MOVES["extend_expired"],
+        actor=actor,
+        owner_id=request.requested_by_id,
+        noun="provision request",
+    )
+    if not MIN_EXTENSION_HOURS <= extend_by_hours <= MAX_EXTENSION_HOURS:
+        raise ValidationError(
+            {"extend_by_hours": [f"Must be between {MIN_EXTENSION_HOURS} and {MAX_EXTENSION_HOURS} hours."]}
+        )
+    if request.status != RequestStatus.EXPIRED:
+        raise transitions.InvalidTransition(subject=request, action="extend_expired", current=request.status)
+    expiry = request.events.filter(action="expire").order_by("-created_at").values_list("from_status", flat=True)
+    if expiry.first() != RequestStatus.DEPLOYED:
+        raise Conflict("It expired before it was deployed: there is no environment to keep.")
+    now = timezone.now()
+    policies.check_extension(request, extend_by_hours=extend_by_hours, start=now)  # 400: the lease cap
+    old_expiry = request.expires_at
+    new_expiry = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(hours=extend_by_hours)
+    previous_hours = Decimal((request.cost_estimate or {}).get("hours") or 0)
+    added = Decimal(math.ceil((new_expiry - old_expiry).total_seconds() / 3600))
+
+    def keep(moment: datetime) -> None:
+        priced = estimates.estimate(
+            provider=request.template_snapshot.get("provider", ""),
+            parameters=request.parameters,
+            hours=previous_hours + added,
+        )
+        reservations.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
+        request.expires_at = new_expiry
+        announcements.extended_expired(request, actor=actor, note=note)
+
+    return transitions.transition(
+        request,
+        "extend_expired",
+        actor=actor,
+        note=note,
+        data={
+            "extend_by_hours": extend_by_hours,
+            "expires_at": {"from": old_expiry.isoformat(), "to": new_expiry.isoformat()},
+        },
+        fields={"expires_at": new_expiry, "purge_after": None},
+        also=keep,
+    )

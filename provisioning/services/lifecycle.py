@@ -14,6 +14,7 @@ from django.utils import timezone
 from cloudassist.exceptions import Conflict
 from provisioning import announcements, metrics, providers, transitions
 from provisioning.models import ProvisionRequest
+from provisioning.policies import Policy
 from provisioning.services import reservations, secrets
 from provisioning.services.queueing import chain, enqueue
 
@@ -101,12 +102,31 @@ def retry_provisioning(*, actor, request: ProvisionRequest, note: str = "") -> P
 
 
 def expire(*, request: ProvisionRequest) -> ProvisionRequest:
+    """A live environment past its expiry -> EXPIRED; purged at once, or after the template's
+    grace (purge_after, when the sweep starts the purge; DevOps may extend it meanwhile)."""
+    now = timezone.now()
+    purge_after = Policy.of_request(request).purge_after(expired_at=now)
+    in_grace = purge_after > now
     return transitions.transition(
         request,
         "expire",
         actor=None,
-        also=lambda now: announcements.expired(request),
-        after_commit=lambda: enqueue("purge", request.pk),
+        fields={"purge_after": purge_after},
+        data={"purge_after": purge_after.isoformat()} if in_grace else None,
+        also=lambda now: announcements.expired(request, purge_after=purge_after if in_grace else None),
+        after_commit=None if in_grace else lambda: enqueue("purge", request.pk),
+    )
+
+
+def time_out(*, request: ProvisionRequest, reason: str) -> ProvisionRequest:
+    """REQUESTED, not reviewed in time -> TIMED_OUT (terminal): the hold on the quota is given
+    back and the requester and the reviewers are told why."""
+    return transitions.transition(
+        request,
+        "time_out",
+        actor=None,
+        note=reason,
+        also=chain(reservations.releasing(request), lambda now: announcements.timed_out(request, reason=reason)),
     )
 
 

@@ -9,13 +9,16 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from provisioning import announcements, metrics, transitions
-from provisioning.choices import RequestType
+from cloudassist.db import run_atomic
+from cloudassist.exceptions import Conflict
+from provisioning import announcements, metrics, policies, transitions
+from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import ExtensionRequest, ProvisionRequest
 from provisioning.services import extensions, reservations
 from provisioning.services.queueing import Step, chain, enqueue
 
 Subject = ProvisionRequest | ExtensionRequest
+MAX_APPROVAL_ROUNDS = 10
 
 
 def _require_note(note: str, *, what: str) -> str:
@@ -53,14 +56,24 @@ def decide(*, actor, subject: Subject, approve: bool, note: str = "") -> Subject
     Approving a provision request checks it still fits the quota and enqueues provisioning
     once the approval has committed; approving an extension moves the environment's expiry.
     Rejecting needs a note and gives back what was held (the reservation, the extension slot).
-    Permanent requests are never approved by the system (actor None)."""
+    Permanent requests are never approved by the system (actor None).
+
+    A provision request needs ``required_approvals`` approvals from different reviewers (its
+    template's policy, provisioning/policies.py): each one before the last is an audited event
+    and the request stays REQUESTED; the last makes the move. One rejection rejects it. Approval
+    is refused (409) past the review window or with too little lifetime left."""
     is_extension = isinstance(subject, ExtensionRequest)
     if not approve:
         note = _require_note(note, what="an extension" if is_extension else "a request")
     elif actor is None and not is_extension and subject.request_type == RequestType.PERMANENT:
         raise PermissionDenied("Permanent requests are approved by DevOps or admins only, never automatically.")
-    also, after_commit = _consequences(subject, actor=actor, approve=approve, note=note)
     fields: dict[str, Any] = {"reviewed_by": actor, "reviewed_at": timezone.now(), "review_note": note}
+    if approve and not is_extension:
+        approvals = _add_approval(actor=actor, request=subject, note=note)
+        if approvals is None:  # one of several, recorded: the request waits for the next reviewer
+            return subject
+        fields["approvals"] = approvals
+    also, after_commit = _consequences(subject, actor=actor, approve=approve, note=note)
     transitions.transition(
         subject,
         "approve" if approve else "reject",
@@ -76,6 +89,78 @@ def decide(*, actor, subject: Subject, approve: bool, note: str = "") -> Subject
         actor=actor,
     )
     return subject
+
+
+def _has_length(n: int) -> dict[str, bool]:
+    """A filter matching an ``approvals`` list of exactly ``n`` entries (the compare-and-set)."""
+    return {f"approvals__{n}__isnull": True, **({f"approvals__{n - 1}__isnull": False} if n else {})}
+
+
+def _add_approval(*, actor, request: ProvisionRequest, note: str) -> list[dict] | None:
+    """Count one approval towards the request's required_approvals (four-eyes).
+
+    Returns the approvals including this one when it is the last one needed (the caller then
+    makes the move to APPROVED, whose compare-and-set on the status lets one final approval
+    win). Otherwise records it, audited, with a compare-and-set on the length of the list the
+    reviewer saw, and returns None; a concurrent approval makes it look again. The same
+    reviewer twice, or the system for a request needing several people, is refused."""
+    transitions.authorize(
+        transitions.REQUEST_MOVES["approve"], actor=actor, owner_id=request.requested_by_id, noun="provision request"
+    )
+    for _ in range(MAX_APPROVAL_ROUNDS):
+        row = ProvisionRequest.objects.filter(pk=request.pk).values("status", "approvals", "required_approvals").first()
+        if row is None or row["status"] != RequestStatus.REQUESTED:
+            current = row["status"] if row else request.status
+            raise transitions.InvalidTransition(subject=request, action="approve", current=current)
+        seen, needed = list(row["approvals"] or []), max(row["required_approvals"] or 1, 1)
+        request.approvals, request.required_approvals = seen, needed
+        if actor is None and needed > 1:
+            raise PermissionDenied(
+                f"This request needs {needed} approvals from different reviewers; the system approves only "
+                "requests that need one."
+            )
+        if actor is not None and any(entry.get("user_id") == str(actor.pk) for entry in seen):
+            raise Conflict(
+                f"You already approved this request ({len(seen)} of {needed} approvals); another reviewer must.",
+                code="already_approved",
+                approvals=len(seen),
+                required_approvals=needed,
+            )
+        now = timezone.now()
+        policies.check_approvable(request, now=now)
+        approvals = [*seen, _approval(actor=actor, note=note, now=now)]
+        if len(approvals) >= needed:
+            return approvals
+
+        def unit(seen=seen, approvals=approvals, now=now, needed=needed) -> int:
+            written = ProvisionRequest.objects.filter(
+                pk=request.pk, status=RequestStatus.REQUESTED, **_has_length(len(seen))
+            ).update(approvals=approvals, updated_at=now)
+            if written:
+                transitions.record_same_status(
+                    subject=request,
+                    actor=actor,
+                    action="approve",
+                    status=RequestStatus.REQUESTED,
+                    note=note,
+                    data={"approval": len(approvals), "required_approvals": needed},
+                )
+                announcements.approval_recorded(request, approvals=approvals, required=needed)
+            return written
+
+        if run_atomic(unit):
+            request.approvals, request.updated_at = approvals, now
+            return None
+    raise Conflict("The provision request is being reviewed by someone else; try again.")
+
+
+def _approval(*, actor, note: str, now) -> dict[str, Any]:
+    return {
+        "user_id": str(actor.pk) if actor is not None else None,
+        "username": actor.get_username() if actor is not None else transitions.SYSTEM,
+        "at": now.isoformat(),
+        "note": note,
+    }
 
 
 def revoke(*, actor, subject: Subject, note: str = "") -> Subject:

@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from provisioning import transitions
+from provisioning import policies, transitions
 from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import ProvisionRequest
+from provisioning.policies import Policy
 from provisioning.services.lifecycle import provider_not_configured
 from provisioning.services.queueing import DEFAULT_QUEUE, enqueue
 from quotas import analysis, estimates
@@ -130,13 +131,14 @@ def submit_request(
         template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
     )
     rendered, expires_at, estimate, now = prepared.rendered, prepared.expires_at, prepared.estimate, prepared.now
+    policy = Policy.of_template(template)
     snapshot = {
         "name": template.name,
         "resource_type": template.resource_type,
         "provider": template.provider,
         "body": template.body,
         "parameters_schema": template.parameters_schema,
-        "requester_can_retry": template.requester_can_retry,  # the retry policy at submission
+        policies.SNAPSHOT_KEY: policy.as_snapshot(),  # the rules this request lives by
     }
 
     quota = quota_services.effective_quota(actor, now=now)
@@ -157,6 +159,8 @@ def submit_request(
             expires_at=expires_at,
             cost_estimate=estimate.as_dict(),
             analysis_remarks=remarks,
+            required_approvals=policy.approvals_needed(usd=estimate.usd),
+            review_deadline=policy.review_deadline(created_at=now, expires_at=expires_at),
             reservation=amounts,
             reservation_state=ReservationState.HELD,
         )

@@ -65,6 +65,8 @@ def ops2(make_user):
 def mixed(make_request, other_dev, templates):
     """Requests in several statuses, templates, requesters and ages."""
     namespace = templates["dev-namespace"]
+    namespace.review_timeout_hours = 14 * 24  # the week-old request may still be reviewed
+    namespace.save(update_fields=["review_timeout_hours"])
     fresh = make_request(description="Team A staging cluster")
     day_old = make_request(user=other_dev, description="load test")
     week_old = make_request(template=namespace, parameters={"namespace": "team-b"}, description="old namespace")
@@ -590,3 +592,19 @@ def test_failed_requests_are_retried_and_failed_purges_marked_cleaned_up_from_th
     # Not FAILED any more: refused per object, with the reason.
     response = run_action(ops, REQUESTS, "retry_selected", [stuck], note="")
     assert any("Could not retry" in text and "it is PURGED" in text for text in texts(response))
+
+
+@pytest.mark.django_db
+def test_admin_shows_who_approved_so_far(ops, make_request, eks, make_user):
+    eks.required_approvals = 2
+    eks.save(update_fields=["required_approvals"])
+    request = make_request()
+    run_action(ops, REQUESTS, "approve_selected", [request], note="fine by me")
+    request.refresh_from_db()
+    assert request.status == RequestStatus.REQUESTED
+    listing = ops.get(REQUESTS).content.decode()
+    assert "1/2" in listing
+    page = ops.get(change_url(request)).content.decode()
+    assert "1 of 2 approvals: ops1" in page
+    response = run_action(ops, REQUESTS, "approve_selected", [request], note="again")
+    assert any("already approved" in text for text in texts(response))

@@ -149,10 +149,10 @@ def test_purge_releases_quota_drops_the_secret_and_retries_failures_with_backoff
 
 @pytest.mark.django_db
 def test_expiry_sweep_expires_only_what_is_due_and_purges_it(approved, provisioning_queue):
-    due = approved(expires_at=timezone.now() + timedelta(hours=1))
+    due = approved(expires_at=timezone.now() + timedelta(minutes=90))
     later = approved(expires_at=timezone.now() + timedelta(hours=5))
     jobs.provision(str(due.pk))
-    finished = approved(expires_at=timezone.now() + timedelta(hours=1))
+    finished = approved(expires_at=timezone.now() + timedelta(minutes=90))
     ProvisionRequest.objects.filter(pk=finished.pk).update(status=RequestStatus.PURGED)
     provisioning_queue.empty()
 
@@ -198,6 +198,7 @@ def test_analysis_needs_review_by_default(make_request):
 @pytest.mark.django_db
 def test_auto_approval_within_policy_and_threshold_only(make_request, eks, provisioning_queue):
     Template.objects.filter(pk=eks.pk).update(auto_approve=True, auto_approve_max_usd=Decimal("100"))
+    eks.refresh_from_db()  # a request lives by the policy of the template it was submitted from
     cheap = make_request()
     assert jobs.analyse(str(cheap.pk)) == "auto-approved"
     cheap.refresh_from_db()
@@ -208,6 +209,7 @@ def test_auto_approval_within_policy_and_threshold_only(make_request, eks, provi
     permanent = make_request(request_type=RequestType.PERMANENT)
     assert jobs.analyse(str(permanent.pk)) == "needs review"
     Template.objects.filter(pk=eks.pk).update(auto_approve_max_usd=Decimal("0.01"))
+    eks.refresh_from_db()
     dear = make_request()
     assert jobs.analyse(str(dear.pk)) == "needs review"
     assert "above the template's threshold" in ProvisionRequest.objects.get(pk=dear.pk).analysis_remarks[-1]["message"]

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer
 from templates import selectors
-from templates.models import Template
+from templates.models import POLICY_FIELDS, Template
 
 
 class TemplateSerializer(BaseModelSerializer):
@@ -31,6 +31,7 @@ class TemplateSerializer(BaseModelSerializer):
             "auto_approve_max_usd",
             "available",
             "unavailable_reason",
+            *POLICY_FIELDS,
             "version",
             "created_by",
             "created_at",

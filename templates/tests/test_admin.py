@@ -34,6 +34,9 @@ def _form(**overrides):
         "parameters_schema": json.dumps({"type": "object", "properties": {"size": {"type": "string"}}}),
         "default_lifetime_hours": "4",
         "max_lifetime_hours": "8",
+        "review_timeout_hours": "72",
+        "purge_grace_hours": "0",
+        "required_approvals": "1",
     }
     data.update(overrides)
     return data
@@ -82,3 +85,23 @@ def test_admin_list_and_change_page_say_which_templates_cannot_be_requested(admi
     assert "No: No shared cluster is configured: set SHARED_CLUSTER_KUBECONFIG" in listing
     page = admin_browser.get("/admin/templates/template/dev-namespace/change/").content.decode()
     assert "No shared cluster is configured" in page
+
+
+@pytest.mark.django_db
+def test_admin_sets_the_policy_and_names_the_field_in_errors(admin_browser):
+    response = admin_browser.post("/admin/templates/template/add/", _form(max_total_lifetime_hours="4"))
+    assert response.status_code == 200
+    assert "max_lifetime_hours (8)" in response.content.decode()
+    assert not Template.objects.filter(pk="admin-made").exists()
+    policy = {"max_total_lifetime_hours": "48", "purge_grace_hours": "6", "required_approvals": "2"}
+    response = admin_browser.post(
+        "/admin/templates/template/add/", _form(**policy, required_approvals_above_usd="25.00")
+    )
+    assert response.status_code == 302
+    template = Template.objects.get(pk="admin-made")
+    assert (template.max_total_lifetime_hours, template.purge_grace_hours, template.required_approvals) == (48, 6, 2)
+    assert str(template.required_approvals_above_usd) == "25.00"
+    assert (
+        "Review, lease and purge policy"
+        in admin_browser.get("/admin/templates/template/admin-made/change/").content.decode()
+    )

@@ -175,3 +175,27 @@ def test_the_banner_lists_the_templates_that_cannot_be_requested(seeded, setting
     (line,) = apps.banner_lines()
     assert "dev-namespace (kubernetes)" in line
     assert "SHARED_CLUSTER_KUBECONFIG" in line
+
+
+@pytest.mark.django_db
+def test_policy_fields_are_read_and_written_with_validation(admin_client_api, seeded, dev_client):
+    body = dev_client.get("/api/v1/templates/basic-eks-cluster/").json()
+    assert {
+        "review_timeout_hours": 72,
+        "max_total_lifetime_hours": None,
+        "purge_grace_hours": 0,
+        "required_approvals": 1,
+        "required_approvals_above_usd": None,
+    }.items() <= body.items()
+    url = "/api/v1/templates/basic-eks-cluster/"
+    too_short = admin_client_api.patch(url, {"max_total_lifetime_hours": 10}, format="json")
+    assert too_short.status_code == 400
+    assert "max_total_lifetime_hours" in str(too_short.json())
+    assert admin_client_api.patch(url, {"required_approvals": 9}, format="json").status_code == 400
+    changed = admin_client_api.patch(
+        url,
+        {"max_total_lifetime_hours": 336, "required_approvals": 2, "required_approvals_above_usd": "100.00"},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["max_total_lifetime_hours"], changed.json()["required_approvals"]) == (336, 2)
