@@ -108,7 +108,7 @@ def test_the_requester_retries_only_when_the_template_allows_it(failed, dev_user
     eks.requester_can_retry = True
     eks.save(update_fields=["requester_can_retry"])
     allowed = failed()  # the policy is taken at submission, in the snapshot
-    assert allowed.template_snapshot["requester_can_retry"] is True
+    assert allowed.template_snapshot["policy"]["requester_can_retry"] is True
     services.retry_provisioning(actor=dev_user, request=allowed)
     assert ProvisionRequest.objects.get(pk=allowed.pk).status == RequestStatus.APPROVED
     # The earlier request keeps its own policy.
