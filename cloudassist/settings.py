@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "quotas.apps.QuotasConfig",
     "notifications.apps.NotificationsConfig",
     "configs.apps.ConfigsConfig",
+    "portal.apps.PortalConfig",
 ]
 
 # Django's contrib apps ship migrations with integer AutoFields; these are generated for
@@ -185,7 +186,11 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"tokenAuth": []}, {"cookieAuth": []}],
 }
 
-LOGIN_URL = "/admin/login/"
+# One login page for everyone (the portal's); after it, developers land on their environments and
+# reviewers on the admin's review inbox (portal/views/accounts.py). The admin keeps its own login.
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
 
 # Production hardening: on unless DEBUG. `manage.py check --deploy` is clean with these
 # (see README, "Production checklist", for the one warning we leave on purpose).

@@ -18,7 +18,8 @@ API_URLCONFS = (
 CONFIGS_URLCONF = "configs.api.urls"  # the config server, mounted twice (see that module)
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
+    path("", include("portal.urls")),  # /login/, /logout/, /password/, /portal/...
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("metrics", metrics.metrics_view, name="metrics"),

@@ -4,7 +4,7 @@ express: the HTTP layer (DRF, drf-spectacular, django-filter) stays in the ``api
 import grimp
 import pytest
 
-APPS = ("cloudassist", "templates", "quotas", "notifications", "provisioning", "configs")
+APPS = ("cloudassist", "templates", "quotas", "notifications", "provisioning", "configs", "portal")
 HTTP_LAYER = {"rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "django_filters"}
 # The project's composition: settings name DRF's classes, the root URLconf mounts its views.
 COMPOSITION = {"cloudassist.settings", "cloudassist.urls"}
