@@ -120,6 +120,8 @@ DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "provisioning": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    # Email and webhook deliveries, on a worker of their own (make run, the chart's notifier).
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
 RQ_SHOW_ADMIN_LINK = True
 
