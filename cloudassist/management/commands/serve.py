@@ -51,6 +51,10 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_worker: bool, no_seed: bool, **options):
         if embedded.port_is_open(port):
             raise CommandError(f"port {port} is already in use; stop what runs there or set PORT to another port")
+        if not os.environ.get("SITE_URL"):
+            # Links in notifications point at what is served here (--port may differ from PORT); the
+            # seed, the web server and the workers all use it.
+            settings.SITE_URL = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
         previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         services = embedded.EmbeddedServices()
         children = []
@@ -68,7 +72,7 @@ class Command(BaseCommand):
             self.stdout.write("migrations applied")
             if not no_seed:
                 call_command("seed_demo", stdout=self.stdout)
-            child_env = {**os.environ, **env}
+            child_env = {**os.environ, **env, "SITE_URL": settings.SITE_URL}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             web, web_env = self._web_server(host, port)
             children.append(embedded.spawn(web, env={**child_env, **web_env}))
