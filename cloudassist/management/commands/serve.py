@@ -26,13 +26,19 @@ from django.core.management.base import BaseCommand, CommandError
 from cloudassist import embedded
 from cloudassist.seed import DEMO_USERS
 
-
 # The rq workers `make run` starts: (name, queues in priority order). The chart runs the same two
 # (charts/cloudassist: the worker and notifier Deployments).
 WORKERS = (
     ("worker", ("provisioning", "default")),
     ("notifier", ("notifications",)),
 )
+
+
+def _serve_site_url(host: str, port: int) -> None:
+    """Without SITE_URL, links in notifications point at what is served here (--port may differ from
+    PORT); the seed, the web server and the workers all use it."""
+    if not os.environ.get("SITE_URL"):
+        settings.SITE_URL = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
 
 
 def _interrupt(signum, frame):
@@ -51,10 +57,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_worker: bool, no_seed: bool, **options):
         if embedded.port_is_open(port):
             raise CommandError(f"port {port} is already in use; stop what runs there or set PORT to another port")
-        if not os.environ.get("SITE_URL"):
-            # Links in notifications point at what is served here (--port may differ from PORT); the
-            # seed, the web server and the workers all use it.
-            settings.SITE_URL = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        _serve_site_url(host, port)
         previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         services = embedded.EmbeddedServices()
         children = []
