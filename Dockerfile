@@ -8,6 +8,7 @@
 # Configuration table: SECRET_KEY, SECRETS_KEYS, ALLOWED_HOSTS, MONGODB_URI, REDIS_URL, ...):
 #   web (default CMD)  python -m cloudassist.serving: gunicorn, gevent workers, port 8000; WEB_CONCURRENCY processes (default 2)
 #   worker             python manage.py rqworker provisioning default --with-scheduler   (provisioning first)
+#   notifier           python manage.py rqworker notifications --with-scheduler          (email and webhook deliveries)
 #   scheduler          python manage.py rqcron cloudassist.cron          (exactly one replica)
 #   migrations         python manage.py migrate --noinput                (once per release, before the web)
 #

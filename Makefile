@@ -39,7 +39,7 @@ run: $(VENV)/.runtime-installed  ## serve on http://127.0.0.1:8000 with embedded
 test: $(VENV)/.dev-installed  ## run the test suite against real MongoDB and Redis (PYTEST_ARGS=... to narrow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.runtime-installed  ## print benchmark figures (worker latency and jobs/s; HTTP req/s, p50/p99 per endpoint)
+bench: $(VENV)/.dev-installed  ## print benchmark figures (worker latency and jobs/s, approval -> INITIATED with slow email; HTTP req/s, p50/p99 per endpoint)
 	$(BIN)/python benchmarks/bench_provisioning.py
 	$(BIN)/python benchmarks/bench_http.py
 

@@ -160,6 +160,14 @@ def default_queue():
 
 
 @pytest.fixture
+def notifications_queue():
+    """The `notifications` queue (email and webhook deliveries), empty before and after the test."""
+    from notifications.services import QUEUE
+
+    yield from _emptied(QUEUE)
+
+
+@pytest.fixture
 def make_request(eks, dev_user):
     """Submit a request through the service, then (for tests only) put it in ``status``."""
 

@@ -11,6 +11,12 @@ comparison; --config to choose):
 - jobs per second through one worker with the no-op provider: a backlog of approved
   requests drained by `rqworker --burst` (APPROVED -> INITIATED -> DEPLOYED each).
 
+- approval-to-INITIATED with slow email (--slow-smtp): a real SMTP server (aiosmtpd) that takes
+  1 s per message, the requesters and reviewers emailed, one approval a second; once with the
+  workers `make run` and the chart start (provisioning + default, and a notifier for the
+  deliveries on notifications) and once with one worker for every queue (before: emails and
+  provisioning in one worker).
+
 Every worker process it starts (and its work horses) is stopped and checked gone.
 Then a Prometheus scrape of /metrics (p50, p99, size) with every request of the run in the
 database: the scrape counts requests by status and reads the queues at scrape time.
@@ -63,6 +69,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="measure the configurations this many times, in turn")
     parser.add_argument("--scrapes", type=int, default=50, help="scrapes of /metrics to time")
     parser.add_argument("--interval-ms", type=float, default=100, help="time between approvals in the latency run")
+    parser.add_argument(
+        "--slow-smtp",
+        type=int,
+        default=10,
+        metavar="N",
+        help="approvals (one a second) in the slow-email measurement, 0 to skip it",
+    )
+    parser.add_argument(
+        "--only-slow-smtp", action="store_true", help="measure only approval -> INITIATED with slow email"
+    )
     options = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudassist.settings")
@@ -90,10 +106,13 @@ def main() -> None:
         print("CloudAssist provisioning benchmark (local: embedded MongoDB and Redis, no-op provider)")
         index = 0
         for _round in range(options.rounds):
-            for name in options.config or ("current", "old"):
+            for name in () if options.only_slow_smtp else options.config or ("current", "old"):
                 _measure(options, name, prefix=f"w{index}")
                 index += 1
-        _measure_scrape(options.scrapes)
+        if options.slow_smtp:
+            _measure_slow_smtp(options.slow_smtp)
+        if not options.only_slow_smtp:
+            _measure_scrape(options.scrapes)
         connection.connection.drop_database(os.environ["MONGODB_NAME"])
     finally:
         services.stop()
@@ -149,6 +168,82 @@ def _measure(options, name: str, *, prefix: str) -> None:
         f"({seconds:.2f} s from the first INITIATED to the last DEPLOYED)"
     )
     print(f"    worker stopped: {leftovers or 'no process left'}")
+
+
+# Slow email: the worker sets `make run` and the chart use, and one worker for everything (before).
+SLOW_SMTP_CONFIGS = {
+    "current (make run, chart)": (("provisioning", "default"), ("notifications",)),
+    "before: one worker": (("provisioning", "default", "notifications"),),
+}
+SMTP_DELAY_SECONDS = 1.0
+
+
+class _SlowSMTPHandler:
+    """aiosmtpd handler that takes SMTP_DELAY_SECONDS to accept each message."""
+
+    def __init__(self):
+        self.messages = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(SMTP_DELAY_SECONDS)
+        self.messages += 1
+        return "250 Message accepted for delivery"
+
+
+def _measure_slow_smtp(count: int) -> None:
+    import django_rq
+    from aiosmtpd.controller import Controller
+    from django.contrib.auth import get_user_model
+
+    from cloudassist import embedded
+
+    handler = _SlowSMTPHandler()
+    port = embedded.free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    print(
+        f"  approval -> INITIATED with slow email (aiosmtpd, {SMTP_DELAY_SECONDS:g} s per message), "
+        "one approval a second:"
+    )
+    try:
+        env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{port}"}
+        for index, (name, workers) in enumerate(SLOW_SMTP_CONFIGS.items()):
+            requests, reviewer, _queue = _prepare(count, prefix=f"smtp{index}")
+            # Everyone concerned has an email address: each approval and each deployment sends mail.
+            get_user_model().objects.filter(username__startswith=f"smtp{index}-").update(email="bench@example.com")
+            django_rq.get_queue("notifications").empty()
+            sent_before = handler.messages
+            processes = [
+                embedded.spawn(
+                    [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *queues, "--with-scheduler"],
+                    log_path=Path(os.devnull),
+                    env=env,
+                )
+                for queues in workers
+            ]
+            try:
+                time.sleep(3)  # let the workers start listening
+                started = time.monotonic()
+                for number, request in enumerate(requests):
+                    _approve(request, reviewer)
+                    time.sleep(max(0.0, started + number + 1 - time.monotonic()))
+                _wait_until_deployed(requests, timeout=30 + 4 * count * SMTP_DELAY_SECONDS)
+            finally:
+                leftovers = [_stop(process) for process in processes]
+            latencies = _latencies(requests)
+            for queue_name in ("default", "provisioning", "notifications"):
+                django_rq.get_queue(queue_name).empty()
+            workers_text = " + ".join(f"rqworker {' '.join(queues)}" for queues in workers)
+            print(f"    {name}: {workers_text}")
+            print(
+                f"      p50 {1000 * statistics.median(latencies):7.1f} ms   max {1000 * max(latencies):7.1f} ms"
+                f"   ({len(latencies)} approvals, {handler.messages - sent_before} emails accepted meanwhile)"
+            )
+            print(f"      workers stopped: {'; '.join(filter(None, leftovers)) or 'no process left'}")
+    finally:
+        controller.stop()
 
 
 def _stop(worker) -> str:
@@ -225,8 +320,8 @@ def _prepare(count: int, *, prefix: str):
     ProvisionRequest.objects.filter(pk__in=[r.pk for r in made]).update(
         template_snapshot={**made[0].template_snapshot, "provider": "noop"}
     )
-    for queue_name in ("default", "provisioning"):
-        django_rq.get_queue(queue_name).empty()  # the analysis jobs are not measured
+    for queue_name in ("default", "provisioning", "notifications"):
+        django_rq.get_queue(queue_name).empty()  # the analysis jobs and review emails are not measured
     return [ProvisionRequest.objects.get(pk=r.pk) for r in made], ops, django_rq.get_queue("provisioning")
 
 
@@ -243,7 +338,7 @@ def _wait_until_deployed(batch, timeout: float = 120) -> None:
     ids = [r.pk for r in batch]
     while ProvisionRequest.objects.filter(pk__in=ids, status="DEPLOYED").count() < len(ids):
         if time.monotonic() > deadline:
-            raise SystemExit("the worker did not deploy every request within 120 s")
+            raise SystemExit(f"the worker did not deploy every request within {timeout:g} s")
         time.sleep(0.2)
 
 

@@ -121,6 +121,8 @@ DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "provisioning": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    # Email and webhook deliveries, on a worker of their own (make run, the chart's notifier).
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
 RQ_SHOW_ADMIN_LINK = True
 
@@ -259,7 +261,14 @@ JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=[
 # Notifications (notifications/services.py): first retry delay of a failed delivery (doubling,
 # at most an hour), attempts before a delivery is FAILED, expiry warning lead times in hours.
 # The public base URL used for links in notifications (never links to secrets themselves).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Unset: the host and port served (HOST, PORT; `manage.py serve` passes its own), a wildcard host as
+# localhost. Production sets it to the public address (the Helm chart does).
+_SERVED_HOST = env.str("HOST", default="127.0.0.1")
+SITE_URL = env.str(
+    "SITE_URL",
+    default=f"http://{'localhost' if _SERVED_HOST in ('0.0.0.0', '::', '[::]') else _SERVED_HOST}:"  # noqa: S104
+    f"{env.int('PORT', default=8000)}",
+)
 NOTIFY_RETRY_SECONDS = env.int("NOTIFY_RETRY_SECONDS", default=30)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
 NOTIFY_EXPIRY_LEAD_HOURS = [float(v) for v in env.list("NOTIFY_EXPIRY_LEAD_HOURS", default=["24", "1"]) if v.strip()]

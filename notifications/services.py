@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 User = get_user_model()
 SENDING_LEASE = timedelta(minutes=5)  # a delivery being sent is not picked up again before this
-QUEUE = "default"
+# Deliveries have their own queue and worker: a slow SMTP server never holds back provisioning.
+QUEUE = "notifications"
 DELIVER_JOB = "notifications.jobs.deliver"
 
 

@@ -26,7 +26,13 @@ def _url(name: str, pk) -> str:
 
 
 def _request_url(request) -> str:
+    """Developers' link: the request in the API (a portal page once there is one)."""
     return _url("provisionrequest-detail", request.pk)
+
+
+def _review_url(model: str, pk) -> str:
+    """DevOps' link: the admin change page, where they approve, reject, purge or retry."""
+    return _url(f"admin:provisioning_{model}_change", pk)
 
 
 def _describe(request) -> str:
@@ -201,7 +207,7 @@ def _to_devops(request, kind: str, title: str, body: str, *, link: str | None = 
         kind=kind,
         title=title,
         body=body,
-        link=link or _request_url(request),
+        link=link or _review_url("provisionrequest", request.pk),
         provision_request=request,
     )
 
@@ -226,7 +232,7 @@ def review_extension(extension, request) -> None:
         f"To review: +{extension.extend_by_hours} h for {_describe(request)}",
         f"{extension.requested_by.get_username()} asks to extend {_describe(request)} by "
         f"{extension.extend_by_hours} h: {extension.reason}",
-        link=_url("extensionrequest-detail", extension.pk),
+        link=_review_url("extensionrequest", extension.pk),
         asked_by=extension.requested_by_id,
     )
 

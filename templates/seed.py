@@ -1,12 +1,25 @@
 """The templates seeded by `manage.py seed_demo`: the seed's EKS cluster, a dev namespace, an S3
 bucket and EC2 instances."""
 
-from quotas.pricing_seed import DISK_TYPES, INSTANCE_TYPES
+from quotas.pricing_seed import DISK_TYPES, INSTANCE_TYPES, REGIONS
 from templates import services
 from templates.models import Template
 
-EKS_REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]
+# The regions and instance types the price seed covers (quotas/pricing_seed.py): every one offered has a price.
+EKS_REGIONS = list(REGIONS)
 EKS_INSTANCE_TYPES = [
+    "t2.micro",
+    "t2.small",
+    "t2.medium",
+    "t2.large",
+    "t2.xlarge",
+    "m4.large",
+    "m4.xlarge",
+    "c4.large",
+    "c4.xlarge",
+    "r4.large",
+    "t3.micro",
+    "t3.small",
     "t3.medium",
     "t3.large",
     "t3a.medium",

@@ -119,7 +119,7 @@ def test_validation_and_invariants_can_fail(rendered):
 def test_every_container_is_hardened_with_resources(rendered):
     for name, objects in rendered.items():
         containers = list(_containers(objects))
-        assert {c["name"] for _, _, c in containers} == {"web", "worker", "scheduler", "migrations"}, name
+        assert {c["name"] for _, _, c in containers} == {"web", "worker", "notifier", "scheduler", "migrations"}, name
         for workload, pod, container in containers:
             where = f"{name}: {check.name_of(workload)}"
             assert pod["securityContext"]["runAsNonRoot"] is True, where
@@ -176,6 +176,19 @@ def test_processes_and_grace_periods(rendered):
         "--with-scheduler",
     ]
     assert worker["terminationGracePeriodSeconds"] == 3600
+    # The deliveries have their own Deployment: a slow SMTP server never holds back provisioning.
+    notifier = _one(objects, "Deployment", f"{FULLNAME}-notifier")["spec"]["template"]["spec"]
+    assert notifier["containers"][0]["command"] == [
+        "python",
+        "manage.py",
+        "rqworker",
+        "notifications",
+        "--with-scheduler",
+    ]
+    assert notifier["terminationGracePeriodSeconds"] == 60
+    labels = _one(objects, "Deployment", f"{FULLNAME}-notifier")["spec"]["selector"]["matchLabels"]
+    assert labels["app.kubernetes.io/component"] == "notifier"
+    assert _one(objects, "PodDisruptionBudget", f"{FULLNAME}-notifier")["spec"]["maxUnavailable"] == 1
     assert scheduler["containers"][0]["command"] == ["python", "manage.py", "rqcron", "cloudassist.cron"]
 
 
@@ -382,8 +395,13 @@ def test_metrics_wiring(rendered):
     assert _env(worker)["WORKER_METRICS_PORT"]["value"] == "9200"
     assert "WORKER_METRICS_PORT" not in _env(web)
     assert worker["ports"] == [{"name": "metrics", "containerPort": 9200, "protocol": "TCP"}]
-    service = _one(objects, "Service", f"{FULLNAME}-worker-metrics")
-    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    notifier = _container(objects, "Deployment", f"{FULLNAME}-notifier")
+    assert _env(notifier)["WORKER_METRICS_PORT"]["value"] == "9200"  # its own pods: the same port
+    assert _env(notifier)["PROMETHEUS_MULTIPROC_DIR"]["value"] == "/tmp/prometheus"
+    for component in ("worker", "notifier"):
+        service = _one(objects, "Service", f"{FULLNAME}-{component}-metrics")
+        assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == component
     monitor = _one(objects, "ServiceMonitor", FULLNAME)
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     endpoints = {e["port"]: e for e in monitor["spec"]["endpoints"]}
@@ -415,7 +433,7 @@ def test_network_policies_open_only_what_listens(rendered):
         assert ports <= listening, check.name_of(workload)
         if component == "web":
             assert rules == [{"ports": [{"port": "http", "protocol": "TCP"}]}]  # webFrom empty: from anywhere
-        elif component == "worker":
+        elif component in ("worker", "notifier"):
             assert rules == [{"ports": [{"port": "metrics", "protocol": "TCP"}], "from": monitoring}]
         else:
             assert rules == [], component  # the scheduler and the migrations Job accept nothing

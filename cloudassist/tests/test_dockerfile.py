@@ -27,6 +27,7 @@ DOCKERFILE = BASE_DIR / "Dockerfile"
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY|KEYS|CREDENTIAL|KUBECONFIG", re.IGNORECASE)
 # What the README documents for the other roles of the image (and `manage.py serve` runs).
 WORKER = "python manage.py rqworker provisioning default --with-scheduler"
+NOTIFIER = "python manage.py rqworker notifications --with-scheduler"
 SCHEDULER = "python manage.py rqcron cloudassist.cron"
 MIGRATIONS = "python manage.py migrate --noinput"
 
@@ -228,10 +229,10 @@ def test_default_command_is_the_serving_entry_point():
 
 def test_the_other_roles_are_documented_with_the_configured_queues():
     text = DOCKERFILE.read_text()
-    for command in (WORKER, SCHEDULER, MIGRATIONS):
+    for command in (WORKER, NOTIFIER, SCHEDULER, MIGRATIONS):
         assert command in text
-    queues = [word for word in WORKER.split()[3:] if not word.startswith("--")]
+    queues = [word for command in (WORKER, NOTIFIER) for word in command.split()[3:] if not word.startswith("--")]
     assert sorted(queues) == sorted(settings.RQ_QUEUES)
-    assert queues[0] == "provisioning"  # first: notification bursts on default never queue ahead of it
+    assert queues[0] == "provisioning"  # first: the short jobs on default never queue ahead of it
     assert (BASE_DIR / "cloudassist" / "cron.py").is_file()
     assert "NOT BUILT ON THE BUILD MACHINES" in text

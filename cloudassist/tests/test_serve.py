@@ -163,17 +163,31 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):  # noqa:
             assert json.loads(response.read())["data"] == {"on": True}
         connection = redis.Redis.from_url(f"redis://127.0.0.1:{serve_env['EMBEDDED_REDIS_PORT']}/0")
         workers = Worker.all(connection=connection)
-        assert {queue.name for worker in workers for queue in worker.queues} == {"default", "provisioning"}
+        # Two workers: provisioning (first) and default, and the deliveries on their own, so that
+        # provisioning never waits behind a slow SMTP server.
+        assert sorted([queue.name for queue in worker.queues] for worker in workers) == [
+            ["notifications"],
+            ["provisioning", "default"],
+        ]
         # The local AWS emulator answers on its port, and the worker was pointed at it.
         moto_url = f"http://127.0.0.1:{serve_env['EMBEDDED_MOTO_PORT']}"
         s3 = boto3.client(
             "s3", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="x", aws_secret_access_key="x"
         )
         assert s3.list_buckets()["Buckets"] == []
-        (worker,) = [child for child in psutil.Process(proc.pid).children() if "rqworker" in child.cmdline()]
+        rqworkers = {
+            child.cmdline()[3]: child for child in psutil.Process(proc.pid).children() if "rqworker" in child.cmdline()
+        }
+        worker, notifier = rqworkers.pop("provisioning"), rqworkers.pop("notifications")
+        assert (rqworkers, worker.cmdline()[2:], notifier.cmdline()[2:]) == (
+            {},
+            ["rqworker", "provisioning", "default", "--with-scheduler"],
+            ["rqworker", "notifications", "--with-scheduler"],
+        )
         assert worker.environ()["AWS_ENDPOINT_URL"] == moto_url
         assert worker.environ()["AWS_ACCESS_KEY_ID"] == "testing"
         _assert_worker_metrics(worker, serve_env, connection)
+        assert notifier.environ()["PROMETHEUS_MULTIPROC_DIR"] != worker.environ()["PROMETHEUS_MULTIPROC_DIR"]
         (web,) = [child for child in psutil.Process(proc.pid).children() if _name(child) == "gunicorn"]
         assert web.cmdline()[3:5] == ["--config", str(Path(BASE_DIR) / "cloudassist" / "serving.py")]
         # rq's cron scheduler runs the sweep; no system cron.
@@ -182,7 +196,7 @@ def test_serve_runs_everything_stops_cleanly_and_keeps_data(serve_env):  # noqa:
     finally:
         tree, output = _stop(proc)
     assert {"mongod", "redis-server", "moto.server", "gunicorn"} <= {name for name, _ in tree}
-    assert len(tree) >= 6  # mongod, redis-server, moto, the web server, the worker and the cron scheduler
+    assert len(tree) >= 7  # mongod, redis-server, moto, the web server, the two workers and the cron scheduler
     assert [name for name, child in tree if _running(child)] == []
     assert "AWS       local emulator (moto) at http://127.0.0.1:" in output
     # The banner says the emulator is not real AWS, and where the worker's metrics are.

@@ -43,9 +43,9 @@ def approve(make_request, devops_user, user):
 
 
 @pytest.mark.django_db
-def test_the_email_reaches_a_real_smtp_server(smtp_server, default_queue, make_request, devops_user, emailed_dev):
+def test_the_email_reaches_a_real_smtp_server(smtp_server, notifications_queue, make_request, devops_user, emailed_dev):
     approve(make_request, devops_user, emailed_dev)
-    work(default_queue)
+    work(notifications_queue)
     (message,) = smtp_server.messages
     assert message["To"] == "dev1@example.com"
     assert message["Subject"].startswith("[CloudAssist] Approved:")
@@ -57,14 +57,14 @@ def test_the_email_reaches_a_real_smtp_server(smtp_server, default_queue, make_r
 
 @pytest.mark.django_db
 def test_the_webhook_is_signed_and_goes_to_the_role_url(
-    webhook_server, default_queue, make_request, devops_user, dev_user
+    webhook_server, notifications_queue, make_request, devops_user, dev_user
 ):
     from django.contrib.auth.models import Group
 
     RoleWebhook.objects.create(role=Group.objects.get(name="dev"), url=webhook_server.url)
     services.update_settings(user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook", "in_app"]})
     approve(make_request, devops_user, dev_user)
-    work(default_queue)
+    work(notifications_queue)
     (received,) = webhook_server.requests
     assert webhook_server.verify(received)
     assert "Approved" in received.json()["text"]
@@ -74,11 +74,11 @@ def test_the_webhook_is_signed_and_goes_to_the_role_url(
 
 @pytest.mark.django_db
 def test_a_failing_smtp_server_that_comes_back_gets_the_delivery_on_retry(
-    smtp_server, default_queue, make_request, devops_user, emailed_dev
+    smtp_server, notifications_queue, make_request, devops_user, emailed_dev
 ):
     smtp_server.fail_next(1, code=451)
     approve(make_request, devops_user, emailed_dev)
-    work(default_queue)
+    work(notifications_queue)
     delivery = Delivery.objects.get(channel="email")
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
     assert "451" in delivery.last_error
@@ -88,7 +88,7 @@ def test_a_failing_smtp_server_that_comes_back_gets_the_delivery_on_retry(
     assert delivery.next_attempt_at - timezone.now() > timedelta(seconds=25)
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # ... 30 s later
     assert services.sweep()["enqueued"] == 1
-    work(default_queue)
+    work(notifications_queue)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
     assert len(smtp_server.messages) == 1
@@ -96,20 +96,20 @@ def test_a_failing_smtp_server_that_comes_back_gets_the_delivery_on_retry(
 
 @pytest.mark.django_db
 def test_permanent_failures_stop_and_stay_visible_and_can_be_resent(
-    webhook_server, default_queue, make_request, devops_user, dev_user
+    webhook_server, notifications_queue, make_request, devops_user, dev_user
 ):
     services.update_settings(
         user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook"]}, webhook_url=webhook_server.url
     )
     webhook_server.respond_with(404, times=1)
     approve(make_request, devops_user, dev_user)
-    work(default_queue)
+    work(notifications_queue)
     delivery = Delivery.objects.get(channel="webhook")
     assert delivery.status == DeliveryStatus.FAILED
     assert "404" in delivery.last_error
     assert services.sweep(now=timezone.now() + timedelta(hours=2))["enqueued"] == 0
     services.resend(delivery=delivery)
-    work(default_queue)
+    work(notifications_queue)
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
 
 
@@ -139,7 +139,7 @@ def test_with_redis_down_at_the_event_the_email_goes_out_after_redis_returns(
         assert delivery.status == DeliveryStatus.PENDING
 
         redis_server.start()  # Redis is back (same port): the sweep finds the pending delivery
-        queue = django_rq.get_queue("default")
+        queue = django_rq.get_queue(services.QUEUE)
         assert queue.count == 0
         assert services.sweep(now=timezone.now() + timedelta(minutes=1))["enqueued"] == 1
         work(queue)

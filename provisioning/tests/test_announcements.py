@@ -153,3 +153,22 @@ def test_users_choose_channels_per_kind(make_request, dev_user, devops_user):
     services.approve_request(actor=devops_user, request=request)
     approved = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_APPROVED)
     assert list(Delivery.objects.filter(notification=approved).values_list("channel", flat=True)) == ["webhook"]
+
+
+@pytest.mark.django_db
+def test_devops_links_open_the_admin_change_page_and_developers_links_the_request(
+    settings, make_request, dev_user, devops_user
+):
+    settings.SITE_URL = "http://127.0.0.1:8123/"
+    request = make_request()
+    jobs.analyse(str(request.pk))
+    review = Notification.objects.get(recipient=devops_user, kind=Kind.REVIEW_REQUEST)
+    assert review.link == f"http://127.0.0.1:8123/admin/provisioning/provisionrequest/{request.pk}/change/"
+    services.approve_request(actor=devops_user, request=request)
+    approved = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_APPROVED)
+    assert approved.link == f"http://127.0.0.1:8123/api/v1/provision-requests/{request.pk}/"
+    ProvisionRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DEPLOYED)
+    request.refresh_from_db()
+    extension = services.request_extension(actor=dev_user, request=request, extend_by_hours=2, reason="demo")
+    asked = Notification.objects.get(recipient=devops_user, kind=Kind.REVIEW_EXTENSION)
+    assert asked.link == f"http://127.0.0.1:8123/admin/provisioning/extensionrequest/{extension.pk}/change/"

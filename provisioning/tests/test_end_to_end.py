@@ -23,7 +23,7 @@ URL = "/api/v1/provision-requests/"
 
 @pytest.fixture
 def queues():
-    names = ("default", "provisioning")
+    names = ("default", "provisioning", "notifications")
     for name in names:
         django_rq.get_queue(name).empty()
     yield [django_rq.get_queue(name) for name in names]

@@ -49,7 +49,7 @@ def test_pricing_lists_filters_and_search_load(pricing, browser_for, role):
     assert "t3.medium" not in page
     assert "instance family" in page
     searched = browser.get(LISTS[0], {"q": "r5.2xlarge"}).content.decode()
-    assert "6 instance prices" in searched  # one per region
+    assert "7 instance prices" in searched  # one per region
     assert "gp3" in browser.get(LISTS[1], {"disk_type": "gp3", "source": "seed"}).content.decode()
     assert "eks-control-plane" in browser.get(LISTS[2], {"q": "eks"}).content.decode()
 

@@ -17,7 +17,9 @@ def test_tables_cover_every_region_and_type():
     for region in pricing_seed.REGIONS:
         assert set(pricing_seed.INSTANCE_PRICES[region]) == set(pricing_seed.INSTANCE_SPECS), region
         assert set(pricing_seed.DISK_PRICES[region]) == {"gp2", "gp3"}, region
-    assert {"t3", "t3a", "m5", "m6i", "c5", "r5"} == {name.split(".")[0] for name in pricing_seed.INSTANCE_TYPES}
+    assert {"t2", "m4", "c4", "r4", "t3", "t3a", "m5", "m6i", "c5", "r5"} == {
+        name.split(".")[0] for name in pricing_seed.INSTANCE_TYPES
+    }
 
 
 def test_prices_scale_with_size_within_a_family():

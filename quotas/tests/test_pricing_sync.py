@@ -550,4 +550,12 @@ def test_command_defaults_to_the_seeded_regions_and_types(monkeypatch):
     call_command("sync_pricing", stdout=StringIO())
     assert seen == {"regions": None, "instance_types": None, "dry_run": False, "endpoint_url": None}
     regions = pricing_sync._checked(pricing_sync.pricing_seed.REGIONS, pricing_sync.REGION_PATTERN, "region")
-    assert regions == ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]
+    assert regions == [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-1",
+    ]

@@ -300,11 +300,11 @@ secrets are optional references, so a missing key leaves the variable unset.
 {{ include "cloudassist.secretEnv" (dict "secret" $secret "name" "SHARED_CLUSTER_KUBECONFIG_DATA" "key" "shared-cluster-kubeconfig" "optional" true) }}
 {{ include "cloudassist.secretEnv" (dict "secret" $secret "name" "AWS_ACCESS_KEY_ID" "key" "aws-access-key-id" "optional" true) }}
 {{ include "cloudassist.secretEnv" (dict "secret" $secret "name" "AWS_SECRET_ACCESS_KEY" "key" "aws-secret-access-key" "optional" true) }}
-{{- if has .component (list "web" "worker") }}
+{{- if has .component (list "web" "worker" "notifier") }}
 - name: PROMETHEUS_MULTIPROC_DIR
   value: {{ $v.metrics.multiprocDir | quote }}
 {{- end }}
-{{- if and (eq .component "worker") $v.metrics.enabled }}
+{{- if and (has .component (list "worker" "notifier")) $v.metrics.enabled }}
 - name: WORKER_METRICS_PORT
   value: {{ $v.metrics.workerPort | quote }}
 {{- end }}

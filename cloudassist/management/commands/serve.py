@@ -4,8 +4,9 @@ Starts embedded MongoDB and Redis when MONGODB_URI / REDIS_URL are not set (data
 ./var/), and the local AWS emulator (moto) when the AWS providers use it (AWS_USE_EMULATOR,
 no AWS_ENDPOINT_URL); applies migrations, seeds demo data, then runs the web server (the production
 one, ``python -m cloudassist.serving``: gunicorn with gevent workers) and one rq worker with the
-scheduler. The worker serves its own metrics on 127.0.0.1:9200 (WORKER_METRICS_PORT; 0 turns it
-off), adding up its forked jobs' values
+scheduler, and a second worker for the notification deliveries (so that provisioning never waits behind
+email). The workers serve their own metrics on 127.0.0.1:9200 and :9201 (WORKER_METRICS_PORT and the
+next port; 0 turns them off), each adding up its forked jobs' values
 through a metrics directory under ./var/ that is emptied at each start. Ctrl-C (or SIGTERM) stops
 everything it started, children first.
 """
@@ -25,6 +26,20 @@ from django.core.management.base import BaseCommand, CommandError
 from cloudassist import apps, embedded
 from cloudassist.seed import DEMO_USERS
 
+# The rq workers `make run` starts: (name, queues in priority order). The chart runs the same two
+# (charts/cloudassist: the worker and notifier Deployments).
+WORKERS = (
+    ("worker", ("provisioning", "default")),
+    ("notifier", ("notifications",)),
+)
+
+
+def _serve_site_url(host: str, port: int) -> None:
+    """Without SITE_URL, links in notifications point at what is served here (--port may differ from
+    PORT); the seed, the web server and the workers all use it."""
+    if not os.environ.get("SITE_URL"):
+        settings.SITE_URL = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -42,6 +57,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_worker: bool, no_seed: bool, **options):
         if embedded.port_is_open(port):
             raise CommandError(f"port {port} is already in use; stop what runs there or set PORT to another port")
+        _serve_site_url(host, port)
         previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         services = embedded.EmbeddedServices()
         children = []
@@ -59,19 +75,23 @@ class Command(BaseCommand):
             self.stdout.write("migrations applied")
             if not no_seed:
                 call_command("seed_demo", stdout=self.stdout)
-            child_env = {**os.environ, **env}
+            child_env = {**os.environ, **env, "SITE_URL": settings.SITE_URL}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             web, web_env = self._web_server(host, port)
             children.append(embedded.spawn(web, env={**child_env, **web_env}))
+            worker_metrics = ""
             if not no_worker:
-                # Provisioning first: a burst of notification jobs on default holds a provisioning job back
-                # by at most the one job in progress. Each job runs in a horse forked ahead of it.
-                worker = [*manage, "rqworker", "provisioning", "default", "--with-scheduler"]
-                worker_env, worker_metrics = self._worker_metrics(host, child_env)
-                children.append(embedded.spawn(worker, env=worker_env))
+                # Two workers, so that provisioning never waits behind email: one for provisioning (first)
+                # and the short jobs on default, one for the deliveries on notifications (a slow SMTP
+                # server holds back only other deliveries). Each job runs in a horse forked ahead of it.
+                for name, queues in WORKERS:
+                    worker = [*manage, "rqworker", *queues, "--with-scheduler"]
+                    worker_env, metrics_url = self._worker_metrics(host, child_env, name)
+                    children.append(embedded.spawn(worker, env=worker_env))
+                    worker_metrics += f"   {name} {metrics_url}"
                 # rq's cron scheduler: the provisioning and notification sweeps (cloudassist/cron.py).
                 children.append(embedded.spawn([*manage, "rqcron", "cloudassist.cron"], env=child_env))
-            self._banner(host, port, env, worker_metrics="" if no_worker else worker_metrics)
+            self._banner(host, port, env, worker_metrics=worker_metrics)
             while True:
                 for proc in children:
                     if proc.poll() is not None:
@@ -103,18 +123,19 @@ class Command(BaseCommand):
         }
         return [sys.executable, "-m", "cloudassist.serving"], env
 
-    def _worker_metrics(self, host: str, env: dict[str, str]) -> tuple[dict[str, str], str]:
-        """The worker's environment with its metrics port on, and the banner's words for it. Its
-        metrics directory (multiprocess mode: the forked jobs' values) is emptied at every start."""
+    def _worker_metrics(self, host: str, env: dict[str, str], name: str) -> tuple[dict[str, str], str]:
+        """A worker's environment with its metrics port on, and the banner's words for it: the first
+        worker serves on WORKER_METRICS_PORT, the next one on the port after it. Its metrics directory
+        (multiprocess mode: the forked jobs' values) is emptied at every start."""
         given = os.environ.get("WORKER_METRICS_PORT", "9200").strip() or "0"
         if not given.isdigit():
             raise CommandError(f"WORKER_METRICS_PORT must be a port number (0 turns it off), not {given!r}")
-        port = int(given)
-        if port == 0:
-            return env, "off (WORKER_METRICS_PORT=0)"
+        if int(given) == 0:
+            return {**env, "WORKER_METRICS_PORT": "0"}, "off (WORKER_METRICS_PORT=0)"
+        port = int(given) + [worker for worker, _ in WORKERS].index(name)
         if embedded.port_is_open(port):
-            return env, f"off: port {port} is in use (set WORKER_METRICS_PORT to another port)"
-        directory = settings.VAR_DIR / "metrics" / "worker"
+            return {**env, "WORKER_METRICS_PORT": "0"}, f"off: port {port} is in use (set WORKER_METRICS_PORT)"
+        directory = settings.VAR_DIR / "metrics" / name
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         worker_env = {
@@ -148,7 +169,7 @@ class Command(BaseCommand):
             f"  Admin     {base}/admin/",
             f"  Docs      {base}/docs   Redoc {base}/redoc   Schema {base}/api/schema/",
             f"  Health    {base}/health   {base}/ready",
-            f"  Metrics   {base}/metrics" + (f"   worker {worker_metrics}" if worker_metrics else ""),
+            f"  Metrics   {base}/metrics{worker_metrics}",
             f"  Embedded  {servers}",
             f"  AWS       {self._aws(env)}",
             f"  Users     {' '.join(DEMO_USERS)}   password: {settings.DEMO_PASSWORD}",

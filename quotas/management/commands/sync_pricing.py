@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--instance-types",
             type=_names,
-            help="Comma-separated EC2 instance types (default: the seeded ones, t3/t3a/m5/m6i/c5/r5).",
+            help="Comma-separated EC2 instance types (default: the seeded ones, t2/m4/c4/r4/t3/t3a/m5/m6i/c5/r5).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Fetch and report, but write nothing.")
         parser.add_argument(
