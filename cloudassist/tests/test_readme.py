@@ -1,0 +1,62 @@
+"""The README's request flow runs as written: its marked shell blocks, in order, in one bash
+(`set -e`), against a real `manage.py serve` (what `make run` runs) on free ports."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cloudassist.tests.test_serve import _start, _stop, _wait_until_ready
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARKER = "<!-- the next block runs in the tests (cloudassist/tests/test_readme.py)"
+BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+
+
+def marked_blocks(text: str) -> list[str]:
+    blocks = []
+    for part in text.split(MARKER)[1:]:
+        match = BLOCK.search(part)
+        assert match, "a marker without a ```sh block after it"
+        assert part[: match.start()].count("\n") <= 1, "a marker must sit right above its ```sh block"
+        blocks.append(match.group(1))
+    return blocks
+
+
+def test_the_marked_blocks_are_found():
+    blocks = marked_blocks(README.read_text())
+    assert len(blocks) >= 2
+    assert "wait_for $REQ DEPLOYED" in blocks[0]
+    assert "credentials/" in blocks[1]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl")
+def test_the_readme_request_flow_works_against_a_live_server(serve_env, tmp_path):
+    serve_env["DEMO_PASSWORD"] = "cloudassist"  # the README's password
+    base = f"http://127.0.0.1:{serve_env['PORT']}"
+    script = "\n".join(marked_blocks(README.read_text())).replace("http://127.0.0.1:8000", base)
+    proc = _start(serve_env)
+    try:
+        _wait_until_ready(proc, base)
+        work = tmp_path / "client"
+        work.mkdir()
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=work,
+            env={"PATH": os.environ["PATH"], "HOME": str(work)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        _stop(proc)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert '"code": "invalid_transition"' in output or '"code":"invalid_transition"' in output
+    assert "kind: Config" in output  # the kubeconfig was downloaded
+    saved = list(work.glob("credentials-*.txt"))
+    assert len(saved) == 1
+    assert saved[0].stat().st_size > 0
