@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from cloudassist.mongodb.counting import fast_count
 from notifications.models import Delivery, Notification
 
 
@@ -18,3 +19,15 @@ def attach_deliveries(notifications) -> None:
         return
     for delivery in Delivery.objects.filter(notification_id__in=list(by_id)).order_by("created_at", "pk"):
         by_id[delivery.notification_id].delivery_list.append(delivery)
+
+
+def unread_count(*, user) -> int:
+    """The user's unread notifications: one ``countDocuments`` on the ``notification_unread`` index."""
+    if user is None or not user.is_authenticated:
+        return 0
+    return fast_count(Notification.objects.filter(recipient=user, read_at=None))
+
+
+def notifications_for(*, user):
+    """The user's notifications, newest first (on the ``notification_recipient`` index)."""
+    return Notification.objects.filter(recipient=user).order_by("-created_at", "-id")

@@ -3,6 +3,9 @@
 from django.urls import path
 
 from portal.views import accounts, environments
+from portal.views import notifications as notification_views
+from portal.views import requests as request_views
+from portal.views import usage as usage_views
 
 app_name = "portal"
 
@@ -13,4 +16,13 @@ urlpatterns = [
     path("password/done/", accounts.PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("portal/", accounts.home, name="home"),
     path("portal/environments/", environments.environments, name="environments"),
+    path("portal/environments/table/", environments.environments_table, name="environments-table"),
+    path("portal/requests/<str:pk>/", request_views.request_page, name="request"),
+    path("portal/requests/<str:pk>/extension/", request_views.request_extension, name="request-extension"),
+    path("portal/requests/<str:pk>/download/<str:kind>/", request_views.download_secret, name="request-download"),
+    path("portal/requests/<str:pk>/<slug:action>/", request_views.request_action, name="request-action"),
+    path("portal/notifications/", notification_views.notifications, name="notifications"),
+    path("portal/notifications/read-all/", notification_views.mark_all_read, name="notifications-read-all"),
+    path("portal/notifications/<str:pk>/read/", notification_views.mark_read, name="notification-read"),
+    path("portal/usage/", usage_views.usage, name="usage"),
 ]

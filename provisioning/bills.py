@@ -78,6 +78,19 @@ def _spend(requests: list[ProvisionRequest], since: datetime, until: datetime) -
     return lines
 
 
+def spent_so_far(requests: list[ProvisionRequest], *, until: datetime | None = None) -> dict[Any, Decimal]:
+    """Each request's estimated spend from its approval until now (or until it stopped being
+    live), to the cent, in one query over the audit trail; never-live requests spent nothing."""
+    until = until or timezone.now()
+    intervals = live_intervals([request.pk for request in requests])
+    spent = {}
+    for request in requests:
+        interval = intervals.get(request.pk)
+        hours = interval.hours_within(interval.start, until) if interval is not None else Decimal(0)
+        spent[request.pk] = (hours * _rates(request)[0]).quantize(CENT, ROUND_HALF_UP)
+    return spent
+
+
 def _text(value: Decimal, places: Decimal = Decimal("0.000001")) -> str:
     """Money keeps its cents ("2.30"); other quantities drop trailing zeros ("4")."""
     rounded = value.quantize(places, ROUND_HALF_UP)

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from cloudassist import roles
-from provisioning.models import Event, ExtensionRequest, ProvisionRequest
+from provisioning.models import Credential, Event, ExtensionRequest, ProvisionRequest
 
 
 def requests_for(user) -> QuerySet[ProvisionRequest]:
@@ -25,3 +25,15 @@ def events_for(*, request: ProvisionRequest | None = None, extension: ExtensionR
     if extension is not None:
         return Event.objects.filter(extension_request=extension).order_by("created_at", "pk")
     return Event.objects.filter(provision_request=request).order_by("created_at", "pk")
+
+
+def secret_kinds(request_ids) -> dict:
+    """Which secret (``kubeconfig`` or ``credentials``) each of these requests has, in one query;
+    requests without one are missing. Never the secret itself."""
+    ids = list(request_ids)
+    if not ids:
+        return {}
+    rows = (
+        Credential.objects.filter(provision_request_id__in=ids).order_by().values_list("provision_request_id", "kind")
+    )
+    return dict(rows)

@@ -131,6 +131,24 @@ def authorize(move: Move, *, actor, owner_id, noun: str, subject=None) -> None:
     raise PermissionDenied(f"Only {who} may {move.action} this {noun}.")
 
 
+def permitted_actions(subject, *, user) -> list[str]:
+    """The moves ``user`` may make on ``subject`` right now: allowed from its status (the table)
+    and by who they are (``authorize``). The API's ``actions`` field and the portal's buttons."""
+    if user is None or not user.is_authenticated:
+        return []
+    moves = moves_for(subject)
+    permitted = []
+    for action in allowed_actions(subject):
+        try:
+            authorize(
+                moves[action], actor=user, owner_id=subject.requested_by_id, noun=NOUNS[type(subject)], subject=subject
+            )
+        except PermissionDenied:
+            continue
+        permitted.append(action)
+    return permitted
+
+
 def record(*, subject, actor, action: str, from_status: str = "", to_status: str = "", note: str = "", data=None):
     """Write one audit Event about ``subject`` (a provision or extension request)."""
     if isinstance(subject, ExtensionRequest):

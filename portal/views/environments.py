@@ -1,14 +1,49 @@
-"""My environments: the user's provision requests (placeholder list; the full page follows)."""
+"""My environments: the user's provision requests with status, time left, spend so far and the
+actions valid now; the table polls itself (htmx) while a row is being worked on."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
+from cloudassist.selectors import attach_related
+from portal import presenters
 from provisioning import selectors
+
+PAGE_SIZE = 25
+
+
+def _table_context(request) -> dict:
+    try:
+        page = max(int(request.GET.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    start = (page - 1) * PAGE_SIZE
+    queryset = selectors.requests_for(request.user).filter(requested_by=request.user).order_by("-created_at", "-id")
+    rows = attach_related(queryset[start : start + PAGE_SIZE + 1], "requested_by", known=[request.user])
+    more = len(rows) > PAGE_SIZE
+    rows = presenters.decorate(rows[:PAGE_SIZE], user=request.user)
+    return {
+        "requests": rows,
+        "polling": presenters.any_working(rows),
+        "page": page,
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if more else None,
+        # Where the row's action forms come back to (the partial's own URL is never a page).
+        "next": reverse("portal:environments") + (f"?page={page}" if page > 1 else ""),
+    }
 
 
 @login_required
+@require_GET
 def environments(request):
-    rows = selectors.requests_for(request.user).filter(requested_by=request.user).order_by("-created_at", "-id")[:50]
-    return render(request, "portal/environments.html", {"requests": rows})
+    return render(request, "portal/environments.html", _table_context(request))
+
+
+@login_required
+@require_GET
+def environments_table(request):
+    """The table alone: what the page's htmx polling swaps in every 2 s while something is working."""
+    return render(request, "portal/_environments_table.html", _table_context(request))

@@ -14,7 +14,7 @@ in one transaction). Callers pass the acting user, or None for the system. The m
 import one another by module path, never through this package, so no circle runs through it.
 """
 
-from provisioning.services.extensions import extend_expired, request_extension
+from provisioning.services.extensions import extend_expired, extension_available, request_extension
 from provisioning.services.lifecycle import (
     expire,
     mark_cleaned_up,
@@ -60,6 +60,7 @@ __all__ = [
     "estimate_request",
     "expire",
     "extend_expired",
+    "extension_available",
     "lifetime_hours",
     "mark_cleaned_up",
     "mark_deployed",

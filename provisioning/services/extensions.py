@@ -7,7 +7,7 @@ import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloudassist.db import run_atomic
@@ -34,6 +34,22 @@ def _refusal(request: ProvisionRequest) -> Conflict:
     if request.extension_slot == ExtensionSlot.PENDING:
         return Conflict("An extension of this provision request is already pending review.")
     return Conflict("This provision request already had its one extension.")
+
+
+def extension_available(*, actor, request: ProvisionRequest) -> bool:
+    """May ``actor`` ask for the one extension of ``request`` now (the checks of request_extension
+    that need no lease-cap arithmetic: the requester, a live temporary request, the slot free)?"""
+    try:
+        transitions.authorize(
+            transitions.REQUEST_EXTENSION, actor=actor, owner_id=request.requested_by_id, noun="provision request"
+        )
+    except PermissionDenied:
+        return False
+    return (
+        request.request_type != RequestType.PERMANENT
+        and request.status in LIVE
+        and request.extension_slot == ExtensionSlot.AVAILABLE
+    )
 
 
 def request_extension(*, actor, request: ProvisionRequest, extend_by_hours: int, reason: str) -> ExtensionRequest:

@@ -1,0 +1,147 @@
+import pytest
+
+from provisioning.choices import RequestStatus
+from provisioning.models import ProvisionRequest
+
+URL = "/portal/environments/"
+TABLE = "/portal/environments/table/"
+
+
+@pytest.mark.django_db
+def test_lists_only_my_requests_with_badge_time_left_and_cost(dev, make_request, other_dev, deploy):
+    mine = deploy(make_request(description="my cluster"))
+    make_request(description="someone else's", user=other_dev)
+    page = dev.get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "my cluster" in html
+    assert "someone else" not in html
+    assert 'class="badge ok" data-status="DEPLOYED"' in html
+    assert f"/portal/requests/{mine.pk}/download/kubeconfig/" in html
+    assert " h " in html or " d " in html  # time left
+    assert "$0.0" in html  # cost so far in dollars with cents (just deployed)
+
+
+@pytest.mark.django_db
+def test_only_the_buttons_valid_now(dev, make_request, deploy):
+    requested = make_request(description="waiting")
+    html = dev.get(URL).content.decode()
+    assert 'data-action="revoke"' in html
+    assert 'data-action="purge"' not in html
+    assert 'data-action="retry"' not in html
+    deploy(requested)
+    html = dev.get(URL).content.decode()
+    assert 'data-action="revoke"' not in html
+    assert 'data-action="purge"' in html
+    assert 'data-action="extend"' in html
+    ProvisionRequest.objects.filter(pk=requested.pk).update(status=RequestStatus.PURGED)
+    html = dev.get(URL).content.decode()
+    assert "data-action=" not in html
+    assert "/download/" not in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["APPROVED", "INITIATED", "PURGE_INITIATED", "EXPIRED"])
+def test_polls_while_something_is_working(dev, make_request, status):
+    make_request(status=status)
+    page = dev.get(URL).content.decode()
+    assert 'hx-get="/portal/environments/table/"' in page
+    assert 'hx-trigger="every 2s"' in page
+    partial = dev.get(TABLE).content.decode()
+    assert partial.startswith('<div id="environments-table" hx-get=')
+    assert "<html" not in partial
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["REQUESTED", "DEPLOYED", "FAILED", "PURGED"])
+def test_no_polling_when_nothing_is_working(dev, make_request, status):
+    make_request(status=status)
+    assert "hx-trigger" not in dev.get(URL).content.decode()
+    partial = dev.get(TABLE).content.decode()  # the last poll swaps in a table that stops polling
+    assert partial.startswith('<div id="environments-table">')
+    assert "hx-get" not in partial
+
+
+@pytest.mark.django_db
+def test_revoke_from_the_list_comes_back_with_a_message(dev, make_request):
+    request = make_request()
+    response = dev.post(f"/portal/requests/{request.pk}/revoke/", {"next": URL}, follow=True)
+    assert response.redirect_chain[-1][0] == URL
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REVOKED
+    assert "Revoke: done" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_purge_starts_the_purge(dev, make_request, deploy, provisioning_queue):
+    request = deploy(make_request())
+    dev.post(f"/portal/requests/{request.pk}/purge/")
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGE_INITIATED
+
+
+@pytest.mark.django_db
+def test_a_refused_move_is_a_message_not_a_500(dev, make_request):
+    request = make_request(status=RequestStatus.PURGED)
+    response = dev.post(f"/portal/requests/{request.pk}/purge/", follow=True)
+    assert response.status_code == 200
+    assert "Only" in response.content.decode() or "Cannot" in response.content.decode()
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGED
+
+
+@pytest.mark.django_db
+def test_retry_when_the_policy_lets_the_requester(dev, make_request, provisioning_queue, settings):
+    request = make_request(status=RequestStatus.FAILED)
+    snapshot = request.template_snapshot
+    snapshot.setdefault("policy", {})["requester_can_retry"] = False
+    ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
+    assert 'data-action="retry"' not in dev.get(URL).content.decode()
+    snapshot["policy"]["requester_can_retry"] = True
+    ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
+    assert 'data-action="retry"' in dev.get(URL).content.decode()
+    response = dev.post(f"/portal/requests/{request.pk}/retry/", follow=True)
+    current = ProvisionRequest.objects.get(pk=request.pk).status
+    if current != RequestStatus.APPROVED:  # refused (e.g. the provider is not configured): said so
+        assert "Retrying cannot succeed" in response.content.decode()
+    else:
+        assert "Retry: done" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_extension_request(dev, make_request, deploy):
+    request = deploy(make_request())
+    response = dev.post(
+        f"/portal/requests/{request.pk}/extension/", {"extend_by_hours": "2", "reason": "demo"}, follow=True
+    )
+    assert "Extension requested" in response.content.decode()
+    request.refresh_from_db()
+    assert request.extension_slot == "PENDING"
+    assert 'data-action="extend"' not in dev.get(URL).content.decode()  # only the one
+    bad = dev.post(f"/portal/requests/{request.pk}/extension/", {"extend_by_hours": "x", "reason": "r"}, follow=True)
+    assert bad.status_code == 200
+    assert "whole hours" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_another_developers_request_is_a_404_for_every_action(login, other_dev, make_request, deploy):
+    request = deploy(make_request())
+    other = login(other_dev)
+    for url in ("revoke/", "purge/", "retry/", "extension/"):
+        assert other.post(f"/portal/requests/{request.pk}/{url}").status_code == 404
+    assert other.get(f"/portal/requests/{request.pk}/").status_code == 404
+    assert other.get(f"/portal/requests/{request.pk}/download/kubeconfig/").status_code == 404
+    assert other.get("/portal/requests/not-an-id/").status_code == 404
+    assert not request.events.filter(action="download_kubeconfig").exists()
+
+
+@pytest.mark.django_db
+def test_list_query_count_does_not_grow(dev, make_request, deploy, django_assert_num_queries):
+    for _ in range(2):
+        deploy(make_request())
+    make_request(status=RequestStatus.FAILED)
+    # session, user, its roles (2), the page, its live intervals, its secrets' kinds, the unread count
+    with django_assert_num_queries(8) as few:
+        dev.get(URL)
+    for _ in range(5):
+        deploy(make_request())
+        make_request(status=RequestStatus.INITIATED)
+    with django_assert_num_queries(len(few.captured_queries)):
+        dev.get(URL)

@@ -1,0 +1,92 @@
+import pytest
+
+from portal.tests.conftest import KUBECONFIG
+from provisioning import services
+from provisioning.choices import RequestStatus
+from provisioning.models import ProvisionRequest
+
+
+def url(request, tail: str = "") -> str:
+    return f"/portal/requests/{request.pk}/{tail}"
+
+
+@pytest.mark.django_db
+def test_request_page_shows_parameters_estimate_timeline_and_approvals(dev, make_request, deploy):
+    request = deploy(make_request(description="team cluster"))
+    html = dev.get(url(request)).content.decode()
+    assert "team cluster" in html
+    assert "team-a-dev" in html  # a parameter
+    total = request.cost_estimate["usd"]
+    assert f'<th class="total">${total}</th>' in html  # the estimate's total, dollars with cents
+    assert html.count("<tr><td>") >= len(request.cost_estimate["line_items"])
+    assert "ops1" in html  # who approved, in the timeline and the approvals
+    assert "1 of 1 approval" in html
+    assert "mark deployed" in html
+    assert "APPROVED &rarr; INITIATED" in html
+    assert url(request, "download/kubeconfig/") in html
+
+
+@pytest.mark.django_db
+def test_failure_reason_and_extension_state(dev, make_request, deploy):
+    failed = make_request(status=RequestStatus.FAILED)
+    ProvisionRequest.objects.filter(pk=failed.pk).update(failure_reason="quota of EC2 vCPUs")
+    assert "quota of EC2 vCPUs" in dev.get(url(failed)).content.decode()
+    live = deploy(make_request())
+    services.request_extension(actor=live.requested_by, request=live, extend_by_hours=3, reason="demo tomorrow")
+    html = dev.get(url(live)).content.decode()
+    assert "An extension request is pending review" in html
+    assert "demo tomorrow" in html
+    assert "+3 h" in html
+
+
+@pytest.mark.django_db
+def test_download_is_audited_and_only_for_those_who_may_see_it(
+    dev, login, other_dev, devops_user, make_request, deploy
+):
+    request = deploy(make_request())
+    response = dev.get(url(request, "download/kubeconfig/"))
+    assert response.status_code == 200
+    assert response.content.decode() == KUBECONFIG
+    assert response["Cache-Control"] == "no-store"
+    assert "attachment" in response["Content-Disposition"]
+    assert request.events.filter(action="download_kubeconfig", actor_name="dev1").count() == 1
+    assert login(other_dev).get(url(request, "download/kubeconfig/")).status_code == 404
+    assert login(devops_user).get(url(request, "download/kubeconfig/")).status_code == 200  # as the API
+
+
+@pytest.mark.django_db
+def test_the_wrong_kind_or_no_secret_is_a_message(dev, make_request, deploy):
+    request = deploy(make_request())
+    response = dev.get(url(request, "download/credentials/"), follow=True)
+    assert response.redirect_chain[-1][0] == url(request)
+    assert "not a credentials" in response.content.decode()
+    assert dev.get(url(request, "download/passwords/")).status_code == 404
+    waiting = make_request()
+    assert "No kubeconfig" in dev.get(url(waiting, "download/kubeconfig/"), follow=True).content.decode()
+
+
+@pytest.mark.django_db
+def test_reviewers_see_every_request_developers_only_their_own(login, devops_user, other_dev, make_request):
+    request = make_request()
+    assert login(devops_user).get(url(request)).status_code == 200
+    assert login(other_dev).get(url(request)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_action_buttons_on_the_page_and_next_stays_on_the_site(dev, make_request):
+    request = make_request()
+    html = dev.get(url(request)).content.decode()
+    assert 'data-action="revoke"' in html
+    response = dev.post(url(request, "revoke/"), {"next": "https://evil.example/"})
+    assert response["Location"] == url(request)
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REVOKED
+    assert dev.post(url(request, "explode/")).status_code == 404
+    assert dev.get(url(request, "revoke/")).status_code == 405
+
+
+@pytest.mark.django_db
+def test_request_page_polls_while_working(dev, make_request):
+    request = make_request(status=RequestStatus.INITIATED)
+    assert 'hx-select="#request-status"' in dev.get(url(request)).content.decode()
+    ProvisionRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DEPLOYED)
+    assert "hx-trigger" not in dev.get(url(request)).content.decode()

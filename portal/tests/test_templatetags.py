@@ -1,0 +1,44 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from portal import presenters
+from portal.templatetags.portal import money
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("12.4"), "$12.40"),
+        ("0.005", "$0.01"),
+        ("279.320023", "$279.32"),
+        ("-3", "-$3.00"),
+        (None, ""),
+        ("x", ""),
+    ],
+)
+def test_money(value, text):
+    assert money(value) == text
+
+
+def test_time_left():
+    now = timezone.now()
+    assert presenters.time_left(None, now=now) == "never"
+    assert presenters.time_left(now - timedelta(minutes=1), now=now) == "expired"
+    assert presenters.time_left(now + timedelta(hours=3, minutes=20, seconds=5), now=now) == "3 h 20 min"
+    assert presenters.time_left(now + timedelta(days=2, hours=4, seconds=5), now=now) == "2 d 4 h"
+    assert presenters.time_left(now + timedelta(seconds=30), now=now) == "1 min"
+
+
+def test_spend_chart_scales_bars_to_the_largest():
+    chart = presenters.spend_chart(
+        [
+            {"provision_request": "a", "template": "t", "usd": "10.00"},
+            {"provision_request": "b", "template": "t", "usd": "5.00"},
+        ]
+    )
+    first, second = chart["bars"]
+    assert first["width"] == 2 * second["width"]
+    assert second["y"] > first["y"]

@@ -1,0 +1,47 @@
+"""What the portal's views share: a request the user may see (else 404), and refusals as messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bson import ObjectId
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from cloudassist.admin import refusal
+from cloudassist.exceptions import ApplicationError
+from provisioning import selectors
+
+
+def visible_request(user, pk: str):
+    """The provision request ``pk`` if ``user`` may see it (requests_for: their own, or all for
+    reviewers); 404 otherwise, and for a malformed id."""
+    if not ObjectId.is_valid(pk):
+        raise Http404("No such request.")
+    found = selectors.requests_for(user).filter(pk=ObjectId(pk)).first()
+    if found is None:
+        raise Http404("No such request.")
+    return found
+
+
+def attempt(request, work: Callable[[], object], *, success: str) -> bool:
+    """Run ``work``; a domain error, a refusal or bad input becomes a message, never a 500."""
+    try:
+        work()
+    except (ApplicationError, PermissionDenied, ValidationError) as exc:
+        level, text = refusal(exc)
+        messages.add_message(request, level, text)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def back(request, fallback: str):
+    """Redirect to the page the form came from (``next``, same host only), else ``fallback``."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback)
