@@ -26,8 +26,8 @@ def _url(name: str, pk) -> str:
 
 
 def _request_url(request) -> str:
-    """Developers' link: the request in the API (a portal page once there is one)."""
-    return _url("provisionrequest-detail", request.pk)
+    """Developers' link: the request's page in the portal (its API URL is in the page)."""
+    return _url("portal:request", request.pk)
 
 
 def _review_url(model: str, pk) -> str:
@@ -74,7 +74,8 @@ def request_decided(request, *, approved: bool, note: str = "") -> None:
 
 def provisioned(request, *, secret_kind: str | None) -> None:
     kind = secret_kind or "credentials"
-    link = _url(f"provisionrequest-{kind}", request.pk) if secret_kind else _request_url(request)
+    download = settings.SITE_URL.rstrip("/") + reverse("portal:request-download", args=[request.pk, kind])
+    link = download if secret_kind else _request_url(request)
     _to_requester(
         request,
         Kind.PROVISIONED,

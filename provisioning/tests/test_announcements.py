@@ -49,7 +49,7 @@ def test_the_requester_hears_about_every_step(make_request, dev_user, devops_use
     approved = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_APPROVED)
     assert "enjoy" in approved.body
     provisioned = Notification.objects.get(recipient=dev_user, kind=Kind.PROVISIONED)
-    assert provisioned.link == f"http://127.0.0.1:8000/api/v1/provision-requests/{request.pk}/credentials/"
+    assert provisioned.link == f"http://127.0.0.1:8000/portal/requests/{request.pk}/download/credentials/"
     assert "noop credentials" not in provisioned.body  # a link to the secret, never the secret
     # Email is on by default: one pending email delivery per notification, none for in-app.
     assert set(Delivery.objects.filter(notification=approved).values_list("channel", "status")) == {
@@ -166,7 +166,7 @@ def test_devops_links_open_the_admin_change_page_and_developers_links_the_reques
     assert review.link == f"http://127.0.0.1:8123/admin/provisioning/provisionrequest/{request.pk}/change/"
     services.approve_request(actor=devops_user, request=request)
     approved = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_APPROVED)
-    assert approved.link == f"http://127.0.0.1:8123/api/v1/provision-requests/{request.pk}/"
+    assert approved.link == f"http://127.0.0.1:8123/portal/requests/{request.pk}/"  # the portal's page
     ProvisionRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DEPLOYED)
     request.refresh_from_db()
     extension = services.request_extension(actor=dev_user, request=request, extend_by_hours=2, reason="demo")
