@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from quotas import estimates
+from quotas import services as quota_services
 from templates import selectors
 from templates.models import Template
 
@@ -63,3 +64,15 @@ def entries() -> list[Entry]:
         usd, note = typical_estimate(template)
         found.append(Entry(template, reasons[template.provider], usd, note))
     return found
+
+
+def provisional_estimate(*, actor, template: Template, parameters: dict, hours) -> dict:
+    """While the form is still incomplete: the price of what is filled in so far (the schema's
+    defaults for the rest) and the quota preview, from the same estimator and quota check as
+    ``estimate_request``. Raises the estimator's ValidationError when it cannot price them."""
+    estimate = estimates.estimate(
+        provider=template.provider,
+        parameters={**default_parameters(template.parameters_schema), **parameters},
+        hours=hours,
+    )
+    return {"estimate": estimate.as_dict(), "quota": quota_services.preview(user=actor, amounts=estimate.reservation())}

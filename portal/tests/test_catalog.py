@@ -236,8 +236,19 @@ def test_the_estimate_warns_before_submitting_when_over_quota(dev, dev_user):
 
 
 @pytest.mark.django_db
+def test_an_incomplete_form_is_priced_so_far_with_what_to_fix(dev):
+    html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-cluster_name": ""}).content.decode()
+    assert "is a required property" in html
+    assert "EKS control plane (eu-west-1)" in html
+    assert "Not a number" not in html
+    html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "many"}).content.decode()
+    assert "Fix these to see the price" in html
+    assert "Enter a whole number." in html
+
+
+@pytest.mark.django_db
 def test_the_estimate_of_a_bad_value_lists_what_to_fix(dev):
     html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "99"}).content.decode()
-    assert "Fix these to see the price" in html
+    assert "The price of what is filled in so far. Fix these before submitting" in html
     assert "99 is greater than the maximum of 10" in html
     assert not ProvisionRequest.objects.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from portal import catalog as catalog_entries
 from portal.display import quota_preview
 from portal.forms.request import RequestForm
 from provisioning import services
+from provisioning.choices import RequestType
 from templates import selectors as template_selectors
 
 
@@ -56,14 +58,30 @@ def request_estimate(request, template_id: str):
     template = _template(template_id)
     form = RequestForm(template, request.POST)
     context = {"template": template, "form": form}
+    result = None
     if form.is_valid():
+        submission = form.submission()
         try:
-            result = services.estimate_request(actor=request.user, **form.submission())
+            result = services.estimate_request(actor=request.user, **submission)
         except ValidationError as exc:
             form.add_error(exc)
+            result = _provisional(request, template, form, submission)
         except ApplicationError as exc:
             form.add_error(exc.message)
-        else:
-            context["estimate"] = result["estimate"]
-            context["quota"] = quota_preview(result["quota"], estimate=result["estimate"])
+    if result is not None:
+        context["estimate"] = result["estimate"]
+        context["quota"] = quota_preview(result["quota"], estimate=result["estimate"])
     return render(request, "portal/_estimate.html", context)
+
+
+def _provisional(request, template, form, submission):
+    """The price of what is filled in so far, while some fields still need fixing."""
+    hours = form.details.cleaned_data.get("lifetime_hours") or template.default_lifetime_hours
+    if submission["request_type"] != RequestType.TEMPORARY:
+        hours = settings.PERMANENT_ESTIMATE_HOURS
+    try:
+        return catalog_entries.provisional_estimate(
+            actor=request.user, template=template, parameters=submission["parameters"], hours=hours
+        )
+    except ValidationError:
+        return None
