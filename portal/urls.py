@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.views import accounts, environments
+from portal.views import accounts, catalog, environments
 from portal.views import notifications as notification_views
 from portal.views import requests as request_views
 from portal.views import usage as usage_views
@@ -16,6 +16,9 @@ urlpatterns = [
     path("password/done/", accounts.PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("portal/", accounts.home, name="home"),
     path("portal/environments/", environments.environments, name="environments"),
+    path("portal/catalog/", catalog.catalog, name="catalog"),
+    path("portal/catalog/<slug:template_id>/request/", catalog.request_new, name="request-new"),
+    path("portal/catalog/<slug:template_id>/estimate/", catalog.request_estimate, name="request-estimate"),
     path("portal/environments/table/", environments.environments_table, name="environments-table"),
     path("portal/requests/<str:pk>/", request_views.request_page, name="request"),
     path("portal/requests/<str:pk>/extension/", request_views.request_extension, name="request-extension"),

@@ -1,17 +1,18 @@
-"""The portal's template filters: money as dollars with cents."""
+"""Template filters of the portal: ``{% load portal %}``.
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+``money``: dollars with cents, ``{{ "1234.5"|money }}`` → ``$1,234.50`` (negative: ``-$3.00``;
+empty or not a number: ``—``). Takes a Decimal, an int, a float or the API's decimal strings.
+"""
+
+from __future__ import annotations
 
 from django import template
+
+from portal.display import money as _money
 
 register = template.Library()
 
 
 @register.filter
 def money(value) -> str:
-    """A Decimal or a decimal string as dollars with cents: "12.4" -> "$12.40"; "" for nothing."""
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return ""
-    return f"-${-amount:f}" if amount < 0 else f"${amount:f}"
+    return _money(value)

@@ -15,8 +15,9 @@ from portal.templatetags.portal import money
         ("0.005", "$0.01"),
         ("279.320023", "$279.32"),
         ("-3", "-$3.00"),
-        (None, ""),
-        ("x", ""),
+        ("1234.5", "$1,234.50"),
+        (None, "—"),
+        ("x", "—"),
     ],
 )
 def test_money(value, text):
