@@ -57,7 +57,7 @@ def test_anonymous_users_are_sent_to_the_login_page(url):
 @pytest.mark.django_db
 def test_the_catalog_lists_active_templates_with_typical_cost_and_lifetimes(dev, django_assert_max_num_queries):
     Template.objects.filter(pk="ec2-instance").update(is_active=False)
-    with django_assert_max_num_queries(7):  # session, user, templates; prices: EKS 3, namespace 1, S3 none
+    with django_assert_max_num_queries(8):  # session, user, templates; prices: EKS 3, namespace 1, S3 none; the bell
         page = dev.get("/portal/catalog/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -86,7 +86,7 @@ def test_unavailable_templates_are_shown_with_why(dev, settings):
 
 @pytest.mark.django_db
 def test_the_form_is_drawn_from_the_schema(dev, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # session, user, template; the bell
         page = dev.get(f"{EKS_URL}request/")
     assert page.status_code == 200
     html = page.content.decode()
