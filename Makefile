@@ -14,7 +14,7 @@ APPS    := $(patsubst %/apps.py,%,$(wildcard */apps.py))
 COLLECTSTATIC_ENV := DEBUG=false SECRET_KEY=collectstatic-only-not-a-secret SECRETS_KEYS=collectstatic-only-not-a-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format seed bench build artifact chart-check clean clean-data requirements
+.PHONY: help setup run test browser screenshots lint format seed bench build artifact chart-check clean clean-data requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,8 +36,20 @@ setup: $(VENV)/.dev-installed  ## create .venv and install the pinned runtime an
 run: $(VENV)/.runtime-installed  ## serve on http://127.0.0.1:8000 with embedded MongoDB/Redis, a worker and demo data
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py serve
 
-test: $(VENV)/.dev-installed  ## run the test suite against real MongoDB and Redis (PYTEST_ARGS=... to narrow)
+test: $(VENV)/.dev-installed browser  ## run the test suite against real MongoDB and Redis (PYTEST_ARGS=... to narrow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The portal's browser tests need Debian's chromium + chromium-driver: CI (CI=true) installs them
+# when missing (and fails without them); elsewhere the tests skip with a message saying so.
+browser:
+	@if [ "$${CI:-}" = "true" ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then \
+	    echo "installing chromium and chromium-driver for the browser tests"; \
+	    SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+screenshots: $(VENV)/.dev-installed  ## PNGs of the portal and the console (docs/screenshots/), taken by the browser tests
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest portal/tests/test_browser.py -q
 
 bench: $(VENV)/.dev-installed  ## print benchmark figures (worker latency and jobs/s, approval -> INITIATED with slow email; HTTP req/s, p50/p99 per endpoint)
 	$(BIN)/python benchmarks/bench_provisioning.py

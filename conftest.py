@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import django_rq
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cloudassist import roles, services
+from cloudassist import embedded, roles, services
 from provisioning import services as provisioning_services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
@@ -186,3 +187,26 @@ def make_request(eks, dev_user):
 @pytest.fixture
 def live_request(make_request):
     return make_request(status=RequestStatus.DEPLOYED, expires_at=timezone.now() + timedelta(hours=4))
+
+
+@pytest.fixture
+def serve_env(tmp_path):
+    """The environment of a `manage.py serve` started by a test: its own var dir and free ports."""
+    # As on a fresh machine: no servers and no AWS configured.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MONGODB_URI", "REDIS_URL") and not key.startswith("AWS_")
+    }
+    env.update(
+        CLOUDASSIST_VAR_DIR=str(tmp_path / "var"),
+        EMBEDDED_MONGO_PORT=str(embedded.free_port()),
+        EMBEDDED_REDIS_PORT=str(embedded.free_port()),
+        EMBEDDED_MOTO_PORT=str(embedded.free_port()),
+        PORT=str(embedded.free_port()),
+        WORKER_METRICS_PORT=str(embedded.free_port()),
+        DEBUG="true",
+        DEMO_PASSWORD="demo-pass-for-tests",
+        PYTHONUNBUFFERED="1",
+    )
+    return env

@@ -1,0 +1,162 @@
+"""The two journeys in a real browser (Debian's chromium + chromedriver, headless, through
+selenium) against a live `manage.py serve` (what `make run` runs): a developer requests an
+environment from the generated form without typing JSON, DevOps approve it from the console, the
+developer watches it deploy without reloading, downloads the kubeconfig and asks for the
+extension. Without a browser the tests skip, except in CI (CI=true), where that is a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cloudassist.tests.test_serve import _start, _stop, _wait_until_ready
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS", "")) if os.environ.get("PORTAL_SCREENSHOTS") else None
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI needs Debian's chromium and chromium-driver for the browser tests", pytrace=False)
+    pytest.skip(
+        "no browser: install Debian's chromium and chromium-driver to run the portal's browser tests",
+        allow_module_level=True,
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+PASSWORD = "cloudassist"
+
+
+@pytest.fixture
+def live(serve_env):
+    serve_env["DEMO_PASSWORD"] = PASSWORD
+    base = f"http://127.0.0.1:{serve_env['PORT']}"
+    proc = _start(serve_env)
+    try:
+        _wait_until_ready(proc, base)
+        yield base
+    finally:
+        _stop(proc)
+
+
+def _browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    return driver
+
+
+def _shot(driver, name: str) -> None:
+    if SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def _login(driver, base: str, username: str) -> None:
+    driver.get(f"{base}/login/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/login/" not in d.current_url)
+
+
+def _text(driver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def _fill(driver, name: str, value: str) -> None:
+    element = driver.find_element(By.NAME, name)
+    if element.tag_name == "select":
+        Select(element).select_by_value(value)
+    else:
+        element.clear()
+        element.send_keys(value)
+
+
+def test_developer_requests_devops_approve_developer_downloads_and_extends(live):  # noqa: PLR0915 (one story)
+    dev, ops = _browser(), _browser()
+    wait_dev, wait_ops = WebDriverWait(dev, 60), WebDriverWait(ops, 60)
+    try:
+        _login(dev, live, "bbb")
+        assert dev.current_url.endswith("/portal/environments/")
+        dev.get(f"{live}/portal/catalog/")
+        assert "Basic EKS cluster" in dev.page_source or "basic-eks-cluster" in dev.page_source
+        _shot(dev, "portal-catalog")
+
+        # The generated form, priced live: changing the node count changes the estimate.
+        dev.get(f"{live}/portal/catalog/basic-eks-cluster/request/")
+        wait_dev.until(lambda d: "$" in _text(d, "#estimate"))
+        _fill(dev, "p-region", "us-west-1")
+        _fill(dev, "p-instance_type", "t2.micro")
+        _fill(dev, "p-volume_size", "30")
+        _fill(dev, "p-desired_capacity", "2")
+        wait_dev.until(lambda d: "$" in _text(d, "#estimate"))
+        before = _text(dev, "#estimate")
+        _fill(dev, "p-desired_capacity", "5")
+        wait_dev.until(lambda d: _text(d, "#estimate") != before and "$" in _text(d, "#estimate"))
+        _fill(dev, "p-desired_capacity", "2")
+        _fill(dev, "description", "browser demo")
+
+        # A bad value: the error beside the field, nothing submitted.
+        _fill(dev, "p-cluster_name", "Not a valid name!")
+        dev.find_element(By.CSS_SELECTOR, "#request-form button[type=submit]").click()
+        wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".errorlist")))
+        assert "/request/" in dev.current_url
+        _shot(dev, "portal-request-form")
+        _fill(dev, "p-cluster_name", "browser-demo")
+        dev.find_element(By.CSS_SELECTOR, "#request-form button[type=submit]").click()
+        wait_dev.until(lambda d: re.search(r"/portal/requests/[0-9a-f]{24}/$", d.current_url))
+        request_id = dev.current_url.rstrip("/").rsplit("/", 1)[1]
+
+        # DevOps: the login lands on the review inbox; approve from the request's page with a note.
+        _login(ops, live, "jjj")
+        assert "/admin/provisioning/provisionrequest/" in ops.current_url
+        wait_ops.until(lambda d: request_id in d.page_source)
+        _shot(ops, "console-inbox")
+        ops.get(f"{live}/admin/provisioning/provisionrequest/{request_id}/change/")
+        assert "$" in ops.page_source  # the estimate, in dollars
+        _shot(ops, "console-request")
+        ops.find_element(By.CSS_SELECTOR, "button.review-approve_selected").click()
+        wait_ops.until(ec.presence_of_element_located((By.NAME, "note")))
+        ops.find_element(By.NAME, "note").send_keys("fine for the demo")
+        ops.find_element(By.NAME, "apply").click()
+        wait_ops.until(lambda d: "Approved" in d.page_source or "approved" in d.page_source)
+
+        # The developer's page updates itself (htmx polling) until DEPLOYED: no reload.
+        dev.get(f"{live}/portal/environments/")
+        marker = dev.execute_script("window.__not_reloaded = true; return window.__not_reloaded;")
+        assert marker is True
+        wait_dev.until(lambda d: "Deployed" in _text(d, "#environments-table"))
+        assert dev.execute_script("return window.__not_reloaded === true;")
+        _shot(dev, "portal-environments")
+
+        # The kubeconfig, with the browser's session.
+        dev.get(f"{live}/portal/requests/{request_id}/")
+        link = dev.find_element(By.CSS_SELECTOR, "a[href*='/download/kubeconfig/']").get_attribute("href")
+        cookie = "; ".join(f"{c['name']}={c['value']}" for c in dev.get_cookies())
+        with urllib.request.urlopen(urllib.request.Request(link, headers={"Cookie": cookie}), timeout=30) as response:
+            assert "kind: Config" in response.read().decode()
+
+        # The one extension, asked from the request's page.
+        dev.find_element(By.CSS_SELECTOR, "summary[data-action=extend]").click()
+        form = dev.find_element(By.CSS_SELECTOR, "details.extend form")
+        form.find_element(By.NAME, "reason").send_keys("the demo moved")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_dev.until(lambda d: "pending" in _text(d, "#extension").lower())
+        _shot(dev, "portal-request")
+    finally:
+        dev.quit()
+        ops.quit()
