@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cloudassist.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "drf_orjson_renderer.renderers.ORJSONRenderer",  # orjson: same JSON, a fraction of the time
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "cloudassist.api.renderers.CloudAssistBrowsableAPIRenderer",  # Extra Actions: only what you may do
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="30/minute")},

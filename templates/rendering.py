@@ -37,6 +37,27 @@ def _properties(schema: dict) -> dict[str, Any]:
     return properties if isinstance(properties, dict) else {}
 
 
+def example_parameters(schema: dict) -> dict[str, Any]:
+    """A filled-in example of the parameters: each one's default, else its first example or
+    enum value, else a placeholder of its type (the browsable API's form shows it)."""
+    placeholders = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+    example: dict[str, Any] = {}
+    for name, spec in _properties(schema).items():
+        if not isinstance(spec, dict):
+            continue
+        if "default" in spec:
+            example[name] = copy.deepcopy(spec["default"])
+        elif spec.get("examples"):
+            example[name] = copy.deepcopy(spec["examples"][0])
+        elif spec.get("enum"):
+            example[name] = copy.deepcopy(spec["enum"][0])
+        elif isinstance(spec.get("minimum"), int | float):
+            example[name] = spec["minimum"]
+        else:
+            example[name] = placeholders.get(spec.get("type"), "")
+    return example
+
+
 def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):

@@ -20,6 +20,8 @@ from provisioning.api.serializers import (
     ProvisionRequestUpdateSerializer,
 )
 from provisioning.models import ExtensionRequest, ProvisionRequest
+from templates import rendering as template_rendering
+from templates import selectors as template_selectors
 
 EXPAND_REQUEST = OpenApiParameter(
     "expand", str, description="Embed related objects: any of `requested_by,template,reviewed_by`."
@@ -67,6 +69,22 @@ class ReviewActionsMixin:
         events = selectors.events_for(**{self.subject_argument: self.get_object()})
         page = self.paginate_queryset(events)
         return self.get_paginated_response(EventSerializer(page, many=True, context=self.get_serializer_context()).data)
+
+
+def _offer_example_parameters(serializer, request) -> None:
+    """The empty create form (browsable API) starts from an example of a template's parameters:
+    the template named by ``?template=``, else the first one the user may request."""
+    templates = template_selectors.templates_for(request.user)
+    wanted = request.query_params.get("template")
+    template = (templates.filter(pk=wanted).first() if wanted else None) or templates.first()
+    if template is None:
+        return
+    field = serializer.fields["parameters"]
+    field.initial = template_rendering.example_parameters(template.parameters_schema or {})
+    field.help_text = (
+        f"A JSON object, validated against the template's parameters_schema. The example is for "
+        f"'{template.pk}'; add ?template=<id> to this page's URL for another template's."
+    )
 
 
 def _create(view, request, *, input_serializer, service, output_serializer, **extra):
@@ -117,10 +135,33 @@ class ProvisionRequestViewSet(
         "revoke": services.revoke_request,
     }
 
+    # The browsable API draws each form from the serializer of the action's input.
+    input_serializers = {
+        "create": ProvisionRequestCreateSerializer,
+        "partial_update": ProvisionRequestUpdateSerializer,
+        "approve": NoteSerializer,
+        "reject": NoteSerializer,
+        "revoke": NoteSerializer,
+        "purge": NoteSerializer,
+        "retry": NoteSerializer,
+        "mark_cleaned_up": NoteSerializer,
+        "extend": ExtendExpiredSerializer,
+    }
+    extra_action_moves = {"purge": "start_purge", "extend": "extend_expired"}
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ProvisionRequest.objects.none()
         return selectors.requests_for(self.request.user)
+
+    def get_serializer_class(self):
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if self.action == "create" and "data" not in kwargs and not getattr(self, "swagger_fake_view", False):
+            _offer_example_parameters(serializer, self.request)
+        return serializer
 
     def _noted(self, request, service):
         provision_request = self.get_object()
@@ -241,6 +282,16 @@ class ExtensionRequestViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ExtensionRequest.objects.none()
         return selectors.extensions_for(self.request.user)
+
+    input_serializers = {
+        "create": ExtensionRequestCreateSerializer,
+        "approve": NoteSerializer,
+        "reject": NoteSerializer,
+        "revoke": NoteSerializer,
+    }
+
+    def get_serializer_class(self):
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
 
     def create(self, request, *args, **kwargs):
         def submit(*, actor, provision_request, **fields):
