@@ -178,7 +178,11 @@ class ProvisionRequestViewSet(
         job does the work."""
         return self._noted(request, services.start_purge)
 
-    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Retry a failed provisioning",
+        request=NoteSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Retry a failed provisioning: DevOps/admins, or the requester if the template allows it.
@@ -186,14 +190,22 @@ class ProvisionRequestViewSet(
         provider is not configured (naming the setting) or the request has expired."""
         return self._noted(request, services.retry_provisioning)
 
-    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Close a failed purge cleaned up by hand",
+        request=NoteSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"], url_path="mark-cleaned-up")
     def mark_cleaned_up(self, request, pk=None):
         """DevOps/admins, after deleting by hand what a failed purge left: PURGE_FAILED -> PURGED,
         with a note (required) saying what was done. Gives back the quota reservation."""
         return self._noted(request, services.mark_cleaned_up)
 
-    @extend_schema(request=ExtendExpiredSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Extend an expired environment during its grace",
+        request=ExtendExpiredSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
         """DevOps or admins, during the purge grace of an EXPIRED environment: keep it for
@@ -212,14 +224,22 @@ class ProvisionRequestViewSet(
         response["Cache-Control"] = "no-store"
         return response
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @extend_schema(
+        summary="Download the kubeconfig",
+        responses={(200, "application/yaml"): OpenApiTypes.STR, 404: ErrorSerializer},
+        filters=False,
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def kubeconfig(self, request, pk=None):
         """Download the kubeconfig of a provisioned cluster or namespace (requester and DevOps only;
         each download is an audit event)."""
         return self._download(request, "kubeconfig", "application/yaml", "yaml")
 
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @extend_schema(
+        summary="Download the credentials",
+        responses={(200, "text/plain"): OpenApiTypes.STR, 404: ErrorSerializer},
+        filters=False,
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def credentials(self, request, pk=None):
         """Download the credentials of a provisioned bucket or instance (requester and DevOps only;
