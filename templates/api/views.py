@@ -42,7 +42,9 @@ class TemplateViewSet(viewsets.ModelViewSet):
         serializer.instance = services.create_template(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.update_template(template=serializer.instance, **serializer.validated_data)
+        serializer.instance = services.update_template(
+            template=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(
         request=RenderRequestSerializer,
