@@ -10,7 +10,9 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 
 from cloudassist.exceptions import Conflict
 from cloudassist.mongodb.counting import IndexedCountPaginator
@@ -59,6 +61,17 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ServiceTransactionsMixin:
+    """For a ModelAdmin whose saves call services that run their own MongoDB transaction
+    (cloudassist.db.run_atomic): Django's add/change view wraps its POST in
+    django.db.transaction.atomic(), which does nothing on MongoDB but marks an atomic block in
+    which run_atomic's commit refuses to run. The services are the transactions, so no wrapper."""
+
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
 
 def add_errors(form, exc: ValidationError) -> None:

@@ -58,6 +58,41 @@ def example_parameters(schema: dict) -> dict[str, Any]:
     return example
 
 
+def form_fields(schema: dict) -> list[dict[str, Any]]:
+    """How a request form draws each parameter (the admin's preview of it): name, label, widget
+    (select for an enum, number with min/max/step, checkbox, text), default, required, help."""
+    required = set(schema.get("required") or []) if isinstance(schema, dict) else set()
+    fields = []
+    for name, raw in _properties(schema if isinstance(schema, dict) else {}).items():
+        spec = raw if isinstance(raw, dict) else {}
+        kind = spec.get("type")
+        if spec.get("enum"):
+            widget = "select"
+        elif kind in ("integer", "number"):
+            widget = "number"
+        elif kind == "boolean":
+            widget = "checkbox"
+        else:
+            widget = "text"
+        fields.append(
+            {
+                "name": name,
+                "label": spec.get("title") or name.replace("_", " ").capitalize(),
+                "widget": widget,
+                "type": kind or "any",
+                "choices": list(spec.get("enum") or []),
+                "minimum": spec.get("minimum"),
+                "maximum": spec.get("maximum"),
+                "step": spec.get("multipleOf") or (1 if kind == "integer" else None),
+                "default": spec.get("default"),
+                "required": name in required,
+                "help": spec.get("description", ""),
+                "pattern": spec.get("pattern"),
+            }
+        )
+    return fields
+
+
 def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):
