@@ -2,13 +2,17 @@
 page, and changelists without joins."""
 
 import json
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 
 from cloudassist.exceptions import Conflict
 from cloudassist.mongodb.counting import IndexedCountPaginator
@@ -33,6 +37,19 @@ def pretty_json(value: Any, *, empty: str = "", sort_keys: bool = True) -> str:
     return format_html('<pre style="margin: 0; white-space: pre-wrap;">{}</pre>', text)
 
 
+def dollars(value: Any, *, places: int = 2, empty: str = "-") -> str:
+    """An amount in USD as people read it: ``$1,234.50`` (``places`` decimals; rates may want more)."""
+    if value in (None, ""):
+        return empty
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    amount = amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.{places}f}"
+
+
 class ReadOnlyAdminMixin:
     """For a ModelAdmin or an inline: nothing is added, changed or deleted; the change page is a view page."""
 
@@ -46,6 +63,17 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ServiceTransactionsMixin:
+    """For a ModelAdmin whose saves call services that run their own MongoDB transaction
+    (cloudassist.db.run_atomic): Django's add/change view wraps its POST in
+    django.db.transaction.atomic(), which does nothing on MongoDB but marks an atomic block in
+    which run_atomic's commit refuses to run. The services are the transactions, so no wrapper."""
+
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+
 def add_errors(form, exc: ValidationError) -> None:
     """A service's ValidationError on the form: each field's messages on that field when the form
     has it, the rest (and an error for no field in particular) at the top of the form."""
@@ -57,9 +85,32 @@ def add_errors(form, exc: ValidationError) -> None:
 
 
 class CloudAssistAdminSite(admin.AdminSite):
+    """The admin site. Its index opens with what waits for review: each registered ModelAdmin with a
+    ``pending_review_count(request)`` method (the apps' review admins) adds a row, linking to its list."""
+
     site_header = "CloudAssist administration"
     site_title = "CloudAssist"
     index_title = "Review requests, manage templates, users and roles"
+    index_template = "admin/cloudassist/index.html"
+
+    def index(self, request, extra_context=None):
+        return super().index(request, {"pending_reviews": self.pending_reviews(request), **(extra_context or {})})
+
+    def pending_reviews(self, request) -> list[dict[str, Any]]:
+        rows = []
+        for model, model_admin in self._registry.items():
+            count = getattr(model_admin, "pending_review_count", None)
+            if count is None or not model_admin.has_view_permission(request):
+                continue
+            opts = model._meta
+            rows.append(
+                {
+                    "label": opts.verbose_name_plural,
+                    "count": count(request),
+                    "url": reverse(f"{self.name}:{opts.app_label}_{opts.model_name}_changelist"),
+                }
+            )
+        return rows
 
 
 # --- changelists without joins (MongoDB) -------------------------------------------------------

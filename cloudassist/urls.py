@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from cloudassist.api import health, metrics
+from cloudassist.api import docs, health, metrics
 from cloudassist.api.routers import api_root_view
 
 # Each app owns its API routes in <app>/api/urls.py; the project mounts them by dotted path (as
@@ -30,7 +30,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api-docs/?$", SpectacularAPIView.as_view(), name="schema-seed"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),

@@ -44,6 +44,7 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "deliveries"
         ordering = ["created_at"]
         # The sweep: pending and due (next_attempt_at passed, or never tried and older than a grace period).
         indexes = [models.Index(fields=["status", "next_attempt_at", "created_at"], name="delivery_due")]
@@ -61,6 +62,10 @@ class NotificationSettings(models.Model):
     channels = models.JSONField(default=dict, blank=True, help_text='e.g. {"expiry_warning": ["email", "webhook"]}')
     webhook_url = models.URLField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "notification settings"
+        verbose_name_plural = "notification settings"
 
     def __str__(self) -> str:
         return f"notification settings of {self.user}"

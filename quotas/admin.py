@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from cloudassist.admin import ReadOnlyAdminMixin, add_errors
+from cloudassist.admin import ReadOnlyAdminMixin, add_errors, dollars
 from quotas import services as quota_services
 from quotas.estimates import from_micros
 from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
@@ -45,6 +45,14 @@ class PriceAdmin(admin.ModelAdmin):
     readonly_fields = PRICE_RECORD
     list_per_page = 100
 
+    @admin.display(description="price")
+    def price(self, obj) -> str:
+        """The list shows the price in dollars (rates to a hundredth of a cent)."""
+        return dollars(getattr(obj, self.price_field), places=4)
+
+    def get_list_display(self, request):
+        return [("price" if name == self.price_field else name) for name in super().get_list_display(request)]
+
     def save_model(self, request, obj, form, change):
         if self.price_field in form.changed_data or not change:
             obj.source = ADMIN_SOURCE
@@ -61,7 +69,7 @@ class InstancePriceAdmin(PriceAdmin):
 
     @admin.display(description="USD per month (730 h)", ordering="usd_per_hour")
     def usd_per_month(self, obj: InstancePrice) -> str:
-        return f"{(obj.usd_per_hour * HOURS_PER_MONTH).quantize(Decimal('0.01'))}"
+        return dollars(obj.usd_per_hour * HOURS_PER_MONTH)
 
 
 @admin.register(DiskPrice)
@@ -125,7 +133,8 @@ class QuotaAdmin(admin.ModelAdmin):
     """Admins allocate, update and end quotas (ended quotas stay for the record); DevOps view."""
 
     form = QuotaForm
-    list_display = ["id", "holder", "quota_type", "valid_from", "valid_until", *QUOTA_LIMITS, "ended_at"]
+    list_display = ["id", "holder", "quota_type", "valid_from", "valid_until"]
+    list_display += [("usd_budget_display" if name == "usd_budget" else name) for name in QUOTA_LIMITS] + ["ended_at"]
     list_filter = ["quota_type", QuotaStateFilter, "role"]
     list_select_related = ["user", "role"]
     search_fields = ["user__username", "role__name", "note"]
@@ -137,6 +146,10 @@ class QuotaAdmin(admin.ModelAdmin):
         ("Limits (empty = unlimited)", {"fields": QUOTA_LIMITS}),
         (None, {"fields": ["note", *QUOTA_RECORD]}),
     ]
+
+    @admin.display(description="USD budget", ordering="usd_budget")
+    def usd_budget_display(self, quota: Quota) -> str:
+        return dollars(quota.usd_budget, empty="unlimited")
 
     @admin.display(description="for")
     def holder(self, quota: Quota) -> str:
@@ -171,7 +184,7 @@ class UsageLedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="USD reserved")
     def usd(self, ledger: UsageLedger) -> str:
-        return f"{from_micros(ledger.usd_micros):.2f}"
+        return dollars(from_micros(ledger.usd_micros))
 
     @admin.display(description="machine-hours reserved")
     def machine_hours(self, ledger: UsageLedger) -> str:
@@ -187,10 +200,7 @@ class UsageLedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (name, values["limit"] or "unlimited", values["reserved"], values["available"] or "-")
-                for name, values in usage["dimensions"].items()
-            ),
+            (_usage_row(name, values) for name, values in usage["dimensions"].items()),
         )
         return format_html(
             "<p>Quota from: {}</p><table><tr><th>limit of</th><th>limit</th><th>reserved</th><th>available</th></tr>"
@@ -198,3 +208,10 @@ class UsageLedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             usage["source"],
             rows,
         )
+
+
+def _usage_row(name: str, values: dict) -> tuple[str, str, str, str]:
+    show = dollars if name == "usd" else str
+    limit = show(values["limit"]) if values["limit"] is not None else "unlimited"
+    available = show(values["available"]) if values["available"] is not None else "-"
+    return name, limit, show(values["reserved"]), available

@@ -1,14 +1,49 @@
-from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+"""Templates in the admin: a definition editor (the body and a pretty-printed JSON Schema in large
+monospace editors, checked on save, with a preview of the request form the schema draws), and the
+version history with a diff against the current definition and rollback (templates.services)."""
 
-from cloudassist.admin import add_errors
+from __future__ import annotations
+
+import difflib
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from cloudassist.admin import ReadOnlyAdminMixin, ServiceTransactionsMixin, add_errors, refusal
+from cloudassist.exceptions import ApplicationError
 from templates import rendering, selectors, services
-from templates.models import POLICY_FIELDS, Template
+from templates.models import POLICY_FIELDS, Template, TemplateVersion
+
+HISTORY_ROWS = 50
+EDITOR = "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 100%; box-sizing: border-box;"
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented (the stored value is unchanged), so the schema's structure shows."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
 
 
 class TemplateForm(forms.ModelForm):
     """Shows definition errors (schema, body, lifetimes) on the form instead of failing on save."""
+
+    parameters_schema = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 28, "style": EDITOR, "spellcheck": "false", "class": "json-editor"}),
+        help_text="JSON Schema (2020-12) of the parameters; checked against the meta-schema on save. "
+        "The preview below shows the request form it draws.",
+    )
 
     class Meta:
         model = Template
@@ -27,6 +62,11 @@ class TemplateForm(forms.ModelForm):
             "auto_approve_max_usd",
             *POLICY_FIELDS,
         ]
+        widgets = {"body": forms.Textarea(attrs={"rows": 24, "style": EDITOR, "spellcheck": "false"})}
+
+    def clean_parameters_schema(self):
+        value = self.cleaned_data.get("parameters_schema")
+        return {} if value in (None, "") else value
 
     def clean(self):
         cleaned = super().clean()
@@ -44,22 +84,64 @@ class TemplateForm(forms.ModelForm):
         return cleaned
 
 
+class HistoryFormSet(BaseInlineFormSet):
+    """Display only: the newest versions; nothing posted is read."""
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        super().__init__(None, None, *args, **kwargs)
+
+    def get_queryset(self):
+        if not hasattr(self, "_history"):
+            self._history = super().get_queryset()[:HISTORY_ROWS]
+        return self._history
+
+
+class TemplateVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TemplateVersion
+    formset = HistoryFormSet
+    verbose_name = "version"
+    verbose_name_plural = f"history (newest first, at most {HISTORY_ROWS} versions)"
+    fields = ["version", "action", "author", "created_at", "compare"]
+    readonly_fields = fields
+    ordering = ["-version"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    @admin.display(description="diff and rollback")
+    def compare(self, obj: TemplateVersion):
+        if obj.version == obj.template.version:
+            return "current version"
+        url = reverse("admin:templates_template_version", args=[obj.template_id, obj.version])
+        return format_html('<a class="button version-link" href="{}">Diff with current, roll back</a>', url)
+
+
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     form = TemplateForm
     list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
     search_fields = ["id", "name", "description"]
-    readonly_fields = ["availability", "version", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["availability", "form_preview", "version", "created_by", "created_at", "updated_at"]
     actions = ["activate", "deactivate"]
+    inlines = [TemplateVersionInline]
+    version_template = "admin/templates/template/version.html"
     fieldsets = [
         (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active", "availability"]}),
-        ("Definition", {"fields": ["body", "parameters_schema"]}),
+        ("Definition", {"fields": ["body", "parameters_schema", "form_preview"]}),
         ("Lifetime (hours)", {"fields": ["default_lifetime_hours", "max_lifetime_hours"]}),
         ("Auto-approval policy", {"fields": ["auto_approve", "auto_approve_max_usd"]}),
         ("Review, lease and purge policy", {"fields": list(POLICY_FIELDS)}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
+
+    def get_urls(self):
+        version = path(
+            "<path:object_id>/versions/<int:version>/",
+            self.admin_site.admin_view(self.version_view),
+            name="templates_template_version",
+        )
+        return [version, *super().get_urls()]
 
     @admin.display(description="can be requested")
     def availability(self, obj):
@@ -69,17 +151,87 @@ class TemplateAdmin(admin.ModelAdmin):
         reason = selectors.unavailable_reason(obj)
         return f"No: {reason}" if reason else "Yes"
 
+    @admin.display(description="request form preview")
+    def form_preview(self, obj):
+        """The fields a request form draws from the saved schema (disabled: a preview)."""
+        fields = rendering.form_fields(obj.parameters_schema if obj is not None else {})
+        if not fields:
+            return format_html("<em>{}</em>", "The schema has no parameters: the form asks for none.")
+        return format_html(
+            '<table class="form-preview"><thead><tr><th>Field</th><th>Input</th><th>Help</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}{}</td><td>{}</td><td>{}</td></tr>", _preview_rows(fields)),
+        )
+
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "id"] if obj else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        # The history is display only: shown on the page, never part of a posted form.
+        return self.inlines if obj is not None and request.method == "GET" else []
 
     def save_model(self, request, obj, form, change):
         if change:
             changed = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
-            saved = services.update_template(template=Template.objects.get(pk=obj.pk), **changed)
+            saved = services.update_template(template=Template.objects.get(pk=obj.pk), actor=request.user, **changed)
         else:
             data = {name: value for name, value in form.cleaned_data.items() if name != "id"}
             saved = services.create_template(actor=request.user, id=form.cleaned_data["id"], **data)
         obj.version = saved.version
+
+    def save_related(self, request, form, formsets, change):
+        form.save_m2m()  # the history inline is display only
+
+    # --- a version: diff against the current definition, and rollback ------------------------------
+
+    def version_view(self, request, object_id, version):
+        template = self.get_object(request, unquote(object_id))
+        if template is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, template):
+            raise PermissionDenied
+        old = template.versions.filter(version=version).select_related("author").first()
+        if old is None:
+            raise Http404(f"“{template.pk}” has no version {version}.")
+        change_url = reverse("admin:templates_template_change", args=[template.pk])
+        may_roll_back = self.has_change_permission(request, template)
+        if request.method == "POST":
+            if not may_roll_back:
+                raise PermissionDenied
+            seen = request.POST.get("current_version", "")
+            try:
+                written = services.roll_back(
+                    template=template,
+                    version=version,
+                    actor=request.user,
+                    if_version=int(seen) if seen.isdigit() else None,
+                )
+            except (ValidationError, ApplicationError) as exc:
+                level, message = refusal(exc)
+                self.message_user(request, message, level)
+            else:
+                self.log_change(request, written, f"Rolled back to version {version}.")
+                self.message_user(
+                    request, f"Rolled back to version {version}: now version {written.version}.", messages.SUCCESS
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"“{template.name}”: version {version} against the current version {template.version}",
+            "opts": self.opts,
+            "original": template,
+            "old": old,
+            "body_diff": _diff(old.body, template.body, version, template.version),
+            "schema_diff": _diff(
+                _indented(old.parameters_schema), _indented(template.parameters_schema), version, template.version
+            ),
+            "same": old.body == template.body and old.parameters_schema == template.parameters_schema,
+            "may_roll_back": may_roll_back,
+            "change_url": change_url,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.version_template, context)
 
     def _set_active(self, request, queryset, *, active: bool) -> None:
         count = 0
@@ -95,3 +247,56 @@ class TemplateAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate selected templates")
     def deactivate(self, request, queryset):
         self._set_active(request, queryset, active=False)
+
+
+def _indented(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _diff(old: str, new: str, old_version: int, new_version: int) -> str:
+    """A side-by-side HTML table (difflib escapes the text), changed lines with some context."""
+    return difflib.HtmlDiff(wrapcolumn=80).make_table(
+        old.splitlines(),
+        new.splitlines(),
+        f"version {old_version}",
+        f"current (version {new_version})",
+        context=True,
+        numlines=3,
+    )
+
+
+def _preview_rows(fields: list[dict]):
+    for field in fields:
+        required = format_html(' <strong title="{}">*</strong>', "required") if field["required"] else ""
+        yield field["label"], required, _preview_input(field), field["help"] or "-"
+
+
+def _preview_input(field: dict) -> str:
+    default = field["default"]
+    if field["widget"] == "select":
+        options = format_html_join(
+            "",
+            "<option{}>{}</option>",
+            ((" selected" if choice == default else "", choice) for choice in field["choices"]),
+        )
+        return format_html('<select name="{}" disabled>{}</select>', field["name"], options)
+    if field["widget"] == "checkbox":
+        return format_html('<input type="checkbox" name="{}" disabled{}>', field["name"], " checked" if default else "")
+    if field["widget"] == "number":
+        bounds = " ".join(
+            f"{key}: {field[name]}"
+            for key, name in (("min", "minimum"), ("max", "maximum"), ("step", "step"))
+            if field[name] is not None
+        )
+        return format_html(
+            '<input type="number" name="{}" value="{}" disabled> <span class="help">{}</span>',
+            field["name"],
+            "" if default is None else default,
+            bounds,
+        )
+    return format_html(
+        '<input type="text" name="{}" value="{}" disabled>{}',
+        field["name"],
+        "" if default is None else default,
+        format_html(' <span class="help">pattern {}</span>', field["pattern"]) if field["pattern"] else "",
+    )

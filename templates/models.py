@@ -97,3 +97,27 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+
+class TemplateVersion(models.Model):
+    """Every definition (body and parameters schema) a template has had, for history, diff and rollback.
+
+    Written by templates.services with each version bump, in the same transaction."""
+
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    body = models.TextField()
+    parameters_schema = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=32, help_text="create, update, rollback to N, or recorded (before history)")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        indexes = [models.Index(fields=["template", "-version"], name="templateversion_history")]
+        constraints = [models.UniqueConstraint(fields=["template", "version"], name="template_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} v{self.version}"

@@ -37,6 +37,62 @@ def _properties(schema: dict) -> dict[str, Any]:
     return properties if isinstance(properties, dict) else {}
 
 
+def example_parameters(schema: dict) -> dict[str, Any]:
+    """A filled-in example of the parameters: each one's default, else its first example or
+    enum value, else a placeholder of its type (the browsable API's form shows it)."""
+    placeholders = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+    example: dict[str, Any] = {}
+    for name, spec in _properties(schema).items():
+        if not isinstance(spec, dict):
+            continue
+        if "default" in spec:
+            example[name] = copy.deepcopy(spec["default"])
+        elif spec.get("examples"):
+            example[name] = copy.deepcopy(spec["examples"][0])
+        elif spec.get("enum"):
+            example[name] = copy.deepcopy(spec["enum"][0])
+        elif isinstance(spec.get("minimum"), int | float):
+            example[name] = spec["minimum"]
+        else:
+            example[name] = placeholders.get(spec.get("type"), "")
+    return example
+
+
+def form_fields(schema: dict) -> list[dict[str, Any]]:
+    """How a request form draws each parameter (the admin's preview of it): name, label, widget
+    (select for an enum, number with min/max/step, checkbox, text), default, required, help."""
+    required = set(schema.get("required") or []) if isinstance(schema, dict) else set()
+    fields = []
+    for name, raw in _properties(schema if isinstance(schema, dict) else {}).items():
+        spec = raw if isinstance(raw, dict) else {}
+        kind = spec.get("type")
+        if spec.get("enum"):
+            widget = "select"
+        elif kind in ("integer", "number"):
+            widget = "number"
+        elif kind == "boolean":
+            widget = "checkbox"
+        else:
+            widget = "text"
+        fields.append(
+            {
+                "name": name,
+                "label": spec.get("title") or name.replace("_", " ").capitalize(),
+                "widget": widget,
+                "type": kind or "any",
+                "choices": list(spec.get("enum") or []),
+                "minimum": spec.get("minimum"),
+                "maximum": spec.get("maximum"),
+                "step": spec.get("multipleOf") or (1 if kind == "integer" else None),
+                "default": spec.get("default"),
+                "required": name in required,
+                "help": spec.get("description", ""),
+                "pattern": spec.get("pattern"),
+            }
+        )
+    return fields
+
+
 def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):

@@ -1,4 +1,7 @@
-"""Template use cases: create, update, (de)activate, render."""
+"""Template use cases: create, update, roll back, (de)activate, render.
+
+Every definition (body and parameters schema) is kept as a TemplateVersion, written in the same
+transaction as the version bump."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from templates import rendering
-from templates.models import Template
+from templates.models import Template, TemplateVersion
 
 DEFINITION_FIELDS = ("body", "parameters_schema")
 
@@ -27,14 +31,35 @@ def _check(template: Template) -> None:
 def create_template(*, actor, id: str, **fields: Any) -> Template:
     if Template.objects.filter(pk=id).exists():
         raise ValidationError({"id": [f"A template with id '{id}' already exists."]})
-    template = Template(id=id, created_by=actor if actor and actor.is_authenticated else None, **fields)
+    author = _author(actor)
+    template = Template(id=id, created_by=author, **fields)
     _check(template)
-    template.save(force_insert=True)
+
+    def unit() -> None:
+        template.save(force_insert=True)
+        _record(template, action="create", author=author)
+
+    run_atomic(unit)
     return template
 
 
-def update_template(*, template: Template, **fields: Any) -> Template:
-    """Change a template; a change to its body or schema bumps its version.
+def _author(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _record(template: Template, *, action: str, author, version: int | None = None, body=None, schema=None):
+    TemplateVersion.objects.create(
+        template=template,
+        version=template.version if version is None else version,
+        body=template.body if body is None else body,
+        parameters_schema=template.parameters_schema if schema is None else schema,
+        action=action,
+        author=author,
+    )
+
+
+def update_template(*, template: Template, actor=None, _action: str = "update", **fields: Any) -> Template:
+    """Change a template; a change to its body or schema bumps its version and is kept in its history.
 
     Compare-and-set on the version the caller read: of two concurrent definition changes
     made from the same version, one wins and the other gets a 409 instead of silently
@@ -43,18 +68,48 @@ def update_template(*, template: Template, **fields: Any) -> Template:
     fields.pop("id", None)
     changes_definition = any(name in fields and fields[name] != getattr(template, name) for name in DEFINITION_FIELDS)
     read_version = template.version
+    before = {"body": template.body, "schema": template.parameters_schema}
     for name, value in fields.items():
         setattr(template, name, value)
     _check(template)
     template.updated_at = timezone.now()
     if changes_definition:
         template.version = read_version + 1
-    written = Template.objects.filter(pk=template.pk, version=read_version).update(
-        **fields, version=template.version, updated_at=template.updated_at
-    )
-    if written != 1:
+    author = _author(actor)
+
+    def unit() -> int:
+        written = Template.objects.filter(pk=template.pk, version=read_version).update(
+            **fields, version=template.version, updated_at=template.updated_at
+        )
+        if written == 1 and changes_definition:
+            if not TemplateVersion.objects.filter(template=template, version=read_version).exists():
+                # A template from before the history: keep the definition being replaced too.
+                _record(template, action="recorded", author=None, version=read_version, **before)
+            _record(template, action=_action, author=author)
+        return written
+
+    if run_atomic(unit) != 1:
         raise Conflict(f"Template '{template.pk}' changed meanwhile; reload it and apply your change again.")
     return template
+
+
+def roll_back(*, template: Template, version: int, actor, if_version: int | None = None) -> Template:
+    """Make version ``version``'s definition the current one, as a new version (the history keeps
+    every version). ``if_version``: the version the caller saw (409 when it moved on)."""
+    old = TemplateVersion.objects.filter(template=template, version=version).first()
+    if old is None:
+        raise ValidationError({"version": [f"Template '{template.pk}' has no version {version}."]})
+    if if_version is not None and if_version != template.version:
+        raise Conflict(f"Template '{template.pk}' changed meanwhile (now version {template.version}); look again.")
+    if old.body == template.body and old.parameters_schema == template.parameters_schema:
+        raise Conflict(f"Version {version} is the current definition of '{template.pk}'; nothing to roll back.")
+    return update_template(
+        template=template,
+        actor=actor,
+        _action=f"rollback to {version}",
+        body=old.body,
+        parameters_schema=old.parameters_schema,
+    )
 
 
 def set_active(*, template: Template, active: bool) -> Template:

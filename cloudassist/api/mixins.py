@@ -12,7 +12,8 @@ class RelatedByPkMixin:
     always_related: tuple[str, ...] = ()
 
     def related_to_load(self) -> tuple[str, ...]:
-        expandable = getattr(self.get_serializer_class(), "expandable", {})
+        output = getattr(self, "output_serializer", None) or self.get_serializer_class()  # not an action's input
+        expandable = getattr(output, "expandable", {})
         raw = self.request.query_params.get("expand", "") if self.request is not None else ""
         wanted = [name.strip() for name in raw.split(",") if name.strip() in expandable]
         return tuple(dict.fromkeys([*self.always_related, *wanted]))

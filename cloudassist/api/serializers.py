@@ -11,6 +11,7 @@ from django_mongodb_backend.fields import ObjectIdField as ModelObjectIdField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
+from rest_framework.utils import html
 
 from cloudassist import roles
 from cloudassist.api.fields import LinkField, ObjectIdField, SelfLinkField
@@ -105,6 +106,9 @@ class RolesField(serializers.Field):
         return {"groups": groups}
 
 
+FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
 class StrictFieldsMixin:
     """Refuse unknown and read-only fields with a 400 naming them, instead of ignoring them.
 
@@ -118,7 +122,11 @@ class StrictFieldsMixin:
         if isinstance(data, dict):
             fields = self.fields
             errors = {}
+            # An HTML form (the browsable API's) posts its own CSRF token: not a field of ours.
+            ignored = FORM_ONLY_KEYS if html.is_html_input(data) else ()
             for name in data:
+                if name in ignored:
+                    continue
                 if name in fields and not fields[name].read_only:
                     continue
                 if name in fields or name in self.resource_fields:

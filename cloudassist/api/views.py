@@ -85,6 +85,7 @@ class RoleViewSet(viewsets.ModelViewSet):
     """Roles (Django groups). Everyone reads; admins add custom roles. Built-in roles are fixed."""
 
     serializer_class = RoleSerializer
+    schema_noun = ("role", "roles")  # the OpenAPI summaries' word, not "group"
     permission_classes = [IsAdminOrReadOnly]
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, pretty_json, search_by_username
+from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, dollars, pretty_json, search_by_username
 from cloudassist.selectors import attach_related
 from provisioning import services
 from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
@@ -17,9 +17,17 @@ from provisioning.admin.events import EventInline
 from provisioning.admin.extensions import ExtensionInline
 from provisioning.admin.filters import AgeFilter, RequestStatusFilter
 from provisioning.admin.review import CLEANED_UP, PURGE, RETRY, ReviewActionsMixin
+from provisioning.admin.summary import summary_card
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
 from templates import rendering
+
+
+def folded_json(value, *, empty: str) -> str:
+    """The raw JSON, folded away (the summary card above reads it for people)."""
+    if value in (None, "", [], {}):
+        return pretty_json(value, empty=empty)
+    return format_html("<details><summary>Raw JSON</summary>{}</details>", pretty_json(value, sort_keys=False))
 
 
 @admin.register(ProvisionRequest)
@@ -67,15 +75,18 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
 
     def render_change_form(self, request, context, **kwargs):
         obj = kwargs.get("obj")
+        if obj is not None:
+            context["summary_card"] = summary_card(obj)
         if obj is not None and obj.status in self.recovery_buttons and self.has_review_permission(request):
             context["review_buttons"] = self.recovery_buttons[obj.status]
         return super().render_change_form(request, context, **kwargs)
 
     change_form_template = "admin/provisioning/review_change_form.html"
 
-    list_display = ["id", "template", "requested_by", "status", "approval_progress", "request_type", "expires_at"]
-    list_display += ["created_at", "age"]
-    list_display_links = ["id"]
+    # Fits 1440 px without scrolling: the description is cut short (in full on hover), the rest is narrow.
+    list_display = ["short_id", "description_short", "template", "requested_by", "estimated_cost", "approval_progress"]
+    list_display += ["status", "age"]
+    list_display_links = ["short_id"]
     list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
     list_related_by_pk = ("requested_by", "template")
     search_fields = ["requested_by__username", "description"]  # searched without a join: get_search_results
@@ -125,6 +136,26 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     def age(self, obj):
         return age_of(obj.created_at)
 
+    @admin.display(description="id", ordering="pk")
+    def short_id(self, obj):
+        text = str(obj.pk)
+        return format_html('<span title="{}">…{}</span>', text, text[-6:])
+
+    @admin.display(description="description")
+    def description_short(self, obj):
+        text = obj.description or ""
+        return format_html(
+            '<span title="{}" style="display: inline-block; max-width: 24em; overflow: hidden; '
+            'text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom;">{}</span>',
+            text,
+            text or "-",
+        )
+
+    @admin.display(description="estimated cost")
+    def estimated_cost(self, obj):
+        estimate = obj.cost_estimate if isinstance(obj.cost_estimate, dict) else {}
+        return dollars(estimate.get("usd"), empty="not estimated")
+
     @admin.display(description="approvals")
     def approval_progress(self, obj):
         return f"{len(obj.approvals or [])}/{obj.required_approvals}"
@@ -157,11 +188,11 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
 
     @admin.display(description="cost estimate")
     def cost_estimate_display(self, obj):
-        return pretty_json(obj.cost_estimate, empty="Not estimated yet.")
+        return folded_json(obj.cost_estimate, empty="Not estimated yet.")
 
     @admin.display(description="analysis remarks")
     def analysis_remarks_display(self, obj):
-        return pretty_json(obj.analysis_remarks, empty="Not analysed yet.")
+        return folded_json(obj.analysis_remarks, empty="Not analysed yet.")
 
     @admin.display(description="outputs")
     def outputs_display(self, obj):

@@ -18,6 +18,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from cloudassist import roles
 from cloudassist.admin import refusal
 from cloudassist.exceptions import ApplicationError
+from cloudassist.mongodb.counting import fast_count
+from provisioning import transitions
 from provisioning.admin.base import admin_link
 
 
@@ -27,15 +29,20 @@ class Decision:
     done: str
     note_required: bool
     label: str = ""  # how people read the verb, when it is not the verb itself
+    move: str = ""  # the transition it makes (provisioning/transitions.py), when not named as the verb
 
     @property
     def title(self) -> str:
         return self.label or self.verb
 
+    def allowed_on(self, obj) -> bool:
+        """Whether the object's current status still allows the move (who may is the service's call)."""
+        return (self.move or self.verb) in transitions.allowed_actions(obj)
+
 
 APPROVE = Decision(verb="approve", done="approved", note_required=False)
 REJECT = Decision(verb="reject", done="rejected", note_required=True)
-PURGE = Decision(verb="purge", done="started purging", note_required=False)
+PURGE = Decision(verb="purge", done="started purging", note_required=False, move="start_purge")
 RETRY = Decision(verb="retry", done="retried provisioning of", note_required=False)
 CLEANED_UP = Decision(verb="mark_cleaned_up", done="marked cleaned up", note_required=True, label="mark cleaned up")
 
@@ -72,6 +79,10 @@ class ReviewActionsMixin:
 
     def has_review_permission(self, request) -> bool:
         return roles.is_reviewer(request.user)
+
+    def pending_review_count(self, request) -> int:
+        """How many wait for review (the admin index shows it): one indexed count."""
+        return fast_count(self.model.objects.filter(status=self.pending_status))
 
     @admin.action(description="Approve selected %(verbose_name_plural)s", permissions=["review"])
     def approve_selected(self, request, queryset):
@@ -140,7 +151,11 @@ class ReviewActionsMixin:
         self.message_user(request, f"Could not {decision.title} {self.review_label(obj)}: {reason}", level)
 
     def _note_page(self, request, objects, decision: Decision, form: ReviewNoteForm):
+        """The note page offers the move only for the objects whose status still allows it (re-read
+        now: a page opened from a stale list must not offer Approve for a request approved since)."""
         opts = self.opts
+        movable = [obj for obj in objects if decision.allowed_on(obj)]
+        stale = [obj for obj in objects if not decision.allowed_on(obj)]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{decision.title.capitalize()} {opts.verbose_name_plural}",
@@ -148,7 +163,8 @@ class ReviewActionsMixin:
             "decision": decision,
             "action": f"{decision.verb}_selected",
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "items": [(obj, admin_link(obj, self.review_label(obj))) for obj in objects],
+            "items": [(obj, admin_link(obj, self.review_label(obj))) for obj in movable],
+            "stale": [(obj, admin_link(obj, self.review_label(obj))) for obj in stale],
             "form": form,
             "next": self._next_url(request) or "",
             "media": self.media,

@@ -20,6 +20,8 @@ from provisioning.api.serializers import (
     ProvisionRequestUpdateSerializer,
 )
 from provisioning.models import ExtensionRequest, ProvisionRequest
+from templates import rendering as template_rendering
+from templates import selectors as template_selectors
 
 EXPAND_REQUEST = OpenApiParameter(
     "expand", str, description="Embed related objects: any of `requested_by,template,reviewed_by`."
@@ -67,6 +69,22 @@ class ReviewActionsMixin:
         events = selectors.events_for(**{self.subject_argument: self.get_object()})
         page = self.paginate_queryset(events)
         return self.get_paginated_response(EventSerializer(page, many=True, context=self.get_serializer_context()).data)
+
+
+def _offer_example_parameters(serializer, request) -> None:
+    """The empty create form (browsable API) starts from an example of a template's parameters:
+    the template named by ``?template=``, else the first one the user may request."""
+    templates = template_selectors.templates_for(request.user)
+    wanted = request.query_params.get("template")
+    template = (templates.filter(pk=wanted).first() if wanted else None) or templates.first()
+    if template is None:
+        return
+    field = serializer.fields["parameters"]
+    field.initial = template_rendering.example_parameters(template.parameters_schema or {})
+    field.help_text = (
+        f"A JSON object, validated against the template's parameters_schema. The example is for "
+        f"'{template.pk}'; add ?template=<id> to this page's URL for another template's."
+    )
 
 
 def _create(view, request, *, input_serializer, service, output_serializer, **extra):
@@ -117,10 +135,33 @@ class ProvisionRequestViewSet(
         "revoke": services.revoke_request,
     }
 
+    # The browsable API draws each form from the serializer of the action's input.
+    input_serializers = {
+        "create": ProvisionRequestCreateSerializer,
+        "partial_update": ProvisionRequestUpdateSerializer,
+        "approve": NoteSerializer,
+        "reject": NoteSerializer,
+        "revoke": NoteSerializer,
+        "purge": NoteSerializer,
+        "retry": NoteSerializer,
+        "mark_cleaned_up": NoteSerializer,
+        "extend": ExtendExpiredSerializer,
+    }
+    extra_action_moves = {"purge": "start_purge", "extend": "extend_expired"}
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ProvisionRequest.objects.none()
         return selectors.requests_for(self.request.user)
+
+    def get_serializer_class(self):
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if self.action == "create" and "data" not in kwargs and not getattr(self, "swagger_fake_view", False):
+            _offer_example_parameters(serializer, self.request)
+        return serializer
 
     def _noted(self, request, service):
         provision_request = self.get_object()
@@ -137,7 +178,11 @@ class ProvisionRequestViewSet(
         job does the work."""
         return self._noted(request, services.start_purge)
 
-    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Retry a failed provisioning",
+        request=NoteSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Retry a failed provisioning: DevOps/admins, or the requester if the template allows it.
@@ -145,14 +190,22 @@ class ProvisionRequestViewSet(
         provider is not configured (naming the setting) or the request has expired."""
         return self._noted(request, services.retry_provisioning)
 
-    @extend_schema(request=NoteSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Close a failed purge cleaned up by hand",
+        request=NoteSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"], url_path="mark-cleaned-up")
     def mark_cleaned_up(self, request, pk=None):
         """DevOps/admins, after deleting by hand what a failed purge left: PURGE_FAILED -> PURGED,
         with a note (required) saying what was done. Gives back the quota reservation."""
         return self._noted(request, services.mark_cleaned_up)
 
-    @extend_schema(request=ExtendExpiredSerializer, responses={200: ProvisionRequestSerializer, **ERRORS})
+    @extend_schema(
+        summary="Extend an expired environment during its grace",
+        request=ExtendExpiredSerializer,
+        responses={200: ProvisionRequestSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
         """DevOps or admins, during the purge grace of an EXPIRED environment: keep it for
@@ -171,14 +224,22 @@ class ProvisionRequestViewSet(
         response["Cache-Control"] = "no-store"
         return response
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @extend_schema(
+        summary="Download the kubeconfig",
+        responses={(200, "application/yaml"): OpenApiTypes.STR, 404: ErrorSerializer},
+        filters=False,
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def kubeconfig(self, request, pk=None):
         """Download the kubeconfig of a provisioned cluster or namespace (requester and DevOps only;
         each download is an audit event)."""
         return self._download(request, "kubeconfig", "application/yaml", "yaml")
 
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: ErrorSerializer}, filters=False)
+    @extend_schema(
+        summary="Download the credentials",
+        responses={(200, "text/plain"): OpenApiTypes.STR, 404: ErrorSerializer},
+        filters=False,
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def credentials(self, request, pk=None):
         """Download the credentials of a provisioned bucket or instance (requester and DevOps only;
@@ -241,6 +302,16 @@ class ExtensionRequestViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ExtensionRequest.objects.none()
         return selectors.extensions_for(self.request.user)
+
+    input_serializers = {
+        "create": ExtensionRequestCreateSerializer,
+        "approve": NoteSerializer,
+        "reject": NoteSerializer,
+        "revoke": NoteSerializer,
+    }
+
+    def get_serializer_class(self):
+        return self.input_serializers.get(self.action) or super().get_serializer_class()
 
     def create(self, request, *args, **kwargs):
         def submit(*, actor, provision_request, **fields):

@@ -44,8 +44,8 @@ def test_pricing_lists_filters_and_search_load(pricing, browser_for, role):
         assert browser.get(url).status_code == 200
     page = browser.get(LISTS[0], {"region": "eu-west-1", "family": "m5"}).content.decode()
     assert "m5.large" in page
-    assert "0.107000" in page
-    assert "78.11" in page  # USD per month: 0.107 x 730
+    assert "$0.1070" in page  # the price, in dollars
+    assert "$78.11" in page  # USD per month: 0.107 x 730
     assert "t3.medium" not in page
     assert "instance family" in page
     searched = browser.get(LISTS[0], {"q": "r5.2xlarge"}).content.decode()

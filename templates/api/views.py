@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from cloudassist.api.permissions import IsAdminOrReadOnly
 from cloudassist.api.serializers import ErrorSerializer
-from templates import selectors, services
+from templates import rendering, selectors, services
 from templates.api.filtersets import TemplateFilterSet
 from templates.api.serializers import RenderRequestSerializer, RenderResultSerializer, TemplateSerializer
 
@@ -25,11 +25,26 @@ class TemplateViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return selectors.templates_for(self.request.user)
 
+    def get_serializer_class(self):
+        if self.action == "render_template":  # the browsable API's form asks for the parameters
+            return RenderRequestSerializer
+        return super().get_serializer_class()
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if self.action == "render_template" and "data" not in kwargs and self.kwargs.get("pk"):
+            template = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+            if template is not None:
+                serializer.fields["parameters"].initial = rendering.example_parameters(template.parameters_schema or {})
+        return serializer
+
     def perform_create(self, serializer):
         serializer.instance = services.create_template(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.update_template(template=serializer.instance, **serializer.validated_data)
+        serializer.instance = services.update_template(
+            template=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(
         request=RenderRequestSerializer,

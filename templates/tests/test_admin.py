@@ -3,7 +3,7 @@ import json
 import pytest
 
 from cloudassist.seed import seed_demo
-from templates.models import Template
+from templates.models import Template, TemplateVersion
 
 PASSWORD = "admin-password-for-tests"
 
@@ -105,3 +105,68 @@ def test_admin_sets_the_policy_and_names_the_field_in_errors(admin_browser):
         "Review, lease and purge policy"
         in admin_browser.get("/admin/templates/template/admin-made/change/").content.decode()
     )
+
+
+# --- the definition editor, the form preview, versions: history, diff, rollback -----------------------
+
+
+@pytest.mark.django_db
+def test_the_schema_is_edited_pretty_printed_in_a_large_monospace_editor_with_a_form_preview(admin_browser):
+    page = admin_browser.get("/admin/templates/template/basic-eks-cluster/change/").content.decode()
+    editor = (
+        page.split('name="parameters_schema"', 1)[0].rsplit("<textarea", 1)[1]
+        + page.split('name="parameters_schema"', 1)[1].split("</textarea>", 1)[0]
+    )
+    assert 'rows="28"' in editor
+    assert "monospace" in editor
+    assert "\n  &quot;type&quot;: &quot;object&quot;" in editor  # indented, one key a line
+    preview = page.split('class="form-preview"', 1)[1].split("</table>", 1)[0]
+    assert '<select name="region" disabled>' in preview
+    assert 'title="required"' in preview
+
+
+@pytest.mark.django_db
+def test_a_schema_that_is_not_a_json_schema_is_refused_on_the_field(admin_browser):
+    response = admin_browser.post(
+        "/admin/templates/template/add/", _form(parameters_schema=json.dumps({"type": "objekt"}))
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["parameters_schema"]
+
+
+@pytest.mark.django_db
+def test_versions_are_kept_diffed_and_rolled_back_through_the_service(admin_browser):
+    template = Template.objects.get(pk="dev-namespace")
+    original_body = template.body
+    data = _form(
+        id="dev-namespace",
+        resource_type=template.resource_type,
+        provider=template.provider,
+        body=template.body + "# changed\n",
+        parameters_schema=json.dumps(template.parameters_schema),
+        default_lifetime_hours="24",
+        max_lifetime_hours="336",
+    )
+    assert admin_browser.post("/admin/templates/template/dev-namespace/change/", data).status_code == 302
+    versions = list(TemplateVersion.objects.filter(template_id="dev-namespace").values_list("version", "action"))
+    assert versions == [(2, "update"), (1, "create")]
+
+    page = admin_browser.get("/admin/templates/template/dev-namespace/change/").content.decode()
+    assert "history (newest first" in page.lower()
+    assert "/admin/templates/template/dev-namespace/versions/1/" in page
+
+    diff = admin_browser.get("/admin/templates/template/dev-namespace/versions/1/").content.decode()
+    assert 'class="diff"' in diff
+    assert "#&nbsp;changed" in diff  # HtmlDiff keeps spaces as &nbsp;
+    assert "diff_add" in diff
+    assert 'value="Roll back to version 1"' in diff
+
+    response = admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"})
+    assert response.status_code == 302
+    rolled = Template.objects.get(pk="dev-namespace")
+    assert (rolled.version, rolled.body) == (3, original_body)
+    assert TemplateVersion.objects.get(template_id="dev-namespace", version=3).action == "rollback to 1"
+
+    stale = admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"})
+    assert stale.status_code == 302
+    assert Template.objects.get(pk="dev-namespace").version == 3  # a stale page does not roll back again

@@ -69,3 +69,34 @@ def test_duplicate_id_is_refused(namespace_template):
             body="a: 1",
             parameters_schema={"type": "object"},
         )
+
+
+@pytest.mark.django_db
+def test_every_definition_is_kept_and_a_rollback_is_a_new_version(namespace_template):
+    from cloudassist.exceptions import Conflict
+    from templates.models import TemplateVersion
+
+    original = namespace_template.body
+    services.update_template(template=namespace_template, name="Renamed")  # not a definition change
+    assert list(TemplateVersion.objects.filter(template=namespace_template).values_list("version", flat=True)) == [1]
+    services.update_template(template=namespace_template, body=original + "# two\n")
+    rolled = services.roll_back(template=namespace_template, version=1, actor=None)
+    assert (rolled.version, rolled.body) == (3, original)
+    rows = TemplateVersion.objects.filter(template=namespace_template)
+    assert [(row.version, row.action) for row in rows] == [(3, "rollback to 1"), (2, "update"), (1, "create")]
+    with pytest.raises(Conflict):
+        services.roll_back(template=namespace_template, version=3, actor=None)  # already current
+
+
+@pytest.mark.django_db
+def test_a_template_from_before_the_history_keeps_the_definition_it_replaces(namespace_template):
+    from templates.models import TemplateVersion
+
+    TemplateVersion.objects.filter(template=namespace_template).delete()
+    original = namespace_template.body
+    services.update_template(template=namespace_template, body=original + "# two\n")
+    rows = TemplateVersion.objects.filter(template=namespace_template)
+    assert [(row.version, row.action, row.body == original) for row in rows] == [
+        (2, "update", False),
+        (1, "recorded", True),
+    ]
