@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
@@ -168,3 +169,19 @@ def search_by_username(queryset, term: str, *, fields: tuple[str, ...], text_fie
     for field in text_fields:
         condition |= Q(**{f"{field}__icontains": term})
     return queryset.filter(condition)
+
+
+HISTORY_ROWS = 50  # the newest versions a history inline shows; older ones stay reachable by URL
+
+
+class HistoryFormSet(BaseInlineFormSet):
+    """For a version-history inline: display only, the newest HISTORY_ROWS versions; nothing
+    posted is read."""
+
+    def __init__(self, data=None, files=None, *args, **kwargs):
+        super().__init__(None, None, *args, **kwargs)
+
+    def get_queryset(self):
+        if not hasattr(self, "_history"):
+            self._history = super().get_queryset()[:HISTORY_ROWS]
+        return self._history

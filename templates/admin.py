@@ -11,18 +11,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cloudassist.admin import ReadOnlyAdminMixin, ServiceTransactionsMixin, add_errors, refusal
+from cloudassist.admin import (
+    HISTORY_ROWS,
+    HistoryFormSet,
+    ReadOnlyAdminMixin,
+    ServiceTransactionsMixin,
+    add_errors,
+    refusal,
+)
 from cloudassist.exceptions import ApplicationError
 from templates import rendering, selectors, services
 from templates.models import POLICY_FIELDS, Template, TemplateVersion
 
-HISTORY_ROWS = 50
 EDITOR = "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 100%; box-sizing: border-box;"
 
 
@@ -82,18 +87,6 @@ class TemplateForm(forms.ModelForm):
         except ValidationError as exc:
             add_errors(self, exc)
         return cleaned
-
-
-class HistoryFormSet(BaseInlineFormSet):
-    """Display only: the newest versions; nothing posted is read."""
-
-    def __init__(self, data=None, files=None, *args, **kwargs):
-        super().__init__(None, None, *args, **kwargs)
-
-    def get_queryset(self):
-        if not hasattr(self, "_history"):
-            self._history = super().get_queryset()[:HISTORY_ROWS]
-        return self._history
 
 
 class TemplateVersionInline(ReadOnlyAdminMixin, admin.TabularInline):

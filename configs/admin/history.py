@@ -4,27 +4,12 @@ link to its rollback page for those who may roll back."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cloudassist.admin import ReadOnlyAdminMixin
+from cloudassist.admin import HISTORY_ROWS, HistoryFormSet, ReadOnlyAdminMixin
 from configs.admin.display import pretty_json
 from configs.models import ConfigVersion
-
-HISTORY_ROWS = 50  # the newest versions shown on the change page; older ones stay reachable by URL
-
-
-class HistoryFormSet(BaseInlineFormSet):
-    """Display only: the newest versions; nothing posted is read."""
-
-    def __init__(self, data=None, files=None, *args, **kwargs):
-        super().__init__(None, None, *args, **kwargs)
-
-    def get_queryset(self):
-        if not hasattr(self, "_history"):
-            self._history = super().get_queryset()[:HISTORY_ROWS]
-        return self._history
 
 
 class ConfigVersionInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-
 import pytest
-from django.core.exceptions import PermissionDenied
-from django.db import connections
 
-from cloudassist.exceptions import ApplicationError
+from cloudassist.testing.concurrency import race
 from provisioning import services
 from provisioning.choices import ExtensionSlot, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
-
-
-def _race(workers: int, action) -> Counter:
-    """Run ``action(i)`` in ``workers`` threads released together; count the outcomes."""
-    barrier = threading.Barrier(workers)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            action(index)
-            outcome = "ok"
-        except (ApplicationError, PermissionDenied) as exc:
-            outcome = type(exc).__name__
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[outcome] += 1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,7 +15,7 @@ def test_twenty_concurrent_approvals_give_one_transition_one_event_one_job(make_
     request = make_request()
     reviewers = [make_user(f"ops{i}", "devops") for i in range(20)]
 
-    outcomes = _race(
+    outcomes = race(
         20,
         lambda i: services.approve_request(
             actor=reviewers[i], request=ProvisionRequest.objects.get(pk=request.pk), note=f"ok {i}"
@@ -77,7 +46,7 @@ def test_concurrent_approve_and_revoke_leave_one_consistent_winner(make_request,
             service, actor = moves[i]
             service(actor=actor, request=ProvisionRequest.objects.get(pk=pk))
 
-        outcomes = _race(2, move)
+        outcomes = race(2, move)
         request.refresh_from_db()
         trail = [(e.action, e.from_status, e.to_status) for e in Event.objects.filter(provision_request=request)]
         assert trail[0] == ("submit", "", "REQUESTED")
@@ -93,7 +62,7 @@ def test_concurrent_approve_and_revoke_leave_one_consistent_winner(make_request,
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_extension_requests_leave_one_pending(live_request, dev_user):
-    outcomes = _race(
+    outcomes = race(
         10,
         lambda i: services.request_extension(
             actor=dev_user,

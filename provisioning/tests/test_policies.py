@@ -3,17 +3,15 @@ review deadline, lease cap, grace before purge, four-eyes approval."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections
 from django.utils import timezone
 
-from cloudassist.exceptions import ApplicationError, Conflict
+from cloudassist.exceptions import Conflict
+from cloudassist.testing.concurrency import race
 from notifications.choices import Kind
 from notifications.models import Notification
 from provisioning import jobs, provisioner, services
@@ -353,38 +351,13 @@ def test_api_shows_who_approved_so_far_and_409_for_the_same_reviewer(two_approva
     assert "already approved" in again.json()["error"]
 
 
-def _race(workers: int, action) -> Counter:
-    barrier = threading.Barrier(workers)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            action(index)
-            outcome = "ok"
-        except (ApplicationError, PermissionDenied) as exc:
-            outcome = type(exc).__name__
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[outcome] += 1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_approving_at_the_same_instant(two_approvals, make_user, provisioning_queue):
     for _ in range(5):
         provisioning_queue.empty()
         request = two_approvals()
         reviewers = [make_user(f"ops-{request.pk}-{i}", "devops") for i in range(2)]
-        outcomes = _race(
+        outcomes = race(
             2,
             lambda i, pk=request.pk, reviewers=reviewers: services.approve_request(
                 actor=reviewers[i], request=ProvisionRequest.objects.get(pk=pk)
@@ -402,7 +375,7 @@ def test_two_reviewers_approving_at_the_same_instant(two_approvals, make_user, p
 @pytest.mark.django_db(transaction=True)
 def test_the_same_reviewer_twice_at_once_counts_once(two_approvals, devops_user, provisioning_queue):
     request = two_approvals()
-    outcomes = _race(
+    outcomes = race(
         2, lambda i: services.approve_request(actor=devops_user, request=ProvisionRequest.objects.get(pk=request.pk))
     )
     assert outcomes == {"ok": 1, "Conflict": 1}
