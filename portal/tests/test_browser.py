@@ -124,7 +124,9 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live)
         # DevOps: the login lands on the review inbox; approve from the request's page with a note.
         _login(ops, live, "jjj")
         assert "/admin/provisioning/provisionrequest/" in ops.current_url
-        wait_ops.until(lambda d: request_id in d.page_source)
+        wait_ops.until(lambda d: request_id[-6:] in d.page_source)
+        fits = "const t = document.querySelector('#result_list'); return t.getBoundingClientRect().right <= innerWidth;"
+        assert ops.execute_script(fits), "the pending list scrolls sideways at 1440 px"
         _shot(ops, "console-inbox")
         ops.get(f"{live}/admin/provisioning/provisionrequest/{request_id}/change/")
         assert "$" in ops.page_source  # the estimate, in dollars

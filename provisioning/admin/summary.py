@@ -43,12 +43,13 @@ def _quota_bars(user) -> list[dict[str, Any]]:
 def _line_items(estimate: dict) -> list[dict[str, str]]:
     rows = []
     for item in estimate.get("line_items") or []:
+        per_unit = item.get("rate_unit", "").removeprefix("USD ")  # "USD per cluster-hour" -> "per cluster-hour"
         rows.append(
             {
                 "description": item.get("description", ""),
                 "quantity": f"{item.get('quantity', '')} {item.get('unit', '')}".strip(),
                 "hours": item.get("hours", ""),
-                "rate": f"{dollars(item.get('usd_rate'), places=4)} per {item.get('rate_unit', '')}".strip(),
+                "rate": f"{dollars(item.get('usd_rate'), places=4)} {per_unit}".strip(),
                 "usd": dollars(item.get("usd")),
             }
         )

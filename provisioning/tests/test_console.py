@@ -83,6 +83,8 @@ def test_the_request_page_opens_with_a_summary_card(ops, make_request, dev_user)
     assert "Needs 1 approval from different reviewers; 0 so far." in card
     assert "Review by " in card
     assert '<table class="line-items"' in card
+    assert re.search(r"\$\d+\.\d{4} per [a-z]+-hour", card)  # a rate: dollars per unit
+    assert "per USD" not in card
     assert "Estimated $" in card  # the analysis, as sentences
     assert "headroom" not in card  # the live bar says it
     assert page.index('id="summary-card"') < page.index("Raw JSON")
