@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cloudassist import embedded, roles, services
+from cloudassist.testing.kubernetes import PLACEHOLDER_KUBECONFIG
 from provisioning import services as provisioning_services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
@@ -42,14 +43,7 @@ def _clear_cache():
 
 # A shared cluster's kubeconfig (nothing listens there): namespace templates can be requested. Tests
 # of the not-configured case clear SHARED_CLUSTER_KUBECONFIG_DATA.
-SHARED_CLUSTER_KUBECONFIG = """
-apiVersion: v1
-kind: Config
-clusters: [{name: shared, cluster: {server: "https://shared.cluster.invalid:6443"}}]
-users: [{name: admin, user: {token: test}}]
-contexts: [{name: shared, context: {cluster: shared, user: admin}}]
-current-context: shared
-"""
+SHARED_CLUSTER_KUBECONFIG = PLACEHOLDER_KUBECONFIG
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,8 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
+from cloudassist.testing.kubernetes import PLACEHOLDER_KUBECONFIG  # noqa: E402 (after the path)
+
 BARE_PATH = "/bare/"
 SERVER_ENV_MARKER = "CLOUDASSIST_BENCH_HTTP_RUN"
 READY_TIMEOUT = 90.0
@@ -85,6 +87,7 @@ REQUESTERS = ("bbb", "ccc", "ddd", "eee")  # demo developers: the loaded request
 REVIEWERS = ("jjj", "kkk", "lll")  # demo DevOps: reviewed the loaded requests
 READER = "jjj"  # the DevOps user every read workload authenticates as
 CREATOR = "eee"  # the developer the create workload submits as (given a quota big enough)
+PORTAL_USER = "bbb"  # the developer whose portal pages are measured (their share of the stored requests)
 REQUESTED_SHARE = 0.25
 SPREAD_DAYS = 180
 BATCH = 5000
@@ -338,11 +341,14 @@ class Workload:
     token: str | None = None
     bodies: list[str] | None = None  # one per path (cycled together), JSON
     server: str = "product"  # or "bare"
+    cookie: str | None = None  # a portal page: the session cookie of a logged-in user
 
     def headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "text/html" if self.cookie else "application/json"}
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
+        if self.cookie:
+            headers["Cookie"] = self.cookie
         if self.bodies is not None:
             headers["Content-Type"] = "application/json"
         return headers
@@ -358,9 +364,25 @@ def create_body(index: int) -> str:
     )
 
 
+def session_cookie(user) -> str:
+    """A logged-in session for ``user``, as the portal's login page would make it."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
 def workloads(*, users: dict[str, dict], request_ids: list, config_names: list[str], rng=None) -> list[Workload]:
     rng = rng or random.Random(7)  # noqa: S311
     reader, creator = users[READER]["token"], users[CREATOR]["token"]
+    developer = session_cookie(users[PORTAL_USER]["user"])
     sample = rng.sample(list(request_ids), min(1000, len(request_ids)))
     api = "/api/v1/provision-requests/"
     return [
@@ -379,6 +401,8 @@ def workloads(*, users: dict[str, dict], request_ids: list, config_names: list[s
             bodies=[json.dumps({"data": config_data(i + 7)}) for i in range(len(config_names))],
         ),
         Workload("config list", "GET", ["/configs"], reader),
+        Workload("portal environments", "GET", ["/portal/environments/"], cookie=developer),
+        Workload("portal request form", "GET", ["/portal/catalog/basic-eks-cluster/request/"], cookie=developer),
     ]
 
 
@@ -975,6 +999,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         "MONGODB_NAME": f"cloudassist_bench_http_{os.getpid()}",
         "CLOUDASSIST_ENV_FILE": os.devnull,
         "DJANGO_SETTINGS_MODULE": "cloudassist.settings",
+        # The namespace template must be requestable; nothing here provisions it.
+        "SHARED_CLUSTER_KUBECONFIG_DATA": os.environ.get("SHARED_CLUSTER_KUBECONFIG_DATA") or PLACEHOLDER_KUBECONFIG,
     }
     base_env.pop("AWS_ENDPOINT_URL", None)
     data_dir = Path(tempfile.mkdtemp(prefix="cloudassist-bench-http-"))

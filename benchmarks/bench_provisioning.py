@@ -40,6 +40,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 
+from cloudassist.testing.kubernetes import PLACEHOLDER_KUBECONFIG  # noqa: E402 (after the path)
+
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
@@ -84,6 +86,8 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloudassist.settings")
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The namespace template must be requestable; the namespaces are never created (bench: the queue).
+    os.environ.setdefault("SHARED_CLUSTER_KUBECONFIG_DATA", PLACEHOLDER_KUBECONFIG)
     os.environ["MONGODB_NAME"] = f"cloudassist_bench_{os.getpid()}"
     from cloudassist import embedded
 
