@@ -22,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 from cloudassist import exceptions, roles
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
+from cloudassist.schemas import SafeValidator
 from cloudassist.selectors import attach_related
 from configs import metrics, watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
@@ -166,7 +167,7 @@ def validate(data: Any, schema: dict | None) -> None:
         return
     errors = [
         {"path": "/" + "/".join(str(part) for part in error.absolute_path), "message": error.message}
-        for error in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+        for error in sorted(SafeValidator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     ]
     if errors:
         raise SchemaViolation(errors)

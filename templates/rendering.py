@@ -18,6 +18,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from cloudassist.schemas import SafeValidator
+
 MAX_RENDERED_CHARS = 1_000_000
 
 _environment = ImmutableSandboxedEnvironment(
@@ -172,7 +174,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     for name, spec in properties.items():
         if name not in resolved and isinstance(spec, dict) and "default" in spec:
             resolved[name] = copy.deepcopy(spec["default"])
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = SafeValidator(schema, format_checker=FormatChecker())
     for error in sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path)):
         if error.validator == "additionalProperties":
             continue  # reported above as unknown parameters

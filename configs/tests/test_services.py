@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudassist.exceptions import NotFound
+from cloudassist.exceptions import NotFound, SchemaViolation
 from configs import services
 from configs.models import Config
 
@@ -38,3 +38,8 @@ def test_deleted_meanwhile_is_not_found(stale, dev_user, write):
     with pytest.raises(NotFound):
         getattr(services, write)(actor=dev_user, name="raced", **arguments)
     assert not Config.objects.exists()
+
+
+def test_a_schema_pattern_cannot_stall_the_process():
+    with pytest.raises(SchemaViolation):  # with Python's re this runs for minutes (ReDoS)
+        services.validate("a" * 40 + "!", {"type": "string", "pattern": "^(a+)+$"})
