@@ -166,6 +166,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "cloudassist.api.schema.CloudAssistAutoSchema",  # tags per app, readable summaries
     "EXCEPTION_HANDLER": "cloudassist.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "cloudassist.api.parsers.JSONParser",  # DRF's, with too-deep nesting a 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "drf_orjson_renderer.renderers.ORJSONRenderer",  # orjson: same JSON, a fraction of the time
         "cloudassist.api.renderers.CloudAssistBrowsableAPIRenderer",  # Extra Actions: only what you may do

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError
@@ -106,18 +107,35 @@ def _first_code(exc: exceptions.APIException) -> str:
     return str(codes)
 
 
+def _too_large(exc) -> app_errors.TooLarge:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return app_errors.TooLarge(f"The request body is larger than the {limit} bytes accepted.", code="too_large")
+
+
+# Django's own exceptions, as the API's (DRF's or the domain's).
+TRANSLATIONS = (
+    (Http404, lambda exc: exceptions.NotFound(NOT_FOUND)),
+    (PermissionDenied, lambda exc: exceptions.PermissionDenied(str(exc) or None)),
+    (
+        DjangoValidationError,
+        lambda exc: exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages),
+    ),
+    (ProtectedError, lambda exc: app_errors.Conflict(_protected_message(exc), code="protected")),
+    (IntegrityError, lambda exc: app_errors.Conflict(_integrity_message(exc), code="already_exists")),
+    (RequestDataTooBig, _too_large),
+)
+
+
+def _translated(exc: Exception) -> Exception:
+    for kind, translate in TRANSLATIONS:
+        if isinstance(exc, kind):
+            return translate(exc)
+    return exc
+
+
 def exception_handler(exc, context):
     """DRF exception handler producing the one error shape; never lets a 500 leak a trace."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(NOT_FOUND)
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    elif isinstance(exc, ProtectedError):
-        exc = app_errors.Conflict(_protected_message(exc), code="protected")
-    elif isinstance(exc, IntegrityError):
-        exc = app_errors.Conflict(_integrity_message(exc), code="already_exists")
+    exc = _translated(exc)
 
     if isinstance(exc, app_errors.ApplicationError):
         code = status_of(exc)

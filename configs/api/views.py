@@ -14,11 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cloudassist.api.pagination import StandardPagination
+from cloudassist.api.parsers import JSONParser
 from cloudassist.api.serializers import ErrorSerializer, StrictFieldsMixin
 from cloudassist.selectors import attach_related
 from configs import services
