@@ -1,8 +1,8 @@
 """JSON Schema patterns run on RE2: no catastrophic backtracking, same answers otherwise."""
 
-import time
+import re2
 
-from cloudassist.schemas import SafeValidator
+from cloudassist.schemas import SafeValidator, _compiled
 
 
 def _errors(schema, data) -> list[str]:
@@ -10,13 +10,13 @@ def _errors(schema, data) -> list[str]:
 
 
 def test_a_catastrophic_pattern_answers_at_once():
-    evil = "a" * 40 + "!"
-    started = time.process_time()
+    evil = "a" * 40 + "!"  # Python's re backtracks on this for minutes; RE2 matches in linear time
+    assert isinstance(_compiled("^(a+)+$"), type(re2.compile("a")))  # the patterns run on RE2, not re
     assert _errors({"pattern": "^(a+)+$"}, evil) == [f"{evil!r} does not match '^(a+)+$'"]
     assert _errors({"patternProperties": {"^(a+)+$": {"type": "integer"}}}, {evil: "x"}) == []
-    assert _errors({"additionalProperties": False, "patternProperties": {"^(a+)+$": {}}}, {evil: 1}) != []
-    # Python's re takes minutes on this input; RE2 is linear (generous bound, CPU time only).
-    assert time.process_time() - started < 5
+    assert _errors({"additionalProperties": False, "patternProperties": {"^(a+)+$": {}}}, {evil: 1}) == [
+        f"Additional properties are not allowed ({evil!r} was unexpected)"
+    ]
 
 
 def test_patterns_keep_their_meaning():
