@@ -198,7 +198,8 @@ def serve_env(tmp_path):
         EMBEDDED_REDIS_PORT=str(embedded.free_port()),
         EMBEDDED_MOTO_PORT=str(embedded.free_port()),
         PORT=str(embedded.free_port()),
-        WORKER_METRICS_PORT=str(embedded.free_port()),
+        # serve gives the first worker this port and the notifications worker the one after it
+        WORKER_METRICS_PORT=str(embedded.free_port(count=2)),
         DEBUG="true",
         DEMO_PASSWORD="demo-pass-for-tests",
         PYTHONUNBUFFERED="1",

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,11 +43,25 @@ class EmbeddedServerError(RuntimeError):
     """An embedded server cannot be started; the message says what to set instead."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+def free_port(count: int = 1) -> int:
+    """A TCP port on 127.0.0.1 that is free right now, with the ``count - 1`` ports after it free too.
+
+    Drawn below the kernel's ephemeral range (32768 and up on Linux), so an outgoing connection made
+    meanwhile cannot take it before the server we hand it to binds it."""
+    for _ in range(200):
+        first = random.randrange(20000, 32768 - count)  # noqa: S311 - not for security
+        if all(_can_bind(port) for port in range(first, first + count)):
+            return first
+    raise EmbeddedServerError(f"no {count} free consecutive TCP ports between 20000 and 32767 on 127.0.0.1")
+
+
+def _can_bind(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
