@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cloudassist.logs.RequestIdMiddleware",  # request id for logs and jobs, echoed in X-Request-ID
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
+    "cloudassist.api.middleware.refuse_nul_in_query",  # a NUL in a query parameter is a 400 naming it
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

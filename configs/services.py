@@ -14,20 +14,23 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform, KeyTransformExact
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from cloudassist import exceptions, roles
+from cloudassist import exceptions, roles, schemas
+from cloudassist.content import check_storable, shown
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from cloudassist.schemas import SafeValidator
 from cloudassist.selectors import attach_related
 from configs import metrics, watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
 
 MISSING = object()
+LABEL_KEY = re.compile(r"[A-Za-z0-9_./-]{1,128}")
+LABEL_KEY_RULE = "1 to 128 letters, digits, '_', '.', '/' or '-'"
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 
 
@@ -73,15 +76,22 @@ def live(now: datetime | None = None):
     return Config.objects.filter(Q(expires_at=None) | Q(expires_at__gt=now))
 
 
-def readable(user):
-    """The entries ``user`` may read (expired ones are gone)."""
-    queryset = live()
+def visible(user, queryset=None):
+    """The entries of ``queryset`` (all, by default) that ``user`` may see: admins all, everyone
+    else their own and those a role of theirs may read or write. The one rule of the API (through
+    :func:`readable`) and the admin's lists and pages (configs/admin), as :func:`can_read` is for one."""
+    queryset = Config.objects.all() if queryset is None else queryset
     if roles.is_admin(user):
         return queryset
     names = list(_role_names(user))
     return queryset.filter(
         Q(owner=user) | Q(read_roles__overlap=names) | Q(write_roles__overlap=names) if names else Q(owner=user)
     )
+
+
+def readable(user):
+    """The entries ``user`` may read (expired ones are gone)."""
+    return visible(user, live())
 
 
 def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
@@ -93,9 +103,10 @@ def listing(*, actor, prefix: str | None = None, labels: list[str] = ()):
         queryset = queryset.filter(name__startswith=prefix)
     for label in labels:
         key, sep, value = label.partition(":")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
-            raise ValidationError({"label": [f"“{label}” is not key:value (key: letters, digits, _ . -)."]})
-        queryset = queryset.filter(**{f"labels__{key}": value})
+        if not sep or not LABEL_KEY.fullmatch(key):
+            raise ValidationError({"label": [f"“{label}” is not key:value (key: {LABEL_KEY_RULE})."]})
+        # The key is a key, never a lookup: `a__range:x` matches the label "a__range" and nothing else.
+        queryset = queryset.filter(KeyTransformExact(KeyTransform(key, "labels"), value))
     metrics.config_read("list")
     return queryset.order_by("name")
 
@@ -140,12 +151,13 @@ def _writable(*, actor, name: str) -> Config:
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         raise ValidationError({"name": [f"Names are {NAME_RULE}."]})
     return name
 
 
 def check_size(data: Any) -> None:
+    check_storable(data, root="data")
     size = len(json.dumps(data, separators=(",", ":")).encode())
     if size > settings.CONFIG_MAX_BYTES:
         raise TooLarge(f"The data is {size} bytes; the limit is {settings.CONFIG_MAX_BYTES} bytes.")
@@ -156,18 +168,26 @@ def check_schema(schema: Any) -> None:
         return
     if not isinstance(schema, dict):
         raise ValidationError({"schema": ["Must be a JSON Schema object (or null)."]})
+    check_storable(schema, root="schema")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ValidationError({"schema": [f"Not a valid JSON Schema: {exc.message}"]}) from exc
+    problem = schemas.reference_problem(schema)
+    if problem:
+        raise ValidationError({"schema": [problem]})
 
 
 def validate(data: Any, schema: dict | None) -> None:
     if not schema:
         return
+    try:
+        found = sorted(schemas.validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    except (*schemas.UNRESOLVABLE, RecursionError) as exc:
+        # Only a schema saved before its references were checked (check_schema) gets here.
+        raise ValidationError({"schema": ["The entry's schema cannot be used: fix its $refs."]}) from exc
     errors = [
-        {"path": "/" + "/".join(str(part) for part in error.absolute_path), "message": error.message}
-        for error in sorted(SafeValidator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+        {"path": "/" + "/".join(str(part) for part in error.absolute_path), "message": error.message} for error in found
     ]
     if errors:
         raise SchemaViolation(errors)
@@ -182,6 +202,10 @@ def _check_roles(value: Any, field: str) -> list[str]:
 def _check_labels(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValidationError({"labels": ['Expected an object of string labels, e.g. {"env": "prod"}.']})
+    for key in value:
+        if not LABEL_KEY.fullmatch(key):
+            raise ValidationError({"labels": [f"The label key “{shown(key)}” is not {LABEL_KEY_RULE}."]})
+    check_storable(value, root="labels")
     return value
 
 

@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from cloudassist.schemas import SafeValidator
+from cloudassist import schemas
 
 MAX_RENDERED_CHARS = 1_000_000
 
@@ -104,6 +104,9 @@ def check_schema(schema: Any) -> None:
     except SchemaError as exc:
         path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
         raise ValidationError({"parameters_schema": [f"Not a valid JSON Schema at {path}: {exc.message}"]}) from exc
+    problem = schemas.reference_problem(schema)
+    if problem:
+        raise ValidationError({"parameters_schema": [problem]})
     if schema.get("type", "object") != "object":
         raise ValidationError({"parameters_schema": ['The schema must describe an object ("type": "object").']})
 
@@ -174,8 +177,15 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     for name, spec in properties.items():
         if name not in resolved and isinstance(spec, dict) and "default" in spec:
             resolved[name] = copy.deepcopy(spec["default"])
-    validator = SafeValidator(schema, format_checker=FormatChecker())
-    for error in sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path)):
+    try:
+        found = sorted(
+            schemas.validator(schema, format_checker=FormatChecker()).iter_errors(resolved),
+            key=lambda e: list(e.absolute_path),
+        )
+    except (*schemas.UNRESOLVABLE, RecursionError) as exc:
+        # Only a schema saved before its references were checked (check_schema) gets here.
+        raise ValidationError({"parameters_schema": ["The template's schema cannot be used: fix its $refs."]}) from exc
+    for error in found:
         if error.validator == "additionalProperties":
             continue  # reported above as unknown parameters
         errors.setdefault(_error_path(error), []).append(error.message)

@@ -41,7 +41,10 @@ class ObjectIdFormField(forms.CharField):
         try:
             return ObjectId(value)
         except (InvalidId, TypeError) as exc:
-            raise forms.ValidationError(f"“{value}” is not a valid id (24 hexadecimal characters).") from exc
+            # The value goes in as a parameter: django-filter %-formats the message with them.
+            raise forms.ValidationError(
+                "“%(value)s” is not a valid id (24 hexadecimal characters).", code="invalid", params={"value": value}
+            ) from exc
 
 
 class ObjectIdFilter(filters.Filter):

@@ -95,7 +95,9 @@ class RoleViewSet(viewsets.ModelViewSet):
     queryset = Group.objects.order_by("name")
 
     def perform_update(self, serializer):
-        serializer.instance = services.rename_role(group=serializer.instance, name=serializer.validated_data["name"])
+        # A PATCH may leave the name out (`{}`): nothing changes.
+        name = serializer.validated_data.get("name", serializer.instance.name)
+        serializer.instance = services.rename_role(group=serializer.instance, name=name)
 
     def perform_destroy(self, instance):
         services.delete_role(group=instance)

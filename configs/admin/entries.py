@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 
 from cloudassist import roles
+from configs import services
 from configs.admin.display import is_expired, pretty_json
 from configs.admin.filters import ExpiryFilter, HasSchemaFilter
 from configs.admin.forms import ConfigForm
@@ -71,7 +72,8 @@ class ConfigAdmin(ConfigWriteViews, admin.ModelAdmin):
         return ["name", "version", "owner", "expires_at", "created_at", "updated_at", "updated_by", *shown]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("owner", "updated_by")
+        # What the API hides from someone, the admin hides too (lists, pages, filters, actions).
+        return services.visible(request.user, super().get_queryset(request)).select_related("owner", "updated_by")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
+from cloudassist.content import problem
 from configs.models import Config
 
 MAX_TTL = 100 * 366 * 24 * 3600  # a century: larger ones overflow the expiry date
@@ -38,7 +39,16 @@ class PrettyJSONField(forms.JSONField):
 
     def to_python(self, value):
         value = super().to_python(value)
+        found = problem(value)
+        if found is not None:  # what MongoDB cannot store (a NUL, a lone surrogate, 2**63): cloudassist/content.py
+            path, reason = found
+            raise ValidationError(f"{path}: {reason}" if path else f"The value {reason}", code="invalid")
         return str(value) if isinstance(value, str) else value  # a plain str, not forms' JSONString
+
+    def bound_data(self, data, initial):
+        bound = super().bound_data(data, initial)
+        # Shown again as typed: a lone surrogate cannot be written into the page.
+        return InvalidJSONInput(data) if problem(bound) is not None and isinstance(data, str) else bound
 
 
 class ConfigForm(forms.ModelForm):

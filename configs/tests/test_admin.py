@@ -180,6 +180,26 @@ def test_add_reports_service_errors_on_the_form(admin_browser, entry, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "typed", "says"),
+    [
+        ("data", f'{{"n": [{2**63}]}}', "n.0: is an integer outside the 64-bit range"),
+        ("data", '{"a\\u0000": 1}', "the key contains a NUL"),
+        ("data", '"\\ud800"', "lone surrogate"),
+        ("labels", '{"env": "\\udfff"}', "env: contains a lone surrogate"),
+        ("labels", '{"$where": "x"}', "is not 1 to 128 letters"),
+        ("schema", '{"$ref": "http://127.0.0.1:9/x.json"}', "only references inside the schema"),
+    ],
+)
+def test_what_mongodb_cannot_store_is_a_form_error_not_a_500(admin_browser, field, typed, says):
+    base = {"name": "x", "data": "{}", "schema": "", "labels": "{}", "_save": "Save"}
+    response = admin_browser.post(ADD, {**base, field: typed})
+    assert response.status_code == 200
+    assert says in errors_of(response)
+    assert not Config.objects.filter(name="x").exists()
+
+
+@pytest.mark.django_db
 def test_change_page_shows_the_history_newest_first_escaped(admin_browser, admin_user, entry):
     services.replace(actor=admin_user, name=entry.name, data={"port": 1, "note": "<script>alert(1)</script>"})
     response = admin_browser.get(change_url(entry))
@@ -468,7 +488,8 @@ def test_bulk_delete_counts_only_the_entries_it_deleted(admin_browser, admin_use
 
 @pytest.mark.django_db
 def test_devops_view_entries_and_history_but_cannot_change(client, devops_user, admin_user, entry):
-    services.replace(actor=admin_user, name=entry.name, data={"port": 1})
+    # DevOps see the entries their role may read, as in the API (cloudassist/tests/test_access_matrix.py).
+    services.replace(actor=admin_user, name=entry.name, data={"port": 1}, read_roles=[roles.DEVOPS])
     ops = login(client, devops_user)
     assert ops.get(CONFIGS).status_code == 200
     view = ops.get(change_url(entry))

@@ -244,6 +244,24 @@ def test_prefix_and_label_filters(dev_client):
 
 
 @pytest.mark.django_db
+def test_a_label_filter_matches_a_key_exactly_never_a_lookup(dev_client):
+    labels = {"a__range": "x", "app.kubernetes.io/name": "web", "a": "x"}
+    assert dev_client.post(SEED, {"name": "odd", "data": 1, "labels": labels}, format="json").status_code == 201
+    assert dev_client.post(SEED, {"name": "plain", "data": 1, "labels": {"a": "y"}}, format="json").status_code == 201
+    names = lambda query: [row["name"] for row in dev_client.get(SEED, {"label": query}).json()["results"]]  # noqa: E731
+    assert names("a__range:x") == ["odd"]  # the label called "a__range", not a range lookup on "a"
+    assert names("a__in:x") == []
+    assert names("app.kubernetes.io/name:web") == ["odd"]  # a dotted key is one key, not a path
+    assert names("a:y") == ["plain"]
+    for bad in ("$where:1", ":x", "a b:c"):
+        refused = dev_client.get(SEED, {"label": bad})
+        assert (refused.status_code, "label" in refused.json()["fields"]) == (400, True), bad
+    for key in ("$set", "a b", "", "x" * 129):
+        refused = dev_client.post(SEED, {"name": "k", "data": 1, "labels": {key: "v"}}, format="json")
+        assert (refused.status_code, "labels" in refused.json()["fields"]) == (400, True), key
+
+
+@pytest.mark.django_db
 def test_session_data_is_gone_after_its_ttl(dev_client):
     assert (
         dev_client.post(SEED, {"name": "session:42", "data": {"cart": [1]}, "ttl": 60}, format="json").status_code
