@@ -277,6 +277,9 @@ if not SECRETS_KEYS:
 
     SECRETS_KEYS = [development_key(SECRET_KEY)]
 
+# Template renders (templates/sandbox.py): the wall-clock budget of one render, in seconds.
+TEMPLATE_RENDER_TIMEOUT_SECONDS = env.float("TEMPLATE_RENDER_TIMEOUT_SECONDS", default=1.0)
+
 # Provisioning jobs and sweeps (provisioning/provisioner.py).
 PROVISION_TIMEOUT_MINUTES = env.int("PROVISION_TIMEOUT_MINUTES", default=30)
 PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)

@@ -32,7 +32,20 @@ EDITOR = "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 
 
 class PrettyJSONField(forms.JSONField):
-    """A JSON field shown indented (the stored value is unchanged), so the schema's structure shows."""
+    """A JSON field shown indented (the stored value is unchanged), so the schema's structure shows;
+    JSON nested too deeply for Python's parser is a form error, not a RecursionError."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError("The JSON is nested too deeply.", code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)  # shown again as typed, beside its error
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):

@@ -7,24 +7,31 @@ Errors are Django ``ValidationError``s keyed by field path (``parameters.region`
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import Template, TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from cloudassist import schemas
+from templates import sandbox
 
-MAX_RENDERED_CHARS = 1_000_000
+MAX_RENDERED_CHARS = sandbox.MAX_RENDERED_CHARS
+#: How deep parameters, a parameters schema and the rendered YAML may nest.
+MAX_DEPTH = 64
+#: Nodes of the rendered YAML, aliases expanded (a "billion laughs" document is refused).
+MAX_YAML_NODES = 1_000_000
 
-_environment = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
+_environment = sandbox.BoundedEnvironment(
+    autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
 )
+_YAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -95,10 +102,29 @@ def form_fields(schema: dict) -> list[dict[str, Any]]:
     return fields
 
 
+def nesting_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON-like ``value`` nests lists and objects more than ``limit`` deep (counted
+    without recursion, so any depth can be asked about)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _refuse_nesting(field: str, value: Any) -> None:
+    if nesting_exceeds(value):
+        raise ValidationError({field: [f"Nested more than {MAX_DEPTH} levels deep."]})
+
+
 def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):
         raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
+    _refuse_nesting("parameters_schema", schema)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -117,6 +143,8 @@ def check_body(body: str, schema: dict) -> None:
         parsed = _environment.parse(body)
     except TemplateSyntaxError as exc:
         raise ValidationError({"body": [f"Template syntax error on line {exc.lineno}: {exc.message}"]}) from exc
+    except RecursionError as exc:
+        raise ValidationError({"body": ["The template nests its expressions or blocks too deeply."]}) from exc
     undeclared = sorted(meta.find_undeclared_variables(parsed) - set(_properties(schema)) - set(_environment.globals))
     if undeclared:
         raise ValidationError(
@@ -167,6 +195,8 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     """Apply top-level defaults, refuse unknown names, and validate against the schema."""
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["Must be a JSON object of parameter names to values."]})
+    _refuse_nesting("parameters", parameters)
+    _refuse_nesting("parameters_schema", schema)
     properties = _properties(schema)
     unknown = sorted(set(parameters) - set(properties))
     errors: dict[str, list[str]] = {
@@ -198,30 +228,90 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     return resolved
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(body: str) -> Template:
+    """Compiling is most of a small render's cost; a template's body changes rarely."""
+    return _environment.from_string(body)
+
+
+def render_timeout() -> float:
+    return float(getattr(settings, "TEMPLATE_RENDER_TIMEOUT_SECONDS", sandbox.DEFAULT_TIMEOUT_SECONDS))
+
+
 def _render_text(body: str, parameters: dict[str, Any]) -> str:
+    """Render in the bounded sandbox (templates/sandbox.py): every bound it hits, and every error
+    the template makes, is a ValidationError on ``body``."""
     try:
-        template = _environment.from_string(body)
-        chunks: list[str] = []
-        size = 0
-        for chunk in template.generate(**parameters):
-            size += len(chunk)
-            if size > MAX_RENDERED_CHARS:
-                raise ValidationError({"body": [f"The rendered document exceeds {MAX_RENDERED_CHARS} characters."]})
-            chunks.append(chunk)
+        with sandbox.budget(render_timeout()) as current:
+            template = _compiled(body)
+            chunks: list[str] = []
+            size = 0
+            for chunk in template.generate(**parameters):
+                size += len(chunk)
+                if size > MAX_RENDERED_CHARS:
+                    raise ValidationError({"body": [f"The rendered document exceeds {MAX_RENDERED_CHARS} characters."]})
+                current.tick()
+                chunks.append(chunk)
     except SecurityError as exc:
         raise ValidationError({"body": [f"Refused by the template sandbox: {exc}"]}) from exc
     except UndefinedError as exc:
         raise ValidationError({"body": [f"Undefined value in template: {exc.message}"]}) from exc
     except TemplateSyntaxError as exc:
         raise ValidationError({"body": [f"Template syntax error on line {exc.lineno}: {exc.message}"]}) from exc
-    except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+    except RecursionError as exc:
+        raise ValidationError(
+            {"body": ["The template nests too deeply to render (a macro that calls itself?)."]}
+        ) from exc
+    except MemoryError as exc:
+        raise ValidationError({"body": ["The template needs too much memory to render."]}) from exc
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         raise ValidationError({"body": [f"Template failed to render: {type(exc).__name__}: {exc}"]}) from exc
     return "".join(chunks)
 
 
+_OPENING = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _yaml_refused(message: str) -> ValidationError:
+    return ValidationError({"body": [f"The rendered YAML {message}."]})
+
+
+def _check_yaml_shape(document: str) -> None:
+    """Read the document's events (libyaml's parser: no recursion) and refuse it before anything
+    is built when it nests more than MAX_DEPTH deep, or holds more than MAX_YAML_NODES nodes once
+    its aliases are expanded (a "billion laughs" document: small, but huge as JSON)."""
+    sizes: dict[str, int] = {}  # anchor -> nodes under it
+    open_nodes: list[list] = [[None, 0]]  # [anchor, nodes so far] of the stream and each open collection
+    for event in yaml.parse(document, Loader=_YAMLLoader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            sizes.clear()
+        elif isinstance(event, _OPENING):
+            if len(open_nodes) > MAX_DEPTH:
+                raise _yaml_refused(f"nests more than {MAX_DEPTH} levels deep")
+            open_nodes.append([event.anchor, 1])
+        elif isinstance(event, _CLOSING):
+            _add_nodes(open_nodes, sizes, *open_nodes.pop())
+        elif isinstance(event, yaml.ScalarEvent):
+            _add_nodes(open_nodes, sizes, event.anchor, 1)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in sizes:
+                raise _yaml_refused(f"refers to an unknown or enclosing anchor '{event.anchor}'")
+            _add_nodes(open_nodes, sizes, None, sizes[event.anchor])
+
+
+def _add_nodes(open_nodes: list[list], sizes: dict[str, int], anchor: str | None, nodes: int) -> None:
+    if anchor is not None:
+        sizes[anchor] = nodes
+    open_nodes[-1][1] += nodes
+    if open_nodes[-1][1] > MAX_YAML_NODES:
+        raise _yaml_refused(f"has more than {MAX_YAML_NODES:,} nodes (aliases expanded)")
+
+
 def parse_yaml(document: str) -> list[dict[str, Any]]:
     try:
-        documents = [doc for doc in yaml.safe_load_all(document) if doc is not None]
+        _check_yaml_shape(document)
+        documents = [doc for doc in yaml.load_all(document, Loader=_YAMLLoader) if doc is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -14,6 +14,7 @@ from provisioning import services
 from provisioning.models import Event
 from provisioning.tests.conftest import namespace_request_body as _request_body
 from quotas.models import Quota
+from templates import services as template_services
 
 
 @pytest.mark.django_db
@@ -82,3 +83,22 @@ def test_a_developer_asking_for_someone_elses_bills_gets_a_403(dev_client, devop
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
     assert devops_client.get("/api/v1/bills/", {"user": "dev2"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/estimates/", "/api/v1/provision-requests/"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in range(20000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}name: {{ namespace }}",
+        "name: {{ namespace }}\ncpu: {{ 7 ** 3000000 }}",
+        "{% macro f(n) %}{{ f(n ~ 1) }}{% endmacro %}name: {{ f(namespace) }}",
+    ],
+)
+def test_estimates_and_submissions_of_a_template_past_the_sandbox_bounds_are_400s(dev_client, templates, path, body):
+    """Issue 17: the render every estimate and submission makes is bounded like the dry run."""
+    template_services.update_template(template=templates["dev-namespace"], body=body)
+    response = dev_client.post(path, _request_body(), format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert "Refused by the template sandbox" in response.json()["fields"]["body"][0]
+    assert not Event.objects.exists()

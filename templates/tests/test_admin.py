@@ -170,3 +170,28 @@ def test_versions_are_kept_diffed_and_rolled_back_through_the_service(admin_brow
     stale = admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"})
     assert stale.status_code == 302
     assert Template.objects.get(pk="dev-namespace").version == 3  # a stale page does not roll back again
+
+
+def _deep_schema(depth: int) -> str:
+    schema = '{"type": "object"}'
+    for _ in range(depth):
+        schema = '{"type": "object", "properties": {"a": ' + schema + "}}"
+    return schema
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("parameters_schema", "[" * 10_000 + "]" * 10_000, "nested too deeply"),
+        ("parameters_schema", _deep_schema(200), "Nested more than"),
+        ("parameters_schema", _deep_schema(5_000), "nested too deeply"),
+        ("body", "instance: {{ " + "(" * 10_000 + "size" + ")" * 10_000 + " }}", "too deeply"),
+    ],
+)
+def test_definitions_nested_too_deeply_are_form_errors(admin_browser, field, value, says):
+    response = admin_browser.post("/admin/templates/template/add/", _form(**{field: value}))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert says in " ".join(errors[field]), errors
+    assert not Template.objects.filter(pk="admin-made").exists()

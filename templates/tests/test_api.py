@@ -199,3 +199,47 @@ def test_policy_fields_are_read_and_written_with_validation(admin_client_api, se
     )
     assert changed.status_code == 200, changed.content
     assert (changed.json()["max_total_lifetime_hours"], changed.json()["required_approvals"]) == (336, 2)
+
+
+def _nested(depth: int) -> list:
+    outer = level = []
+    for _ in range(depth - 1):
+        level.append([])
+        level = level[0]
+    return outer
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "parameters", "field", "says"),
+    [
+        ("bucket: {{ 7 ** 3000000 }}", {}, "body", "bits"),
+        ("bucket: {{ 'x' * 10 ** 9 }}", {}, "body", "larger than"),
+        ("{% for i in range(20000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}bucket: x", {}, "body", "loops"),
+        ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}bucket: {{ f(1) }}", {}, "body", "nest"),
+        ("bucket: " + "[" * 10_000 + "]" * 10_000, {}, "body", "nests more than"),
+        ("bucket: {{ region }}", {"region": _nested(200)}, "parameters", "Nested more than"),
+    ],
+)
+def test_renders_past_the_sandbox_bounds_are_400s_naming_the_problem(
+    admin_client_api, dev_client, body, parameters, field, says
+):
+    schema = {"type": "object", "properties": {"region": {}}}
+    created = admin_client_api.post(
+        "/api/v1/templates/", {**NEW_TEMPLATE, "body": body, "parameters_schema": schema}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    response = dev_client.post("/api/v1/templates/small-bucket/render/", {"parameters": parameters}, format="json")
+    assert response.status_code == 400, response.content[:500]
+    error = response.json()
+    assert says in " ".join(error.get("fields", {}).get(field, [])), error
+
+
+@pytest.mark.django_db
+def test_a_schema_nested_too_deeply_is_a_400(admin_client_api):
+    schema = {"type": "object"}
+    for _ in range(400):
+        schema = {"type": "object", "properties": {"region": schema}}
+    response = admin_client_api.post("/api/v1/templates/", {**NEW_TEMPLATE, "parameters_schema": schema}, format="json")
+    assert response.status_code == 400
+    assert "Nested more than" in response.json()["fields"]["parameters_schema"][0]
