@@ -16,6 +16,7 @@ preload. ``SimpleWorker`` is the same without the fork (one process: tests, debu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import json
 import os
@@ -50,7 +51,34 @@ def preload() -> None:
     reverse("health")  # builds the URL resolver once (notifications link to the API: ~50 ms per horse otherwise)
 
 
+_forking_scheduler = False  # True while the worker forks rq's scheduler process
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the process that forked it dies (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _after_fork_in_child() -> None:
+    if _forking_scheduler:
+        # rq's scheduler process (``--with-scheduler``) would outlive a killed worker, keeping its locks
+        # (and, before the at-fork hook of cloudassist.metrics, the metrics port); on SIGTERM it stops.
+        _die_with_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class MetricsMixin:
+    def _start_scheduler(self, *args, **kwargs):
+        global _forking_scheduler  # noqa: PLW0603 -- read by the at-fork hook in the child
+        _forking_scheduler = True
+        try:
+            return super()._start_scheduler(*args, **kwargs)
+        finally:
+            _forking_scheduler = False
+
     def work(self, *args, **kwargs):
         preload()
         metrics.start_worker_server()
