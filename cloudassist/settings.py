@@ -288,7 +288,14 @@ FAILED_PURGE_DELAY_MINUTES = env.int("FAILED_PURGE_DELAY_MINUTES", default=60)
 MIN_USEFUL_LIFETIME_MINUTES = env.int("MIN_USEFUL_LIFETIME_MINUTES", default=60)
 # The Retry-After of a 503 while MongoDB is unreachable (cloudassist/outages.py).
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
-SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# Crash recovery (provisioning/provisioner.py ``reconcile``): the worker renews a running job's heartbeat
+# every RQ_JOB_MONITORING_SECONDS; a job whose heartbeat is older than STALE_JOB_SECONDS lost its worker.
+# A request whose job is gone (Redis down or emptied, a worker killed) is enqueued again by the sweep
+# once it has waited REQUEUE_AFTER_SECONDS.
+RQ_JOB_MONITORING_SECONDS = env.int("RQ_JOB_MONITORING_SECONDS", default=10)
+STALE_JOB_SECONDS = env.int("STALE_JOB_SECONDS", default=30)
+REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=20)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
 
 # Notifications (notifications/services.py): first retry delay of a failed delivery (doubling,
