@@ -12,6 +12,7 @@ import html
 import logging
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
@@ -52,5 +53,16 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     def process_exception(self, request, exception):
         if not is_unavailable(exception):
             return None
+        forget_database_state(request)  # first: even the log line asks for the user (cloudassist/logs.py)
         logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, exception)
         return unavailable_response(request)
+
+
+def forget_database_state(request) -> None:
+    """What the middlewares still read on the way out must not go back to the database: a session
+    that could not be loaded would be loaded again (and saved) by SessionMiddleware, the user again
+    by anything that asks. Each attempt would wait for MongoDB's timeout, and then answer a 500."""
+    session = getattr(request, "session", None)
+    if session is not None and not hasattr(session, "_session_cache"):
+        session._session_cache = {}  # as loaded, empty, unmodified: nothing to save
+    request.user = AnonymousUser()

@@ -132,7 +132,6 @@ TRANSLATIONS = (
 
 def _translated(exc: Exception) -> Exception:
     if is_unavailable(exc):  # MongoDB unreachable (ServerSelectionTimeoutError, however wrapped)
-        logger.warning("MongoDB unreachable: %s", exc)
         return app_errors.Unavailable()
     for kind, translate in TRANSLATIONS:
         if isinstance(exc, kind):
@@ -142,6 +141,11 @@ def _translated(exc: Exception) -> Exception:
 
 def exception_handler(exc, context):
     """DRF exception handler producing the one error shape; never lets a 500 leak a trace."""
+    if is_unavailable(exc):
+        request = context.get("request")
+        if request is not None:  # before anything logs: the log filter asks for the session's user
+            outages.forget_database_state(getattr(request, "_request", request))
+        logger.warning("MongoDB unreachable: %s", exc)
     exc = _translated(exc)
 
     if isinstance(exc, app_errors.ApplicationError):
