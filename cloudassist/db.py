@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django_mongodb_backend import transaction
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,19 @@ def is_transient(exc: BaseException) -> bool:
         if has_label and any(has_label(label) for label in TRANSIENT_LABELS):
             return True
         seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what caused it) says MongoDB cannot be reached: no server selected
+    within MONGODB_TIMEOUT_MS, a connection refused, reset or timed out (pymongo's
+    ``ConnectionFailure`` family: ``ServerSelectionTimeoutError``, ``AutoReconnect``,
+    ``NetworkTimeout``), however the backend wrapped it (``django.db.DatabaseError``)."""
+    seen, depth = exc, 0
+    while seen is not None and depth < 20:
+        if isinstance(seen, ConnectionFailure):
+            return True
+        seen, depth = seen.__cause__ or seen.__context__, depth + 1
     return False
 
 
@@ -67,7 +80,8 @@ def run_atomic(unit: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS, attempts
                 return unit()
         except Exception as exc:
             _discard_session(using)
-            if not is_transient(exc) or attempt == attempts:
+            # An unreachable server is not a write conflict: retrying would only multiply the wait.
+            if not is_transient(exc) or is_unavailable(exc) or attempt == attempts:
                 raise
             logger.debug("transient transaction conflict, retrying (attempt %s): %s", attempt, exc)
             time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 -- jitter, not crypto

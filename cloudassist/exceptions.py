@@ -74,3 +74,10 @@ class SchemaViolation(ApplicationError):
     """The data does not match its JSON Schema (422, listing every failing path)."""
 
     default_code = "schema_violation"
+
+
+class Unavailable(ApplicationError):
+    """A server this depends on (MongoDB) cannot be reached now (503, with ``Retry-After``)."""
+
+    default_message = "The service is temporarily unavailable: its database cannot be reached. Try again shortly."
+    default_code = "unavailable"

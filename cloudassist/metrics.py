@@ -253,8 +253,18 @@ def start_worker_server(port: int | None = None, addr: str | None = None):
 
     server, _thread = start_http_server(port, addr=addr, registry=exposition_registry(scrape_time=False))
     _Process.worker_server = server
+    # Forked children (work horses, rq's scheduler process) must not keep the listening socket: one
+    # that outlives a killed worker would hold the port, and the restarted worker could not bind it.
+    os.register_at_fork(after_in_child=_close_inherited_server)
     logger.info("worker metrics on http://%s:%s/metrics", addr, server.server_port)
     return server
+
+
+def _close_inherited_server() -> None:
+    """In a forked child: close the worker's listening socket (the thread serving it was not forked)."""
+    server, _Process.worker_server = _Process.worker_server, None
+    if server is not None:
+        server.socket.close()
 
 
 def stop_worker_server() -> None:

@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cloudassist.outages.DatabaseUnavailableMiddleware",  # MongoDB unreachable: 503, not 500
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
 ]
 
@@ -112,8 +113,9 @@ DATABASES = {
         "HOST": MONGODB_URI,
         "NAME": MONGODB_NAME,
         "OPTIONS": {
-            "serverSelectionTimeoutMS": env.int("MONGODB_TIMEOUT_MS", default=5000),
-            "connectTimeoutMS": env.int("MONGODB_TIMEOUT_MS", default=5000),
+            # An unreachable MongoDB answers 503 (cloudassist/outages.py) after about this long.
+            "serverSelectionTimeoutMS": env.int("MONGODB_TIMEOUT_MS", default=2000),
+            "connectTimeoutMS": env.int("MONGODB_TIMEOUT_MS", default=2000),
         },
     },
 }
@@ -288,7 +290,16 @@ PURGE_RETRY_MINUTES = env.int("PURGE_RETRY_MINUTES", default=10)
 FAILED_PURGE_DELAY_MINUTES = env.int("FAILED_PURGE_DELAY_MINUTES", default=60)
 # Approval refuses a request with less than this left before it expires (provisioning/policies.py).
 MIN_USEFUL_LIFETIME_MINUTES = env.int("MIN_USEFUL_LIFETIME_MINUTES", default=60)
-SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+# The Retry-After of a 503 while MongoDB is unreachable (cloudassist/outages.py).
+RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# Crash recovery (provisioning/provisioner.py ``reconcile``): the worker renews a running job's heartbeat
+# every RQ_JOB_MONITORING_SECONDS; a job whose heartbeat is older than STALE_JOB_SECONDS lost its worker.
+# A request whose job is gone (Redis down or emptied, a worker killed) is enqueued again by the sweep
+# once it has waited REQUEUE_AFTER_SECONDS.
+RQ_JOB_MONITORING_SECONDS = env.int("RQ_JOB_MONITORING_SECONDS", default=10)
+STALE_JOB_SECONDS = env.int("STALE_JOB_SECONDS", default=30)
+REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=20)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]
 
 # Notifications (notifications/services.py): first retry delay of a failed delivery (doubling,

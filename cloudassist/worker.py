@@ -16,6 +16,7 @@ preload. ``SimpleWorker`` is the same without the fork (one process: tests, debu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import json
 import os
@@ -24,6 +25,7 @@ import signal
 import time
 
 import rq
+from django.conf import settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
@@ -50,8 +52,37 @@ def preload() -> None:
     reverse("health")  # builds the URL resolver once (notifications link to the API: ~50 ms per horse otherwise)
 
 
+_in_worker = False  # True once this process runs Worker.work(): its forks die with it
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the process that forked it dies (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _after_fork_in_child() -> None:
+    """Every process a worker forks (work horses, the spare, rq's scheduler process) ends with the
+    worker: left alone they outlive a killed worker (rq puts horses in their own process group),
+    a horse carrying on with a job nobody watches any more while the sweep runs it again
+    (provisioning/provisioner.py ``reconcile``), the scheduler keeping its locks."""
+    if _in_worker:
+        _die_with_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class MetricsMixin:
+    def __init__(self, *args, **kwargs):
+        # How often the worker checks on its horse and renews the job's heartbeat (rq: 30 s): a job
+        # whose heartbeat is older than STALE_JOB_SECONDS lost its worker, and the sweep resumes it.
+        kwargs.setdefault("job_monitoring_interval", settings.RQ_JOB_MONITORING_SECONDS)
+        super().__init__(*args, **kwargs)
+
     def work(self, *args, **kwargs):
+        global _in_worker  # noqa: PLW0603 -- read by the at-fork hook in the children
+        _in_worker = not isinstance(self, rq.SimpleWorker)  # SimpleWorker runs jobs in its own process
         preload()
         metrics.start_worker_server()
         return super().work(*args, **kwargs)

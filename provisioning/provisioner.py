@@ -252,19 +252,52 @@ def _count(request: ProvisionRequest, action: str) -> int:
     return Event.objects.filter(provision_request=request, action=action).count()
 
 
+# The statuses whose job must exist while the request is in them: (job, rq queue).
+JOB_OF_STATUS = {
+    RequestStatus.REQUESTED: ("analyse", services.DEFAULT_QUEUE),
+    RequestStatus.APPROVED: ("provision", services.PROVISIONING_QUEUE),
+    RequestStatus.INITIATED: ("provision", services.PROVISIONING_QUEUE),
+    RequestStatus.PURGE_INITIATED: ("purge", services.PROVISIONING_QUEUE),
+}
+
+
+def _analysed(request: ProvisionRequest) -> bool:
+    return any(remark.get("code") == "manual_review" for remark in request.analysis_remarks or [])
+
+
+def requeue_lost(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue again the job of every request that waits for one that rq lost: Redis was down when
+    it was submitted, approved or started (the job was never enqueued), Redis lost its data, or the
+    worker running it was killed (its heartbeat stopped: ``services.job_abandoned``). Only requests
+    untouched for REQUEUE_AFTER_SECONDS, so that a job enqueued just now is not raced. Safe to repeat:
+    job ids are deterministic and every job re-reads its request (a provider carries on from where it is)."""
+    now = now or timezone.now()
+    quiet = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+    counts = {"requeued": 0, "resumed_abandoned": 0}
+    waiting = ProvisionRequest.objects.filter(status__in=list(JOB_OF_STATUS), updated_at__lte=quiet).order_by(
+        "updated_at"
+    )
+    for request in waiting.order_by("updated_at").only("pk", "status", "analysis_remarks")[:SWEEP_BATCH]:
+        if request.status == RequestStatus.REQUESTED and _analysed(request):
+            continue  # analysed, waiting for a reviewer: no job to wait for
+        job, queue = JOB_OF_STATUS[request.status]
+        if not services.job_abandoned(job, request.pk, queue=queue):
+            continue  # waiting, running, retried later; or finished/failed (the stuck rules below); or Redis down
+        services.enqueue(job, request.pk, queue=queue, abandoned=True)
+        working = request.status in (RequestStatus.INITIATED, RequestStatus.PURGE_INITIATED)
+        counts["resumed_abandoned" if working else "requeued"] += 1
+        logger.warning("%s(%s): its job was lost (%s); enqueued again", job, request.pk, request.status)
+    return counts
+
+
 def reconcile(*, now: datetime | None = None) -> dict[str, int]:
     """Nothing is left half-way: re-enqueue what an outage lost, resume or fail what is stuck,
     and retry failed purges with backoff."""
     now = now or timezone.now()
     timeout = timedelta(minutes=settings.PROVISION_TIMEOUT_MINUTES)
-    counts = {"resumed": 0, "failed": 0, "requeued": 0, "purge_retried": 0, "failed_purged": 0}
+    counts = {"resumed": 0, "failed": 0, "purge_retried": 0, "failed_purged": 0}
 
-    # Approved, but the provisioning job was lost (Redis down at approval time).
-    for request in ProvisionRequest.objects.filter(
-        status=RequestStatus.APPROVED, updated_at__lte=now - timeout / 6
-    ).only("pk")[:SWEEP_BATCH]:
-        services.enqueue("provision", request.pk)
-        counts["requeued"] += 1
+    counts.update(requeue_lost(now=now))
 
     # Failed provisioning not retried within FAILED_PURGE_DELAY_MINUTES: purge what it left.
     delay = timedelta(minutes=settings.FAILED_PURGE_DELAY_MINUTES)

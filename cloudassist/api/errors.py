@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -22,6 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from cloudassist import exceptions as app_errors
+from cloudassist import outages
+from cloudassist.db import is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ STATUS_OF = {
     app_errors.PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     app_errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     app_errors.SchemaViolation: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    app_errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 
@@ -127,6 +131,8 @@ TRANSLATIONS = (
 
 
 def _translated(exc: Exception) -> Exception:
+    if is_unavailable(exc):  # MongoDB unreachable (ServerSelectionTimeoutError, however wrapped)
+        return app_errors.Unavailable()
     for kind, translate in TRANSLATIONS:
         if isinstance(exc, kind):
             return translate(exc)
@@ -135,12 +141,19 @@ def _translated(exc: Exception) -> Exception:
 
 def exception_handler(exc, context):
     """DRF exception handler producing the one error shape; never lets a 500 leak a trace."""
+    if is_unavailable(exc):
+        request = context.get("request")
+        if request is not None:  # before anything logs: the log filter asks for the session's user
+            outages.forget_database_state(getattr(request, "_request", request))
+        logger.warning("MongoDB unreachable: %s", exc)
     exc = _translated(exc)
 
     if isinstance(exc, app_errors.ApplicationError):
         code = status_of(exc)
         set_rollback()
-        return Response({**error_body(exc.message, code=exc.code, status_code=code), **exc.extra}, status=code)
+        headers = outages.retry_after() if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
+        body = {**error_body(exc.message, code=exc.code, status_code=code), **exc.extra}
+        return Response(body, status=code, headers=headers)
 
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
@@ -183,6 +196,9 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Django calls this inside its ``except`` block: the error being handled says whether it was an outage.
+    if is_unavailable(sys.exc_info()[1]):
+        return outages.unavailable_response(request)
     if _wants_html(request):
         return defaults.server_error(request)
     return JsonResponse(error_body("Internal server error", code="server_error", status_code=500), status=500)

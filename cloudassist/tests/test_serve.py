@@ -206,3 +206,58 @@ def test_serve_refuses_a_busy_web_port(serve_env):
             blocker.terminate()
     assert result.returncode != 0
     assert f"port {serve_env['PORT']} is already in use" in result.stderr
+
+
+def _child(proc, word: str, timeout: float = 60) -> psutil.Process:
+    """serve's running child whose command line has ``word`` (waits for it, e.g. while it restarts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(proc.pid).children():
+            try:
+                if word in child.cmdline() and _running(child):
+                    return child
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+        time.sleep(0.2)
+    pytest.fail(f"no running {word} child")
+
+
+def _replaced(proc, word: str, old_pid: int, timeout: float = 60) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        child = _child(proc, word, timeout=timeout)
+        if child.pid != old_pid:
+            return child
+        time.sleep(0.2)
+    pytest.fail(f"the killed {word} child was not started again")
+
+
+def test_serve_starts_a_killed_worker_and_scheduler_again_and_the_web_server_keeps_answering(serve_env):
+    base = f"http://127.0.0.1:{serve_env['PORT']}"
+    proc = _start(serve_env)
+    try:
+        _wait_until_ready(proc, base)
+        for word in ("provisioning", "rqcron", "provisioning"):  # the worker twice: the backoff grows
+            child = _child(proc, word)
+            child.send_signal(signal.SIGKILL)
+            assert _call(f"{base}/health") == (200, {"status": "ok"})  # the web server did not go down with it
+            new = _replaced(proc, word, child.pid)
+            assert word in new.cmdline()
+        assert _call(f"{base}/health") == (200, {"status": "ok"})
+        connection = redis.Redis.from_url(f"redis://127.0.0.1:{serve_env['EMBEDDED_REDIS_PORT']}/0")
+        # The new worker works (a job enqueued now finishes) and serves its metrics on the same port.
+        job = Queue("default", connection=connection).enqueue("configs.jobs.purge_expired")
+        deadline = time.monotonic() + 60
+        while job.get_status() != "finished" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert job.get_status() == "finished"
+        while not embedded.port_is_open(int(serve_env["WORKER_METRICS_PORT"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _finished_jobs(f"http://127.0.0.1:{serve_env['WORKER_METRICS_PORT']}/metrics") >= 1
+    finally:
+        tree, output = _stop(proc)  # Ctrl-C still stops everything, the restarted children included
+    assert [name for name, child in tree if _running(child)] == []
+    assert "worker (provisioning default) exited with code -9; starting it again in 1 s" in output
+    assert "worker (provisioning default) exited with code -9; starting it again in 2 s" in output
+    assert "scheduler (rqcron) exited with code -9; starting it again in 1 s" in output
+    assert "worker (provisioning default) started again (pid " in output

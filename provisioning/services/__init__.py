@@ -27,7 +27,7 @@ from provisioning.services.lifecycle import (
     start_purge,
     time_out,
 )
-from provisioning.services.queueing import DEFAULT_QUEUE, PROVISIONING_QUEUE, enqueue
+from provisioning.services.queueing import DEFAULT_QUEUE, PROVISIONING_QUEUE, enqueue, job_abandoned
 from provisioning.services.review import (
     approve_extension,
     approve_request,
@@ -61,6 +61,7 @@ __all__ = [
     "expire",
     "extend_expired",
     "extension_available",
+    "job_abandoned",
     "lifetime_hours",
     "mark_cleaned_up",
     "mark_deployed",

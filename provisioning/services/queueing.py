@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import django_rq
 from django.conf import settings
+from django.utils import timezone
 from rq import Retry
 
 from cloudassist import logs
@@ -25,18 +26,46 @@ WAITING_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 JOBS_MODULE = "provisioning.jobs"
 
 
-def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> None:
+def _job_id(job_name: str, request_id) -> str:
+    return f"{job_name}-{request_id}"
+
+
+def job_abandoned(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> bool | None:
+    """Whether the request's job is lost: gone from rq (Redis was down or emptied), or started by a
+    worker that no longer renews its heartbeat (killed; its horse died with it, cloudassist/worker.py).
+    A job that is waiting, running or that rq retries later is not; one that finished or failed is
+    left to the stuck-request rules. None when Redis cannot be asked."""
+    try:
+        job = django_rq.get_queue(queue).fetch_job(_job_id(job_name, request_id))
+        if job is None:
+            return True
+        state = job.get_status(refresh=False)
+        if state != "started":
+            return False
+        heartbeat = job.last_heartbeat or job.started_at
+        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
+        if heartbeat is not None and timezone.is_naive(heartbeat):
+            heartbeat = timezone.make_aware(heartbeat, timezone.utc)
+        return heartbeat is not None and heartbeat < stale
+    except Exception:
+        logger.warning("Cannot look up job %s(%s)", job_name, request_id, exc_info=True)
+        return None
+
+
+def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE, abandoned: bool = False) -> None:
     """Enqueue ``provisioning.jobs.<job_name>(request_id)`` with retries and backoff.
 
     The job id is deterministic, so enqueueing twice does not run it twice in parallel. When
     Redis is down the row keeps its status and the sweep enqueues the job again later.
+    ``abandoned``: the job rq still calls started lost its worker (``job_abandoned``): run it again.
     """
     intervals = list(settings.JOB_RETRY_INTERVALS)
-    job_id = f"{job_name}-{request_id}"
+    job_id = _job_id(job_name, request_id)
     try:
         rq_queue = django_rq.get_queue(queue)
         pending = rq_queue.fetch_job(job_id)
-        if pending is not None and pending.get_status(refresh=False) in WAITING_JOB_STATES:
+        waiting = WAITING_JOB_STATES if not abandoned else tuple(s for s in WAITING_JOB_STATES if s != "started")
+        if pending is not None and pending.get_status(refresh=False) in waiting:
             return  # already waiting or running: the sweep's re-enqueue must not queue it twice
         rq_queue.enqueue(
             f"{JOBS_MODULE}.{job_name}",

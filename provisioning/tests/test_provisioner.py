@@ -7,8 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
+from rq.utils import now as rq_now
 
 from cloudassist import crypto
 from provisioning import jobs, provisioner, services
@@ -181,8 +183,43 @@ def test_approved_requests_whose_job_was_lost_are_requeued(approved, provisionin
     request = approved()
     assert provisioner.reconcile(now=timezone.now())["requeued"] == 0
     assert provisioner.reconcile(now=timezone.now() + timedelta(minutes=6))["requeued"] == 1
-    assert provisioner.reconcile(now=timezone.now() + timedelta(minutes=7))["requeued"] == 1
+    assert provisioner.reconcile(now=timezone.now() + timedelta(minutes=7))["requeued"] == 0  # its job waits now
     assert [job.id for job in provisioning_queue.jobs] == [f"provision-{request.pk}"]  # queued once, not twice
+
+
+@pytest.mark.django_db
+def test_a_request_whose_analysis_job_was_lost_is_analysed(make_request, default_queue):
+    request = make_request()
+    assert [job.id for job in default_queue.jobs] == [f"analyse-{request.pk}"]
+    later = timezone.now() + timedelta(seconds=settings.REQUEUE_AFTER_SECONDS + 1)
+    assert provisioner.requeue_lost(now=later)["requeued"] == 0  # its job waits
+    default_queue.empty()  # Redis was down at submission, or lost its data
+    assert provisioner.requeue_lost(now=timezone.now())["requeued"] == 0  # not before REQUEUE_AFTER_SECONDS
+    assert provisioner.requeue_lost(now=later)["requeued"] == 1
+    assert [job.id for job in default_queue.jobs] == [f"analyse-{request.pk}"]
+    assert jobs.analyse(str(request.pk)) == "needs review"
+    default_queue.empty()
+    assert provisioner.requeue_lost(now=later)["requeued"] == 0  # analysed: it waits for a reviewer, not a job
+
+
+@pytest.mark.django_db
+def test_provisioning_whose_worker_died_is_resumed_once_its_heartbeat_is_stale(approved, provisioning_queue):
+    request = approved()
+    services.start_provisioning(request=request)
+    later = timezone.now() + timedelta(seconds=settings.REQUEUE_AFTER_SECONDS + 1)
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 1  # no job at all: enqueued again
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 0  # now it waits
+    # A worker took it (rq's own bookkeeping, as Worker.prepare_job_execution does), then died.
+    job = provisioning_queue.fetch_job(f"provision-{request.pk}")
+    provisioning_queue.remove(job)
+    job.set_status("started")
+    job.heartbeat(rq_now(), 60)
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 0  # its heartbeat is fresh: it runs
+    job.heartbeat(rq_now() - timedelta(seconds=settings.STALE_JOB_SECONDS + 1), 60)
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 1
+    assert [job.id for job in provisioning_queue.jobs] == [f"provision-{request.pk}"]
+    assert jobs.provision(str(request.pk)) == "deployed"
+    assert provisioner.requeue_lost(now=later + timedelta(minutes=1))["resumed_abandoned"] == 0  # DEPLOYED
 
 
 @pytest.mark.django_db

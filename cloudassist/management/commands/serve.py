@@ -7,8 +7,10 @@ one, ``python -m cloudassist.serving``: gunicorn with gevent workers) and one rq
 scheduler, and a second worker for the notification deliveries (so that provisioning never waits behind
 email). The workers serve their own metrics on 127.0.0.1:9200 and :9201 (WORKER_METRICS_PORT and the
 next port; 0 turns them off), each adding up its forked jobs' values
-through a metrics directory under ./var/ that is emptied at each start. Ctrl-C (or SIGTERM) stops
-everything it started, children first.
+through a metrics directory under ./var/ that is emptied at each start. A worker or the scheduler
+that dies is started again, after a backoff (1 s, doubling up to 30 s; back to 1 s once it has run
+for a minute), with a line saying so; if the web server dies, everything stops. Ctrl-C (or SIGTERM)
+stops everything it started, children first.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management import call_command
@@ -32,6 +36,34 @@ WORKERS = (
     ("worker", ("provisioning", "default")),
     ("notifier", ("notifications",)),
 )
+
+
+RESTART_BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)  # after each crash in a row; the last one repeats
+STABLE_SECONDS = 60  # a child that ran this long starts again with the shortest backoff
+
+
+@dataclass
+class Child:
+    """A process `serve` runs and watches: the web server (``restart=False``: its death stops
+    everything), the workers and the scheduler (started again when they die)."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    restart: bool = True
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    crashes: int = 0  # in a row
+    started_at: float = 0.0
+    restart_at: float | None = None
+
+    def start(self) -> Child:
+        self.proc = embedded.spawn(self.args, env=self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        return self
+
+    def backoff(self) -> float:
+        return RESTART_BACKOFF_SECONDS[min(self.crashes, len(RESTART_BACKOFF_SECONDS) - 1)]
 
 
 def _serve_site_url(host: str, port: int) -> None:
@@ -78,7 +110,7 @@ class Command(BaseCommand):
             child_env = {**os.environ, **env, "SITE_URL": settings.SITE_URL}
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             web, web_env = self._web_server(host, port)
-            children.append(embedded.spawn(web, env={**child_env, **web_env}))
+            children.append(Child("web server", web, {**child_env, **web_env}, restart=False).start())
             worker_metrics = ""
             if not no_worker:
                 # Two workers, so that provisioning never waits behind email: one for provisioning (first)
@@ -87,15 +119,14 @@ class Command(BaseCommand):
                 for name, queues in WORKERS:
                     worker = [*manage, "rqworker", *queues, "--with-scheduler"]
                     worker_env, metrics_url = self._worker_metrics(host, child_env, name)
-                    children.append(embedded.spawn(worker, env=worker_env))
+                    children.append(Child(f"{name} ({' '.join(queues)})", worker, worker_env).start())
                     worker_metrics += f"   {name} {metrics_url}"
                 # rq's cron scheduler: the provisioning and notification sweeps (cloudassist/cron.py).
-                children.append(embedded.spawn([*manage, "rqcron", "cloudassist.cron"], env=child_env))
+                children.append(Child("scheduler (rqcron)", [*manage, "rqcron", "cloudassist.cron"], child_env).start())
             self._banner(host, port, env, worker_metrics=worker_metrics)
             while True:
-                for proc in children:
-                    if proc.poll() is not None:
-                        raise CommandError(f"'{' '.join(proc.args[2:3])}' exited with code {proc.returncode}")
+                for child in children:
+                    self._watch(child)
                 time.sleep(0.5)
         except embedded.EmbeddedServerError as exc:
             raise CommandError(str(exc)) from exc
@@ -103,12 +134,34 @@ class Command(BaseCommand):
             self.stdout.write("\nstopping CloudAssist ...")
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-            for proc in reversed(children):
-                embedded.terminate(proc)
+            for child in reversed(children):
+                if child.proc is not None:
+                    embedded.terminate(child.proc)
             services.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         self.stdout.write(f"stopped; data kept under {settings.VAR_DIR}")
+
+    def _watch(self, child: Child) -> None:
+        """Start again a child whose backoff is over; notice one that died (the web server's death
+        stops everything; any other child is started again after its backoff)."""
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.start()
+                self.stdout.write(f"{child.name} started again (pid {child.proc.pid})")
+            return
+        code = child.proc.poll()
+        if code is None:
+            if child.crashes and now - child.started_at >= STABLE_SECONDS:
+                child.crashes = 0
+            return
+        if not child.restart:
+            raise CommandError(f"the {child.name} exited with code {code}")
+        delay = child.backoff()
+        child.crashes += 1
+        child.restart_at = now + delay
+        self.stderr.write(f"{child.name} exited with code {code}; starting it again in {delay} s")
 
     @staticmethod
     def _web_server(host: str, port: int) -> tuple[list[str], dict[str, str]]:
