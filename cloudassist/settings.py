@@ -49,7 +49,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_mongodb_backend",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -178,6 +177,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="30/minute")},
 }
+# API tokens (cloudassist/models.py): stored as SHA-256 digests, valid this long after they are
+# issued (an expired one is a 401 saying so), then deleted by MongoDB a week later (a TTL index).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=720)
+# A token's last_used_at is written at most this often (not a write per request).
+API_TOKEN_LAST_USED_EVERY_SECONDS = 60
 API_MAX_PAGE_SIZE = 200
 
 SPECTACULAR_SETTINGS = {
