@@ -93,3 +93,12 @@ def test_only_the_rq_dashboard_allows_its_inline_scripts(staff_client):
     assert policy["script-src"] == ["'self'", "'unsafe-inline'"]
     assert not any(value.startswith("'nonce-") for value in policy["script-src"])
     assert policy["object-src"] == ["'none'"]
+
+
+@pytest.mark.django_db
+def test_browsable_api_logs_out_with_a_form_not_an_inline_handler(staff_client):
+    html = staff_client.get("/api/v1/", HTTP_ACCEPT="text/html").content.decode()
+    assert not re.search(r"\son[a-z]+=", html), "no inline event handler (script-src blocks them)"
+    assert '<form id="logoutForm" method="post" action="/api-auth/logout/?next=/api/v1/">' in html
+    assert staff_client.post("/api-auth/logout/?next=/api/v1/").status_code == 302
+    assert staff_client.get("/api/v1/", HTTP_ACCEPT="application/json").status_code == 401
