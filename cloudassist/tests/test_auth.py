@@ -231,3 +231,26 @@ def test_login_throttle_counts_in_redis_for_every_web_process(dev_user, settings
     refused = APIClient().post(TOKEN_URL, {"username": "dev1", "password": PASSWORD}, format="json")
     assert refused.status_code == 429
     assert "Retry-After" in refused.headers
+
+
+@pytest.mark.django_db
+def test_the_token_list_is_cut_on_the_owner_index(dev_user, mongo_commands):
+    from cloudassist.testing.mongo import assert_index_count, assert_page_pipeline, assert_uses_index
+
+    client, _ = _login()
+    for _ in range(3):
+        _login()
+    client.get(TOKENS_URL)  # the first use notes last_used_at
+    with mongo_commands() as seen:
+        response = client.get(TOKENS_URL, {"page_size": 2})
+    assert response.status_code == 200
+    assert response.json()["count"] == 4
+    tokens = ApiToken._meta.db_table
+    page = next(c for c in seen.named("aggregate", tokens) if any("$limit" in stage for stage in c["pipeline"][2:]))
+    assert page["pipeline"][0] == {"$match": {"user_id": dev_user.pk}}
+    assert_page_pipeline(page["pipeline"])
+    assert_uses_index(page, sorted_by_index=True)
+    counts = [c for c in seen.on(tokens) if c["name"] in ("count", "aggregate") and c is not page]
+    counts = [c for c in counts if "$lookup" not in str(c.get("pipeline"))]  # not the authentication's
+    assert len(counts) == 1, seen.summary()
+    assert_index_count(counts[0])
