@@ -111,15 +111,14 @@ TEMPLATE_VARIANTS: dict[str, tuple[str | None, list[dict]]] = {
 def seed_users() -> dict[str, dict]:
     """The demo data (`manage.py seed_demo`) and one API token per user: {username: {user, token}}."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
+    from cloudassist import services
     from cloudassist.seed import seed_demo
 
     seed_demo()
     users = {}
     for user in get_user_model().objects.all():
-        token, _ = Token.objects.get_or_create(user=user)
-        users[user.username] = {"user": user, "token": token.key}
+        users[user.username] = {"user": user, "token": services.issue_token(user=user)[1]}
     return users
 
 

@@ -1,4 +1,7 @@
-"""WhiteNoise as middleware that also runs natively under ASGI.
+"""The project's middleware: WhiteNoise that also runs natively under ASGI, and django-csp's
+Content-Security-Policy middleware with one per-path relaxation.
+
+WhiteNoise as middleware that also runs natively under ASGI.
 
 WhiteNoise's own middleware is synchronous only (production serves WSGI: cloudassist/serving.py).
 Under ASGI (cloudassist.asgi on any ASGI server) one synchronous middleware makes Django run
@@ -11,6 +14,9 @@ with an asynchronous iterator and awaits the rest of the stack; under WSGI it is
 from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from csp import middleware as csp_middleware
+from csp.constants import UNSAFE_INLINE
+from django.conf import settings
 from whitenoise import middleware
 
 CHUNK_BYTES = 64 * 1024
@@ -51,3 +57,16 @@ class WhiteNoiseMiddleware(middleware.WhiteNoiseMiddleware):
         # file is still closed by the response (FileResponse registered it).
         response.streaming_content = _chunks(response.file_to_stream)
         return response
+
+
+class CSPMiddleware(csp_middleware.CSPMiddleware):
+    """django-csp's middleware (settings.CONTENT_SECURITY_POLICY). Under the
+    CSP_INLINE_SCRIPT_PATH_PREFIXES (django-rq's dashboard, whose templates carry inline scripts)
+    script-src also allows 'unsafe-inline'; no nonce is used there, which would disable it."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and request.path_info.startswith(tuple(settings.CSP_INLINE_SCRIPT_PATH_PREFIXES)):
+            parts.update = {**(parts.update or {}), "script-src": [UNSAFE_INLINE]}
+            parts.nonce = None
+        return parts

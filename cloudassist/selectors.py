@@ -1,4 +1,4 @@
-"""Reads for users and roles."""
+"""Reads for users, roles and API tokens."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 
 from cloudassist import roles
 from cloudassist.exceptions import NotFound
+from cloudassist.models import ApiToken
 
 User = get_user_model()
 
@@ -22,6 +23,11 @@ def users_for(viewer) -> QuerySet:
     if roles.is_admin(viewer):
         return queryset
     return queryset.filter(pk=viewer.pk)
+
+
+def tokens_of(user) -> QuerySet:
+    """``user``'s API tokens, newest first (expired ones too, until MongoDB's TTL index drops them)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 def attach_role_names(users: Iterable) -> list:

@@ -1,17 +1,21 @@
-"""Use cases for users and roles (writes). Views and commands call these, nothing else."""
+"""Use cases for users, roles and API tokens (writes). Views and commands call these, nothing else."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from cloudassist import roles
 from cloudassist.apps import project_apps
-from cloudassist.exceptions import Conflict
+from cloudassist.exceptions import Conflict, NotFound
+from cloudassist.models import ApiToken, new_raw_token, token_digest
 
 User = get_user_model()
 
@@ -146,3 +150,41 @@ def rename_role(*, group: Group, name: str) -> Group:
     group.name = name
     group.save()
     return group
+
+
+def issue_token(*, user) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, valid API_TOKEN_TTL_HOURS: the stored token (its digest only)
+    and the raw token, which exists only in this return value (shown once to the caller)."""
+    raw = new_raw_token()
+    now = timezone.now()
+    token = ApiToken.objects.create(
+        digest=token_digest(raw),
+        user=user,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+    )
+    return token, raw
+
+
+def revoke_token(*, user, token_id) -> None:
+    """Delete one of ``user``'s tokens; someone else's token, or none by that id, is a NotFound."""
+    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
+    if not deleted:
+        raise NotFound("No such token among yours.")
+
+
+def revoke_all_tokens(*, user) -> int:
+    """Delete every token of ``user`` (log out everywhere); how many there were."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted
+
+
+def note_token_used(*, token: ApiToken, now=None) -> None:
+    """Record that ``token`` authenticated a request, at most once every
+    API_TOKEN_LAST_USED_EVERY_SECONDS (one conditional update, not a write per request)."""
+    now = now or timezone.now()
+    every = timedelta(seconds=settings.API_TOKEN_LAST_USED_EVERY_SECONDS)
+    if token.last_used_at is not None and now - token.last_used_at < every:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now

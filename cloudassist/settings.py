@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,10 +50,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_mongodb_backend",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",  # django-csp: the Content-Security-Policy header (its system checks)
     "cloudassist.apps.MongoRQConfig",
     "cloudassist.apps.CloudAssistConfig",
     "templates.apps.TemplatesConfig",
@@ -75,6 +76,7 @@ MIGRATION_MODULES = {
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: latency including middlewares
     "django.middleware.security.SecurityMiddleware",
+    "cloudassist.middleware.CSPMiddleware",  # Content-Security-Policy on every response (django-csp)
     "cloudassist.logs.RequestIdMiddleware",  # request id for logs and jobs, echoed in X-Request-ID
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
     "cloudassist.api.middleware.refuse_nul_in_query",  # a NUL in a query parameter is a 400 naming it
@@ -181,6 +183,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="30/minute")},
 }
+# API tokens (cloudassist/models.py): stored as SHA-256 digests, valid this long after they are
+# issued (an expired one is a 401 saying so), then deleted by MongoDB a week later (a TTL index).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=720)
+# A token's last_used_at is written at most this often (not a write per request).
+API_TOKEN_LAST_USED_EVERY_SECONDS = 60
 API_MAX_PAGE_SIZE = 200
 
 SPECTACULAR_SETTINGS = {
@@ -239,6 +246,33 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every page: the admin, the browsable API, the portal,
+# Swagger UI and Redoc. Scripts only from this server (no inline script, no eval), except an
+# inline script carrying the response's nonce (Redoc's init, cloudassist/templates/cloudassist/
+# redoc.html); Swagger UI's init script is a separate request (SpectacularSwaggerSplitView).
+# Styles allow 'unsafe-inline': Django's admin, DRF's browsable API and the portal use style
+# attributes, and Redoc injects its styles at run time. Images and fonts may be data: URIs
+# (Swagger UI's icons), Redoc's search runs in a blob: worker. Nothing may frame the pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "worker-src": [csp.SELF, "blob:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+# django-rq's dashboard pages (under /admin/rq/) carry small inline scripts (their job lists'
+# select-all actions): there, and only there, script-src also allows 'unsafe-inline'
+# (cloudassist/middleware.py, CSPMiddleware).
+CSP_INLINE_SCRIPT_PATH_PREFIXES = ("/admin/rq/",)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # JSON lines (timestamp, level, logger, request id, user id) unless DEBUG; `make run` is human-readable

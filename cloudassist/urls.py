@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cloudassist.api import docs, health, metrics
 from cloudassist.api.routers import api_root_view
@@ -29,7 +29,8 @@ urlpatterns = [
     path("", include(CONFIGS_URLCONF)),  # /configs: the seed's paths, for existing clients
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api-docs/?$", SpectacularAPIView.as_view(), name="schema-seed"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Swagger UI's init script is its own request (/docs?script=): no inline script under the CSP.
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("admin/rq/", include("django_rq.urls")),

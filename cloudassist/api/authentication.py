@@ -1,11 +1,13 @@
 """Token authentication in one indexed MongoDB command.
 
-DRF's ``TokenAuthentication`` runs ``Token.objects.select_related("user").get(key=...)``, which
-django-mongodb-backend sends as a ``$lookup`` over every token before the ``$match``; the
-user's roles then cost another join. Here one aggregate on the token collection matches the key
-first (a plain index on ``key``: see cloudassist/migrations), then looks up that one token's
-user, memberships and role names by primary key. The roles are cached on the user for the
-request (cloudassist.roles.role_names).
+``Authorization: Token <token>``, as DRF's ``TokenAuthentication`` parses it, but the token is
+looked up by its SHA-256 digest (cloudassist/models.py: only digests are stored, so no raw token
+ever appears in a query filter, nor in MongoDB's slow-query log). DRF's own lookup,
+``select_related("user").get(...)``, is a ``$lookup`` over every token before the ``$match`` on
+django-mongodb-backend; here one aggregate on the token collection matches the digest first (a
+plain index, ``apitoken_digest``), then looks up that one token's user, memberships and role
+names by primary key. The roles are cached on the user for the request
+(cloudassist.roles.role_names). An expired token is a 401 saying so.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
+
+from cloudassist import services
+from cloudassist.models import ApiToken, token_digest
 
 
 def _pipeline(key: str) -> list[dict]:
     user_model = get_user_model()
     return [
-        {"$match": {"key": key}},
+        {"$match": {"digest": token_digest(key)}},
         {"$limit": 1},
         {"$lookup": {"from": user_model._meta.db_table, "localField": "user_id", "foreignField": "_id", "as": "user"}},
         {
@@ -43,39 +47,50 @@ def _pipeline(key: str) -> list[dict]:
                 "as": "roles",
             }
         },
-        {"$project": {"user": 1, "roles.name": 1}},
+        {"$project": {"user": 1, "roles.name": 1, **{field.column: 1 for field in ApiToken._meta.concrete_fields}}},
     ]
 
 
-def _user_from_document(document: dict):
-    user_model = get_user_model()
+def _from_document(model, document: dict):
     names, values = [], []
-    for field in user_model._meta.concrete_fields:
+    for field in model._meta.concrete_fields:
         value = document.get(field.column)
         if isinstance(value, datetime) and timezone.is_naive(value):
             value = value.replace(tzinfo=UTC)
         names.append(field.attname)
         values.append(value)
-    return user_model.from_db(connection.alias, names, values)
+    return model.from_db(connection.alias, names, values)
 
 
-def user_for_token(key: str):
-    """The active user a token belongs to, with their role names loaded, or None."""
-    found = next(connection.get_collection(Token._meta.db_table).aggregate(_pipeline(key)), None)
+def token_and_user(key: str) -> tuple[ApiToken, object] | None:
+    """The stored token for a raw ``key`` and its user, with their role names loaded, or None."""
+    found = next(connection.get_collection(ApiToken._meta.db_table).aggregate(_pipeline(key)), None)
     if found is None or not found["user"]:
         return None
-    user = _user_from_document(found["user"][0])
+    token = _from_document(ApiToken, found)
+    user = _from_document(get_user_model(), found["user"][0])
     user._role_names = {role["name"] for role in found["roles"]}
-    return user
+    token.user = user  # the user the aggregate brought: no query for token.user
+    return token, user
 
 
 class IndexedTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>``, as DRF's, answered by one indexed aggregate."""
+    """``Authorization: Token <token>``, as DRF's, answered by one indexed aggregate on the digest.
+    ``request.auth`` is the stored ``ApiToken`` (logout revokes it)."""
+
+    model = ApiToken  # never DRF's authtoken model (not installed)
 
     def authenticate_credentials(self, key):
-        user = user_for_token(key)
-        if user is None:
+        found = token_and_user(key)
+        if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
+        token, user = found
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"Token expired at {token.expires_at:%Y-%m-%dT%H:%M:%SZ}; get a new one from POST /api/v1/auth/token/.",
+                code="token_expired",
+            )
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        return (user, Token(key=key, user=user))
+        services.note_token_used(token=token)
+        return (user, token)

@@ -4,7 +4,8 @@ from rest_framework.renderers import BrowsableAPIRenderer
 
 
 class CloudAssistBrowsableAPIRenderer(BrowsableAPIRenderer):
-    """The "Extra Actions" menu lists only the moves the object's ``actions`` field allows.
+    """The "Extra Actions" menu lists only the moves the object's ``actions`` field allows, and
+    "Log out" is a form button (DRF's link has an inline handler the CSP blocks).
 
     A state-changing extra action (POST only) is shown when the serialized object names it in
     ``actions`` (what the current user may do with it in its current status). A view maps an
@@ -12,6 +13,8 @@ class CloudAssistBrowsableAPIRenderer(BrowsableAPIRenderer):
     Read-only extra actions (GET: the audit trail, downloads) and objects without ``actions``
     are left as they are.
     """
+
+    template = "cloudassist/browsable_api.html"
 
     def get_context(self, data, accepted_media_type, renderer_context):
         context = super().get_context(data, accepted_media_type, renderer_context)

@@ -15,6 +15,7 @@ from rest_framework.utils import html
 
 from cloudassist import roles
 from cloudassist.api.fields import LinkField, ObjectIdField, SelfLinkField
+from cloudassist.models import ApiToken
 
 User = get_user_model()
 
@@ -183,7 +184,28 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True)
+    """A token just issued: the only time its value is shown."""
+
+    token = serializers.CharField(read_only=True, help_text="Send it as `Authorization: Token <token>`. Shown once.")
+    id = serializers.CharField(read_only=True, help_text="Its id, to revoke it: `DELETE /api/v1/auth/tokens/{id}/`.")
+    created_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, help_text="After this, the token is refused (401).")
+
+
+class ApiTokenSerializer(BaseModelSerializer):
+    """One of your API tokens, without its value (only a digest of it is stored)."""
+
+    current = serializers.SerializerMethodField(help_text="Whether this request was authenticated with it.")
+
+    class Meta:
+        model = ApiToken
+        fields = ["url", "id", "created_at", "expires_at", "last_used_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token) -> bool:
+        request = self.context.get("request")
+        auth = getattr(request, "auth", None)
+        return isinstance(auth, ApiToken) and auth.pk == token.pk
 
 
 class UserSummarySerializer(BaseModelSerializer):

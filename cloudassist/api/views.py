@@ -4,8 +4,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
-from rest_framework.authtoken.models import Token
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from cloudassist import selectors, services
 from cloudassist.api.permissions import IsAdminOrReadOnly, IsAdminRole
 from cloudassist.api.serializers import (
+    ApiTokenSerializer,
     ErrorSerializer,
     MeSerializer,
     RoleSerializer,
@@ -23,6 +23,7 @@ from cloudassist.api.serializers import (
     UserSerializer,
 )
 from cloudassist.api.throttling import SharedScopedRateThrottle
+from cloudassist.models import ApiToken
 
 User = get_user_model()
 
@@ -104,7 +105,10 @@ class RoleViewSet(viewsets.ModelViewSet):
 
 
 class TokenView(APIView):
-    """Exchange a username and password for an API token (`Authorization: Token <token>`)."""
+    """Exchange a username and password for a new API token (`Authorization: Token <token>`).
+
+    Each call issues another token, valid for API_TOKEN_TTL_HOURS; its value is shown only here
+    (the server keeps a SHA-256 digest of it). List yours at `/api/v1/auth/tokens/`."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -125,5 +129,41 @@ class TokenView(APIView):
                 {"non_field_errors": ["Unable to log in with the given username and password."]},
                 code="authorization",
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key}, status=status.HTTP_200_OK)
+        token, raw = services.issue_token(user=user)
+        body = {"token": raw, "id": str(token.pk), "created_at": token.created_at, "expires_at": token.expires_at}
+        return Response(TokenSerializer(body).data, status=status.HTTP_200_OK)
+
+
+class LogoutView(APIView):
+    """Revoke the token this request is authenticated with (log out)."""
+
+    @extend_schema(request=None, responses={204: None, 400: ErrorSerializer, 401: ErrorSerializer})
+    def post(self, request):
+        if not isinstance(request.auth, ApiToken):
+            raise ValidationError(
+                {"non_field_errors": ["This request was not made with a token (Authorization: Token <token>)."]},
+                code="no_token",
+            )
+        services.revoke_token(user=request.user, token_id=request.auth.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your API tokens: when each was issued, when it expires and was last used (never its value).
+    DELETE one to revoke it."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()  # for the schema; get_queryset is the caller's own
+    schema_noun = ("API token", "API tokens")
+    filter_backends = []  # newest first, always
+
+    def get_queryset(self):
+        return selectors.tokens_of(self.request.user)
+
+    @extend_schema(responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """Revoke one of your tokens (it is refused from then on)."""
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.revoke_token(user=self.request.user, token_id=instance.pk)

@@ -4,12 +4,14 @@ django-mongodb-backend creates unique indexes as partial indexes (only where the
 string), and MongoDB cannot use a partial index for a plain equality query: each token check,
 session read and login by username scanned its collection. These plain indexes sit beside the
 unique ones (which still enforce uniqueness). Our own models declare theirs in Meta.indexes.
+
+(It once also indexed DRF's ``authtoken_token.key``; API tokens are now cloudassist.ApiToken,
+looked up by digest, and 0003 drops that collection.)
 """
 
 from django.db import migrations
 
 INDEXES = [
-    ("authtoken_token", "key"),
     ("auth_user", "username"),
     ("auth_group", "name"),
     ("django_session", "session_key"),
@@ -33,7 +35,6 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0001_initial"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("sessions", "0001_initial"),
     ]
 

@@ -13,9 +13,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rest_framework.authtoken.models import Token
 
-from cloudassist import serving
+from cloudassist import services, serving
 from cloudassist.testing.server import running_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +32,7 @@ def _get(url: str, token: str | None = None):
 
 
 def test_the_production_server_serves_health_the_api_and_static_files(dev_user):
-    token = Token.objects.create(user=dev_user).key
+    token = services.issue_token(user=dev_user)[1]
     with running_server(workers=2) as server:
         assert len(server.workers()) == 2  # WEB_CONCURRENCY
         status, _, body = _get(f"{server.url}/health")

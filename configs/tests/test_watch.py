@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from cloudassist import embedded
+from cloudassist import services as core_services
 from cloudassist.testing.server import running_server
 from configs import services
 from configs.api.watch import parse_wait
@@ -86,7 +86,7 @@ def server(running):
 
 @pytest.fixture
 def token(dev_user) -> str:
-    return Token.objects.create(user=dev_user).key
+    return core_services.issue_token(user=dev_user)[1]
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_unknown_unreadable_and_anonymous(server, token, entry, make_user):
     unknown = call(f"{server}/configs/nope?wait=10s", token=token)
     assert (unknown.status, unknown.body["error"]) == (404, "Not found")
 
-    stranger = Token.objects.create(user=make_user("stranger", "dev")).key
+    stranger = core_services.issue_token(user=make_user("stranger", "dev"))[1]
     unreadable = call(f"{server}/configs/app.settings?wait=10s", token=stranger)
     assert (unreadable.status, unreadable.body["error"]) == (404, "Not found")
 
