@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from cloudassist import schemas
+from cloudassist.content import check_storable
 
 MAX_RENDERED_CHARS = 1_000_000
 
@@ -99,6 +100,7 @@ def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):
         raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
+    check_storable(schema, root="parameters_schema")  # the admin's form too: what MongoDB can store
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -167,6 +169,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     """Apply top-level defaults, refuse unknown names, and validate against the schema."""
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["Must be a JSON object of parameter names to values."]})
+    check_storable(parameters, root="parameters")  # the portal's forms too: what MongoDB can store
     properties = _properties(schema)
     unknown = sorted(set(parameters) - set(properties))
     errors: dict[str, list[str]] = {
