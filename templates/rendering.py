@@ -101,6 +101,9 @@ def check_schema(schema: Any) -> None:
     if not isinstance(schema, dict):
         raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
     check_storable(schema, root="parameters_schema")  # the admin's form too: what MongoDB can store
+    too_deep = schemas.nesting_problem(schema)
+    if too_deep:
+        raise ValidationError({"parameters_schema": [too_deep]})
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -186,7 +189,10 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
             key=lambda e: list(e.absolute_path),
         )
     except (*schemas.UNRESOLVABLE, RecursionError) as exc:
-        # Only a schema saved before its references were checked (check_schema) gets here.
+        if isinstance(exc, RecursionError) and schemas.reference_problem(schema) is None:
+            # Data nested deeper than a recursive schema can follow.
+            raise ValidationError({"parameters": ["Nested too deeply to check against the schema."]}) from exc
+        # A schema saved before its references were checked (check_schema) is the only other way here.
         raise ValidationError({"parameters_schema": ["The template's schema cannot be used: fix its $refs."]}) from exc
     for error in found:
         if error.validator == "additionalProperties":

@@ -35,6 +35,9 @@ TEMPLATE = {
 }
 
 BIG = 2**63
+DEEP_SCHEMA: dict = {}
+for _ in range(150):
+    DEEP_SCHEMA = {"not": DEEP_SCHEMA}
 
 # (id, who, method, path, body or None, query or None, status, substring of "error")
 # fmt: off
@@ -107,6 +110,9 @@ CASES = [
         None,
     ),
     ("config-dangling-ref", "dev", "post", "/configs", json.dumps({"name": "r1", "data": {"x": 1}, "schema": {"properties": {"x": {"$ref": "#/$defs/none"}}}}), None, 400, "$ref"),
+    ("config-schema-too-deep", "dev", "post", "/configs", json.dumps({"name": "r1", "data": 1, "schema": DEEP_SCHEMA}), None, 400, "nested more than"),
+    ("config-data-too-deep-for-schema", "dev", "post", "/configs", '{"name": "r1", "schema": {"items": {"$ref": "#"}}, "data": ' + "[" * 600 + "]" * 600 + "}", None, 400, "Nested too deeply"),
+    ("template-schema-too-deep", "admin", "post", "/api/v1/templates/", json.dumps({**TEMPLATE, "id": "t2", "parameters_schema": {"type": "object", "properties": {"bucket": DEEP_SCHEMA}}}), None, 400, "nested more than"),
     ("template-remote-ref", "admin", "post", "/api/v1/templates/", json.dumps( { **TEMPLATE, "id": "t2", "parameters_schema": {"type": "object", "properties": {"bucket": SCHEMA_WITH_REMOTE_REF}}, }),
         None,
         400,
