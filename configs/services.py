@@ -169,6 +169,9 @@ def check_schema(schema: Any) -> None:
     if not isinstance(schema, dict):
         raise ValidationError({"schema": ["Must be a JSON Schema object (or null)."]})
     check_storable(schema, root="schema")
+    too_deep = schemas.nesting_problem(schema)
+    if too_deep:
+        raise ValidationError({"schema": [too_deep]})
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -184,7 +187,10 @@ def validate(data: Any, schema: dict | None) -> None:
     try:
         found = sorted(schemas.validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     except (*schemas.UNRESOLVABLE, RecursionError) as exc:
-        # Only a schema saved before its references were checked (check_schema) gets here.
+        if isinstance(exc, RecursionError) and schemas.reference_problem(schema) is None:
+            # Data nested deeper than a recursive schema can follow.
+            raise ValidationError({"data": ["Nested too deeply to check against the schema."]}) from exc
+        # A schema saved before its references were checked (check_schema) is the only other way here.
         raise ValidationError({"schema": ["The entry's schema cannot be used: fix its $refs."]}) from exc
     errors = [
         {"path": "/" + "/".join(str(part) for part in error.absolute_path), "message": error.message} for error in found

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from cloudassist import schemas
+from cloudassist.content import check_storable
 from templates import sandbox
 
 MAX_RENDERED_CHARS = sandbox.MAX_RENDERED_CHARS
@@ -124,6 +125,7 @@ def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):
         raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
+    check_storable(schema, root="parameters_schema")  # the admin's form too: what MongoDB can store
     _refuse_nesting("parameters_schema", schema)
     try:
         Draft202012Validator.check_schema(schema)
@@ -195,6 +197,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     """Apply top-level defaults, refuse unknown names, and validate against the schema."""
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["Must be a JSON object of parameter names to values."]})
+    check_storable(parameters, root="parameters")  # the portal's forms too: what MongoDB can store
     _refuse_nesting("parameters", parameters)
     _refuse_nesting("parameters_schema", schema)
     properties = _properties(schema)
@@ -213,7 +216,10 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
             key=lambda e: list(e.absolute_path),
         )
     except (*schemas.UNRESOLVABLE, RecursionError) as exc:
-        # Only a schema saved before its references were checked (check_schema) gets here.
+        if isinstance(exc, RecursionError) and schemas.reference_problem(schema) is None:
+            # Data nested deeper than a recursive schema can follow.
+            raise ValidationError({"parameters": ["Nested too deeply to check against the schema."]}) from exc
+        # A schema saved before its references were checked (check_schema) is the only other way here.
         raise ValidationError({"parameters_schema": ["The template's schema cannot be used: fix its $refs."]}) from exc
     for error in found:
         if error.validator == "additionalProperties":

@@ -35,6 +35,9 @@ TEMPLATE = {
 }
 
 BIG = 2**63
+DEEP_SCHEMA: dict = {}
+for _ in range(150):
+    DEEP_SCHEMA = {"not": DEEP_SCHEMA}
 
 # (id, who, method, path, body or None, query or None, status, substring of "error")
 # fmt: off
@@ -58,6 +61,11 @@ CASES = [
     ("merge-patch-surrogate", "dev", "patch", "/configs/existing", '{"a": "\\udc00"}', None, 400, "surrogate"),
     ("merge-patch-dollar-key", "dev", "patch", "/configs/existing", '{"$set": 1}', None, 200, None),
     ("json-patch-big", "dev", "patch", "/configs/existing", f'[{{"op": "add", "path": "/a", "value": {BIG}}}]', None, 400, "0.value"),
+    ("json-patch-bad-path", "dev", "patch", "/configs/existing", '[{"op": "add", "path": "a", "value": 1}]', None, 400, "patch"),
+    ("json-patch-not-ops", "dev", "patch", "/configs/existing", "[1]", None, 400, "patch"),
+    ("json-patch-move-into-itself", "dev", "patch", "/configs/existing", '[{"op": "move", "from": "/a", "path": "/a/b"}]', None, 400, "patch"),
+    ("json-patch-path-not-string", "dev", "patch", "/configs/existing", '[{"op": "add", "path": 5, "value": 1}]', None, 400, "patch"),
+    ("merge-patch-infinity", "dev", "patch", "/configs/existing", '{"a": 1e400}', None, 400, "too large"),
     ("token-nul", None, "post", "/api/v1/auth/token/", '{"username": "a\\u0000", "password": "x"}', None, 400, "username"),
     ("estimate-big", "dev", "post", "/api/v1/estimates/", f'{{"template": "bad-input", "lifetime_hours": {BIG}}}', None, 400, "lifetime_hours"),
     ("render-surrogate", "dev", "post", "/api/v1/templates/bad-input/render/", '{"parameters": {"bucket": "\\ud800"}}', None, 400, "parameters.bucket"),
@@ -102,6 +110,9 @@ CASES = [
         None,
     ),
     ("config-dangling-ref", "dev", "post", "/configs", json.dumps({"name": "r1", "data": {"x": 1}, "schema": {"properties": {"x": {"$ref": "#/$defs/none"}}}}), None, 400, "$ref"),
+    ("config-schema-too-deep", "dev", "post", "/configs", json.dumps({"name": "r1", "data": 1, "schema": DEEP_SCHEMA}), None, 400, "nested more than"),
+    ("config-data-too-deep-for-schema", "dev", "post", "/configs", '{"name": "r1", "schema": {"items": {"$ref": "#"}}, "data": ' + "[" * 600 + "]" * 600 + "}", None, 400, "Nested too deeply"),
+    ("template-schema-too-deep", "admin", "post", "/api/v1/templates/", json.dumps({**TEMPLATE, "id": "t2", "parameters_schema": {"type": "object", "properties": {"bucket": DEEP_SCHEMA}}}), None, 400, "nested more than"),
     ("template-remote-ref", "admin", "post", "/api/v1/templates/", json.dumps( { **TEMPLATE, "id": "t2", "parameters_schema": {"type": "object", "properties": {"bucket": SCHEMA_WITH_REMOTE_REF}}, }),
         None,
         400,
@@ -153,3 +164,14 @@ def test_bad_input_is_a_4xx_naming_the_problem(world, who, method, path, body, q
     assert response.status_code == status, response.content[:500]
     if names is not None:
         assert names in response.json()["error"], response.json()
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_query_parameter_is_refused_in_the_admin_too(world):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(world["admin"])
+    response = client.get("/admin/configs/config/", {"q": "a\x00"})
+    assert response.status_code == 400
+    assert "'q'" in response.content.decode()

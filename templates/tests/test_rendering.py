@@ -139,3 +139,41 @@ def test_definition_checks_schema_placeholders_syntax_and_lifetimes():
 def test_undeclared_placeholder_error_names_it():
     errors = errors_of(lambda: rendering.check_body("a: {{ nope }} {{ range(2) | list }}", SCHEMA_X))
     assert errors == {"body": ["Placeholders not declared in parameters_schema.properties: nope"]}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "path", "fragment"),
+    [
+        ({"cluster_name": "ok-name", "desired_capacity": 2**63}, "parameters.desired_capacity", "64-bit"),
+        ({"cluster_name": "a\x00b"}, "parameters.cluster_name", "NUL"),
+        ({"cluster_name": "\ud800"}, "parameters.cluster_name", "lone surrogate"),
+    ],
+)
+def test_parameters_mongodb_cannot_store_are_named(parameters, path, fragment):
+    # The API's parser refuses these already; the portal's forms reach here without it.
+    errors = errors_of(lambda: rendering.render(body=EKS_BODY, schema=EKS_SCHEMA, parameters=parameters))
+    assert list(errors) == [path]
+    assert fragment in errors[path][0]
+
+
+@pytest.mark.parametrize(
+    ("schema", "fragment"),
+    [
+        ({"type": "object", "properties": {"x": {"$ref": "http://127.0.0.1:9/x.json"}}}, "only references inside"),
+        (
+            {"type": "object", "$defs": {"a": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}},
+            "cycle",
+        ),
+        ({"type": "object", "properties": {"x": {"maximum": 2**64}}}, "64-bit"),
+    ],
+)
+def test_a_schema_that_cannot_be_used_or_stored_is_refused_when_saved(schema, fragment):
+    errors = errors_of(lambda: rendering.check_schema(schema))
+    assert len(errors) == 1
+    assert fragment in " ".join(message for messages in errors.values() for message in messages)
+
+
+def test_a_schema_saved_before_its_refs_were_checked_is_a_400_not_a_500():
+    looping = {"type": "object", "$defs": {"a": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}
+    errors = errors_of(lambda: rendering.render(body="x: {{ x }}", schema=looping, parameters={"x": 1}))
+    assert list(errors) == ["parameters_schema"]
