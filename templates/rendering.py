@@ -205,7 +205,11 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
         if name not in resolved and isinstance(spec, dict) and "default" in spec:
             resolved[name] = copy.deepcopy(spec["default"])
     validator = SafeValidator(schema, format_checker=FormatChecker())
-    for error in sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path)):
+    try:
+        found = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    except RecursionError as exc:  # MAX_DEPTH leaves room for it; a deep call stack may not
+        raise ValidationError({"parameters": ["Nested too deeply to validate."]}) from exc
+    for error in found:
         if error.validator == "additionalProperties":
             continue  # reported above as unknown parameters
         errors.setdefault(_error_path(error), []).append(error.message)
