@@ -1,11 +1,16 @@
 """Config server use cases. Every write is a compare-and-set on the entry's version and
-keeps the version it creates in the history; an If-Match that does not match is a 412."""
+keeps the version it creates in the history; an If-Match that does not match is a 412. A write
+without If-Match is last-write-wins: when another write got in between, it reads the entry
+again, re-applies itself and tries again (up to MAX_WRITE_ATTEMPTS times)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 import re
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -32,6 +37,10 @@ MISSING = object()
 LABEL_KEY = re.compile(r"[A-Za-z0-9_./-]{1,128}")
 LABEL_KEY_RULE = "1 to 128 letters, digits, '_', '.', '/' or '-'"
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
+#: Compare-and-sets a write without If-Match makes before it gives up (409) under contention.
+MAX_WRITE_ATTEMPTS = 40
+#: Exact size checks a JSON Patch makes near the limit before its estimate is trusted.
+MAX_EXACT_SIZE_CHECKS = 16
 
 
 class PreconditionFailed(exceptions.PreconditionFailed):
@@ -272,7 +281,8 @@ def _lost_race(config: Config) -> NoReturn:
 
 
 def _write(*, actor, config: Config, data: Any, if_match: int | None, action: str, extra: dict | None = None):
-    """Compare-and-set ``data`` as the next version of ``config``; 412 on a version mismatch."""
+    """Compare-and-set ``data`` as the next version of ``config``; PreconditionFailed on a version
+    mismatch (the caller retries it when the client sent no If-Match)."""
     if if_match is not None and if_match != config.version:
         raise PreconditionFailed(current=config.version)
     check_size(data)
@@ -297,23 +307,43 @@ def _write(*, actor, config: Config, data: Any, if_match: int | None, action: st
     return config
 
 
+def _last_write_wins(*, actor, name: str, if_match: int | None, action: str, build: Callable) -> Config:
+    """Read the entry, ``build(config)`` its new ``(data, extra)`` and compare-and-set it. With
+    If-Match: once (412 when the entry moved on). Without: a lost race re-reads the entry and
+    builds the write again from what is there now, so the last writer wins instead of a 412
+    nobody asked for; after MAX_WRITE_ATTEMPTS lost races it is a 409."""
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        config = _writable(actor=actor, name=name)
+        data, extra = build(config)
+        try:
+            return _write(actor=actor, config=config, data=data, if_match=if_match, action=action, extra=extra)
+        except PreconditionFailed:
+            if if_match is not None:
+                raise
+        time.sleep(random.uniform(0, 0.001 * min(2**attempt, 50)))  # noqa: S311 -- jitter, not crypto
+    raise Conflict(f"'{name}' kept changing while it was written; try again.", code="write_conflict")
+
+
 def replace(*, actor, name: str, data: Any, if_match: int | None = None, **metadata) -> Config:
     """PUT: new data (and optionally new schema, labels, roles, ttl); unchanged metadata stays."""
-    config = _writable(actor=actor, name=name)
-    extra: dict[str, Any] = {}
-    if metadata.get("schema", MISSING) is not MISSING:
-        check_schema(metadata["schema"])
-        extra["schema"] = metadata["schema"]
-    if metadata.get("labels", MISSING) is not MISSING:
-        extra["labels"] = _check_labels(metadata["labels"])
-    for field in ("read_roles", "write_roles"):
-        if metadata.get(field, MISSING) is not MISSING:
-            if not (roles.is_admin(actor) or config.owner_id == actor.pk):
-                raise PermissionDenied("Only the owner or an admin changes who may read or write.")
-            extra[field] = _check_roles(metadata[field], field)
-    if metadata.get("ttl", MISSING) is not MISSING:
-        extra["expires_at"] = _expiry(metadata["ttl"], timezone.now())
-    return _write(actor=actor, config=config, data=data, if_match=if_match, action="replace", extra=extra)
+
+    def build(config: Config) -> tuple[Any, dict[str, Any]]:
+        extra: dict[str, Any] = {}
+        if metadata.get("schema", MISSING) is not MISSING:
+            check_schema(metadata["schema"])
+            extra["schema"] = metadata["schema"]
+        if metadata.get("labels", MISSING) is not MISSING:
+            extra["labels"] = _check_labels(metadata["labels"])
+        for field in ("read_roles", "write_roles"):
+            if metadata.get(field, MISSING) is not MISSING:
+                if not (roles.is_admin(actor) or config.owner_id == actor.pk):
+                    raise PermissionDenied("Only the owner or an admin changes who may read or write.")
+                extra[field] = _check_roles(metadata[field], field)
+        if metadata.get("ttl", MISSING) is not MISSING:
+            extra["expires_at"] = _expiry(metadata["ttl"], timezone.now())
+        return data, extra
+
+    return _last_write_wins(actor=actor, name=name, if_match=if_match, action="replace", build=build)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -329,38 +359,100 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _resolved(document: Any, pointer: Any) -> Any:
+    try:
+        return jsonpatch.JsonPointer(pointer).resolve(document)
+    except (jsonpatch.JsonPointerException, TypeError, KeyError):
+        return None  # the operation itself reports the bad pointer
+
+
+def _growth(document: Any, operation: Any) -> int:
+    """An upper bound of what ``operation`` adds to the document's JSON size (negative when it
+    removes something); the key and separators are counted generously."""
+    if not isinstance(operation, dict):
+        return 0
+    op, path = operation.get("op"), operation.get("path")
+    overhead = len(str(path)) + 4
+    if op == "add":
+        return _json_size(operation.get("value")) + overhead
+    if op == "copy":
+        return _json_size(_resolved(document, operation.get("from"))) + overhead
+    if op == "replace":
+        return _json_size(operation.get("value")) - _json_size(_resolved(document, path))
+    if op == "remove":
+        return -_json_size(_resolved(document, path))
+    return 0
+
+
+def apply_json_patch(data: Any, operations: list) -> Any:
+    """RFC 6902, one operation at a time, checking the document's size as it grows: a patch that
+    copies the document into itself again and again is a 413 at the first copy past
+    CONFIG_MAX_BYTES, not after it has built a document of gigabytes."""
+    limit = settings.CONFIG_MAX_BYTES
+    document = copy.deepcopy(data)
+    estimate = _json_size(document)
+    exact_checks = 0
+    for index, operation in enumerate(operations):
+        try:
+            growth = _growth(document, operation)
+            document = jsonpatch.JsonPatch([operation]).apply(document, in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+            raise ValidationError({"patch": [f"Cannot apply the JSON Patch: operation {index}: {exc}"]}) from exc
+        estimate += growth
+        if estimate > limit and exact_checks < MAX_EXACT_SIZE_CHECKS:
+            exact_checks += 1
+            estimate = _json_size(document)
+        if estimate > limit:
+            raise TooLarge(
+                f"The JSON Patch makes the data larger than {limit} bytes (at operation {index}); "
+                f"the limit is {limit} bytes."
+            )
+    return document
+
+
 def patch(*, actor, name: str, document: Any, json_patch: bool, if_match: int | None = None) -> Config:
     """PATCH: an RFC 7396 merge patch, or an RFC 6902 JSON Patch (``json_patch=True``)."""
-    config = _writable(actor=actor, name=name)
-    if json_patch:
-        if not isinstance(document, list):
-            raise ValidationError({"patch": ["A JSON Patch is a list of operations."]})
-        try:
-            data = jsonpatch.JsonPatch(document).apply(config.data)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
-            raise ValidationError({"patch": [f"Cannot apply the JSON Patch: {exc}"]}) from exc
-    else:
-        data = merge_patch(config.data, document)
-    return _write(actor=actor, config=config, data=data, if_match=if_match, action="patch")
+    if json_patch and not isinstance(document, list):
+        raise ValidationError({"patch": ["A JSON Patch is a list of operations."]})
+
+    def build(config: Config) -> tuple[Any, None]:
+        if json_patch:
+            return apply_json_patch(config.data, document), None
+        return merge_patch(config.data, document), None
+
+    return _last_write_wins(actor=actor, name=name, if_match=if_match, action="patch", build=build)
 
 
 def rollback(*, actor, name: str, version: Any, if_match: int | None = None) -> Config:
     """Write an old version's data as a new version."""
-    config = _writable(actor=actor, name=name)
     if not isinstance(version, int) or isinstance(version, bool):
         raise ValidationError({"version": ["A version number."]})
-    old = ConfigVersion.objects.filter(config=config, version=version).first()
-    if old is None:
-        raise ValidationError({"version": [f"No version {version}; the entry has versions 1 to {config.version}."]})
-    return _write(actor=actor, config=config, data=old.data, if_match=if_match, action="rollback")
+
+    def build(config: Config) -> tuple[Any, None]:
+        old = ConfigVersion.objects.filter(config=config, version=version).first()
+        if old is None:
+            raise ValidationError({"version": [f"No version {version}; the entry has versions 1 to {config.version}."]})
+        return old.data, None
+
+    return _last_write_wins(actor=actor, name=name, if_match=if_match, action="rollback", build=build)
 
 
 def delete(*, actor, name: str, if_match: int | None = None) -> None:
-    config = _writable(actor=actor, name=name)
-    if if_match is not None and if_match != config.version:
-        raise PreconditionFailed(current=config.version)
-    if not Config.objects.filter(pk=config.pk, version=config.version).delete()[0]:
-        _lost_race(config)
+    """Delete the entry; without If-Match, whatever version it is at when the delete lands."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        config = _writable(actor=actor, name=name)
+        if if_match is not None and if_match != config.version:
+            raise PreconditionFailed(current=config.version)
+        if Config.objects.filter(pk=config.pk, version=config.version).delete()[0]:
+            break
+        if if_match is not None or not Config.objects.filter(pk=config.pk).exists():
+            _lost_race(config)  # 412, or 404 when it was deleted meanwhile
+    else:
+        raise Conflict(f"'{name}' kept changing while it was deleted; try again.", code="write_conflict")
     metrics.config_written("delete")
     on_commit(lambda: watch.changed(name, 0))
 

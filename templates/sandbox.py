@@ -14,8 +14,10 @@ for seconds (or exhaust its memory). Here:
 - calls (macros, ``caller()``, recursive loops) nest at most :data:`MAX_CALL_DEPTH` deep;
 - all the loops of a render make at most :data:`MAX_LOOP_ITERATIONS` iterations, and
 - a render has a wall-clock budget (``TEMPLATE_RENDER_TIMEOUT_SECONDS``), checked at every loop
-  iteration, call, filter, operator and output chunk: no signals, so it works the same in web
-  threads, gevent greenlets and rq work horses.
+  iteration, call, filter, operator, attribute or item lookup and output chunk: no signals, so it
+  works the same in web threads, gevent greenlets and rq work horses. A single filter over the
+  largest allowed input (e.g. ``groupby`` of 100,000 items) can still run past it, by a second at
+  most, before the check that follows it.
 
 A render past a bound raises :class:`RenderLimit` (a Jinja ``SecurityError``) naming it.
 """
@@ -42,6 +44,7 @@ from jinja2.utils import Namespace, generate_lorem_ipsum
 
 MAX_RENDERED_CHARS = 1_000_000
 MAX_VALUE_SIZE = MAX_RENDERED_CHARS
+ELEMENT_SIZE = 8  # what a list element, a number or a short string counts for (at most 125,000 of them)
 MAX_INT_BITS = 16_384  # ~4,900 decimal digits: more than Python prints (4,300) anyway
 MAX_CALL_DEPTH = 50
 MAX_LOOP_ITERATIONS = 200_000
@@ -93,23 +96,23 @@ def _tick() -> None:
 
 
 def size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
-    """How big ``value`` is once written out: characters of a string, elements of a list (through
-    nested lists, counting a list shared twice twice). Stops counting past ``limit``."""
+    """How big ``value`` is once written out: the characters of a string, ELEMENT_SIZE for every
+    other value (through nested lists and dicts, a list shared twice counted twice; a list is
+    written with a few characters per element, and sorting or copying a million of them is
+    where the time goes). Stops counting past ``limit``."""
     total = 0
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str | bytes):
-            total += max(len(item), 1)
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 1
-            stack.extend(item)
-        elif isinstance(item, dict):
-            total += 1
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            total += max(len(item), ELEMENT_SIZE)
         else:
-            total += 1
+            total += ELEMENT_SIZE
+            if isinstance(item, list | tuple | set | frozenset):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
         if total > limit:
             return total
     return total
@@ -153,7 +156,8 @@ def _check_product(left: Any, right: Any) -> None:
         return
     for sequence, count in ((left, right), (right, left)):
         if isinstance(count, int) and isinstance(sequence, str | bytes | list | tuple):
-            _refuse_size("the repeated value", max(count, 0) * size(sequence))
+            each = len(sequence) if isinstance(sequence, str | bytes) else size(sequence)
+            _refuse_size("the repeated value", max(count, 0) * each)
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -265,7 +269,7 @@ def _bounded_filter(name: str, function: Any) -> Any:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _tick()
         plain = args[1:] if getattr(function, "jinja_pass_arg", None) is not None else args
-        _check_sizes(f"the input of '{name}'", plain, kwargs)
+        _check_sizes(f"the input of '{name}'", *plain, *kwargs.values())
         _pre_checks(name, plain, kwargs)
         return _checked(f"the result of '{name}'", function(*args, **kwargs))
 
@@ -378,6 +382,14 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         _check_sizes("the joined string", *values)
         return markup_join(values) if eval_ctx.autoescape else str_join(values)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:  # also what sort, groupby, map... use per item
+        _tick()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _tick()
+        return super().getitem(obj, argument)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _tick()
         if operator == "**":
@@ -398,7 +410,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 raise RenderLimit(f"calls nest more than {MAX_CALL_DEPTH} deep (a macro that calls itself?)")
             current.depth += 1
         try:
-            _check_sizes("a call's arguments", args, kwargs)
+            _check_sizes("a call's arguments", *args, *kwargs.values())
             args = _check_method(getattr(__obj, "__wrapped__", __obj), args, kwargs)
             return _checked("a call's result", super().call(__context, __obj, *args, **kwargs))
         finally:

@@ -1,7 +1,8 @@
 """The config server API, served at the seed's `/configs` paths and at `/api/v1/configs/`.
 
 Entries are `{"name": ..., "data": ...}` plus their version (also the ETag), labels, schema,
-access lists and expiry. PUT/PATCH/DELETE honour If-Match (412), GET honours If-None-Match
+access lists and expiry. PUT/PATCH/DELETE honour If-Match (412); without it they are
+last-write-wins (the service retries its compare-and-set). GET honours If-None-Match
 (304), and `GET /configs/{name}?wait=30s&version=N` is a long poll (configs/api/watch.py; the
 URL's two views meet in configs/api/dispatch.py, so neither module imports the other's importer).
 """
@@ -164,7 +165,14 @@ class ConfigDetailView(APIView):
 
     @extend_schema(
         request=ConfigReplaceSerializer,
-        responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
+        responses={
+            200: ConfigSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            412: ErrorSerializer,
+            413: ErrorSerializer,
+            422: ErrorSerializer,
+        },
     )
     def put(self, request, name: str):
         body = _validated(ConfigReplaceSerializer, request)
@@ -179,7 +187,14 @@ class ConfigDetailView(APIView):
             "application/json": OpenApiTypes.OBJECT,
             "application/json-patch+json": {"type": "array", "items": {"type": "object"}},
         },
-        responses={200: ConfigSerializer, 400: ErrorSerializer, 412: ErrorSerializer, 422: ErrorSerializer},
+        responses={
+            200: ConfigSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            412: ErrorSerializer,
+            413: ErrorSerializer,
+            422: ErrorSerializer,
+        },
     )
     def patch(self, request, name: str):
         json_patch = request.content_type.split(";")[0].strip() == JSONPatchParser.media_type
@@ -188,7 +203,7 @@ class ConfigDetailView(APIView):
         )
         return entry(config)
 
-    @extend_schema(responses={204: None, 404: ErrorSerializer, 412: ErrorSerializer})
+    @extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer, 412: ErrorSerializer})
     def delete(self, request, name: str):
         services.delete(actor=request.user, name=name, if_match=if_match(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

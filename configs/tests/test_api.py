@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -280,3 +282,124 @@ def test_session_data_is_gone_after_its_ttl(dev_client):
         assert (refused.status_code, "ttl" in refused.json()["fields"]) == (400, True)
     bad_labels = dev_client.post(SEED, {"name": "s", "data": 1, "labels": []}, format="json")
     assert (bad_labels.status_code, "labels" in bad_labels.json()["fields"]) == (400, True)
+
+
+# --- issue 17: JSON Patch bounded as it goes; writes without If-Match are last-write-wins ---------
+
+
+def _json_patch(client, name: str, operations: list, **headers):
+    return client.generic(
+        "PATCH", f"{SEED}/{name}", json.dumps(operations), content_type="application/json-patch+json", **headers
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("operations", "status"),
+    [
+        # the document copied into itself 17 times: 2**17 copies, refused at the first one past the limit
+        ([{"op": "copy", "from": "", "path": f"/c{i}"} for i in range(17)], 413),
+        ([{"op": "copy", "from": "", "path": f"/c{i}"} for i in range(60)], 413),
+        ([{"op": "copy", "from": "/blob", "path": f"/c{i}"} for i in range(10_000)], 413),
+        ([{"op": "add", "path": "/new", "value": "y" * 2_000}], 413),
+        # within the limit: copies that are removed again, replacing a big value with another
+        (
+            [
+                op
+                for i in range(50)
+                for op in ({"op": "copy", "from": "/blob", "path": "/c"}, {"op": "remove", "path": "/c"})
+            ],
+            200,
+        ),
+        ([{"op": "replace", "path": "/blob", "value": "z" * 1_000} for _ in range(20)], 200),
+        ([{"op": "copy", "from": "/blob", "path": "/c"}, {"op": "test", "path": "/c", "value": "x" * 1_000}], 200),
+        ([{"op": "copy", "from": "/nothing", "path": "/c"}], 400),
+        (["not an operation"], 400),
+    ],
+)
+def test_json_patch_is_bounded_by_the_size_limit_as_it_goes(dev_client, settings, operations, status):
+    settings.CONFIG_MAX_BYTES = 3_000
+    assert dev_client.post(SEED, {"name": "doc", "data": {"blob": "x" * 1_000}}, format="json").status_code == 201
+    started = time.monotonic()
+    response = _json_patch(dev_client, "doc", operations)
+    assert time.monotonic() - started < 10  # a guard against hanging only: it is refused in milliseconds
+    assert response.status_code == status, response.json()
+    if status == 413:
+        assert "3000 bytes" in response.json()["error"]
+    config = Config.objects.get(name="doc")
+    assert config.version == (2 if status == 200 else 1)
+
+
+def _concurrently(workers: int, request) -> Counter:
+    """Run ``request(client, index)`` from ``workers`` threads released together; count the statuses."""
+    barrier = threading.Barrier(workers)
+    outcomes: Counter = Counter()
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        client = APIClient()
+        client.force_authenticate(Config.objects.get(name="shared").owner)
+        barrier.wait()
+        try:
+            status = request(client, index).status_code
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes[status] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda client, i: client.patch(f"{SEED}/shared", {f"k{i}": i}, format="json"),
+        lambda client, i: client.generic(
+            "PATCH",
+            f"{SEED}/shared",
+            json.dumps([{"op": "add", "path": f"/k{i}", "value": i}]),
+            content_type="application/json-patch+json",
+        ),
+        lambda client, i: client.generic(
+            "PATCH",
+            f"{SEED}/shared",
+            json.dumps({f"k{i}": i}),
+            content_type="application/merge-patch+json",
+            HTTP_IF_MATCH="*",
+        ),
+    ],
+    ids=["merge-patch", "json-patch", "if-match-any"],
+)
+def test_concurrent_patches_without_if_match_all_win_and_none_is_lost(dev_user, write):
+    services.create(actor=dev_user, name="shared", data={})
+    assert _concurrently(20, write) == {200: 20}
+    config = Config.objects.get(name="shared")
+    assert config.data == {f"k{i}": i for i in range(20)}  # each re-applied on what the others wrote
+    assert config.version == 21
+    assert ConfigVersion.objects.filter(config=config).count() == 21
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_puts_without_if_match_are_last_write_wins(dev_user):
+    services.create(actor=dev_user, name="shared", data=0)
+    outcomes = _concurrently(20, lambda client, i: client.put(f"{SEED}/shared", {"data": i}, format="json"))
+    assert outcomes == {200: 20}
+    config = Config.objects.get(name="shared")
+    assert config.version == 21
+    assert config.data in range(20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_patches_with_the_same_if_match_exactly_one_wins(dev_user):
+    services.create(actor=dev_user, name="shared", data={})
+    outcomes = _concurrently(
+        20, lambda client, i: client.patch(f"{SEED}/shared", {f"k{i}": i}, format="json", HTTP_IF_MATCH='"1"')
+    )
+    assert outcomes == {200: 1, 412: 19}
+    assert Config.objects.get(name="shared").version == 2

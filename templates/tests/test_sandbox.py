@@ -63,7 +63,7 @@ def nested(depth: int) -> list:
         ("a: {{ 'x'.zfill(10 ** 9) }}", "zfill"),
         ("a: {{ ('\t' * 1000).expandtabs(100000) }}", "expandtabs"),
         ("a: {{ ('x' * 1000).replace('x', 'y' * 10000) }}", "replace"),
-        ("a: {{ ('x' * 1000).join(range(100000)|map('string')) }}", "join"),
+        ("a: {{ ('x' * 1000).join(range(2000)|map('string')) }}", "join"),
         ("a: {{ '{:>999999999}'.format(1) }}", "larger than"),
         ("a: {{ '{:{}}'.format(1, 999999999) }}", "nested"),
         ("a: {{ (1).to_bytes(10 ** 9, 'big') }}", "larger than"),
@@ -78,12 +78,15 @@ def nested(depth: int) -> list:
             "larger than",
         ),
         # blocks, macros and loops that build text
-        ("{% set x %}{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}{% endset %}a: 1", "block"),
-        ("{% macro m() %}{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}{% endmacro %}a: {{ m() }}", "block"),
+        ("{% set x %}{% for i in range(2000) %}{{ 'y' * 1000 }}{% endfor %}{% endset %}a: 1", "block"),
+        ("{% macro m() %}{% for i in range(2000) %}{{ 'y' * 1000 }}{% endfor %}{% endmacro %}a: {{ m() }}", "block"),
         ("a: {% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", "exceeds"),
         # loops and recursion
-        ("{% for i in range(20000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}a: 1", "iterations"),
-        ("{% for i in range(100000) %}{% for c in 'x' * 100000 %}{% endfor %}{% endfor %}a: 1", "iterations"),
+        ("{% for i in range(20000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}a: 1", "iterations|longer than"),
+        (
+            "{% for i in range(100000) %}{% for c in 'x' * 100000 %}{% endfor %}{% endfor %}a: 1",
+            "iterations|longer than",
+        ),
         ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}a: {{ f(1) }}", "deep"),
         (
             "{% macro f(n) %}{{ caller() }}{% endmacro %}{% macro g() %}{% call f(1) %}{{ g() }}{% endcall %}"
@@ -100,7 +103,10 @@ def nested(depth: int) -> list:
     ],
 )
 def test_expensive_or_broken_templates_are_refused_quickly(body, says):
-    assert says in refusal(body)
+    """``says``: what the refusal names (``a|b``: either; on a busy machine the clock may stop a
+    loop before its iteration count does)."""
+    message = refusal(body)
+    assert any(part in message for part in says.split("|")), message
 
 
 @pytest.mark.parametrize(
