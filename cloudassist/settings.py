@@ -332,6 +332,8 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
 # A request whose job is gone (Redis down or emptied, a worker killed) is enqueued again by the sweep
 # once it has waited REQUEUE_AFTER_SECONDS.
 RQ_JOB_MONITORING_SECONDS = env.int("RQ_JOB_MONITORING_SECONDS", default=10)
+# How often an rq worker runs its maintenance (starting its scheduler again if it died, cleaning registries).
+RQ_MAINTENANCE_SECONDS = env.int("RQ_MAINTENANCE_SECONDS", default=30)
 STALE_JOB_SECONDS = env.int("STALE_JOB_SECONDS", default=30)
 REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=20)
 JOB_RETRY_INTERVALS = [int(v) for v in env.list("JOB_RETRY_INTERVALS", default=["10", "30", "60", "120", "300"])]

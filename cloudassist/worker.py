@@ -78,7 +78,15 @@ class MetricsMixin:
         # How often the worker checks on its horse and renews the job's heartbeat (rq: 30 s): a job
         # whose heartbeat is older than STALE_JOB_SECONDS lost its worker, and the sweep resumes it.
         kwargs.setdefault("job_monitoring_interval", settings.RQ_JOB_MONITORING_SECONDS)
+        # rq starts its scheduler process again (it dies when Redis goes away) only in its maintenance,
+        # every 10 minutes and no more often than the idle worker wakes up (worker_ttl - 15 s): retries
+        # would wait that long after an outage. Both every RQ_MAINTENANCE_SECONDS here.
+        kwargs.setdefault("maintenance_interval", settings.RQ_MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(super().dequeue_timeout, settings.RQ_MAINTENANCE_SECONDS))
 
     def work(self, *args, **kwargs):
         global _in_worker  # noqa: PLW0603 -- read by the at-fork hook in the children

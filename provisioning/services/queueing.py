@@ -15,6 +15,7 @@ import django_rq
 from django.conf import settings
 from django.utils import timezone
 from rq import Retry
+from rq.exceptions import NoSuchJobError
 
 from cloudassist import logs
 
@@ -33,17 +34,25 @@ def _job_id(job_name: str, request_id) -> str:
 def job_abandoned(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE) -> bool | None:
     """Whether the request's job is lost: gone from rq (Redis was down or emptied), or started by a
     worker that no longer renews its heartbeat (killed; its horse died with it, cloudassist/worker.py).
-    A job that is waiting, running or that rq retries later is not; one that finished or failed is
-    left to the stuck-request rules. None when Redis cannot be asked."""
+    A retry no scheduler enqueued in time (rq's scheduler process died, e.g. in a Redis outage, and
+    its worker starts it again only at its next maintenance) is lost too. A job that is waiting,
+    running or retried later is not; one that finished or failed is left to the stuck-request rules.
+    None when Redis cannot be asked."""
     try:
-        job = django_rq.get_queue(queue).fetch_job(_job_id(job_name, request_id))
+        rq_queue = django_rq.get_queue(queue)
+        job = rq_queue.fetch_job(_job_id(job_name, request_id))
         if job is None:
             return True
+        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
         state = job.get_status(refresh=False)
+        if state == "scheduled":  # a retry: overdue when no scheduler moved it to its queue in time
+            try:
+                return rq_queue.scheduled_job_registry.get_scheduled_time(job) < stale
+            except NoSuchJobError:
+                return True
         if state != "started":
             return False
         heartbeat = job.last_heartbeat or job.started_at
-        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
         if heartbeat is not None and timezone.is_naive(heartbeat):
             heartbeat = timezone.make_aware(heartbeat, timezone.utc)
         return heartbeat is not None and heartbeat < stale
@@ -64,9 +73,11 @@ def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE, aband
     try:
         rq_queue = django_rq.get_queue(queue)
         pending = rq_queue.fetch_job(job_id)
-        waiting = WAITING_JOB_STATES if not abandoned else tuple(s for s in WAITING_JOB_STATES if s != "started")
+        waiting = WAITING_JOB_STATES if not abandoned else ("queued", "deferred")
         if pending is not None and pending.get_status(refresh=False) in waiting:
             return  # already waiting or running: the sweep's re-enqueue must not queue it twice
+        if abandoned:
+            rq_queue.scheduled_job_registry.remove(job_id)  # an overdue retry runs now, once
         rq_queue.enqueue(
             f"{JOBS_MODULE}.{job_name}",
             str(request_id),

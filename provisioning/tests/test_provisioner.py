@@ -223,6 +223,23 @@ def test_provisioning_whose_worker_died_is_resumed_once_its_heartbeat_is_stale(a
 
 
 @pytest.mark.django_db
+def test_a_retry_no_scheduler_enqueued_is_run_by_the_sweep(approved, provisioning_queue):
+    request = approved()
+    services.start_provisioning(request=request)
+    services.enqueue("provision", request.pk)
+    job = provisioning_queue.fetch_job(f"provision-{request.pk}")
+    provisioning_queue.remove(job)
+    provisioning_queue.schedule_job(job, rq_now() + timedelta(seconds=10))  # rq's retry, as after a killed horse
+    later = timezone.now() + timedelta(seconds=settings.REQUEUE_AFTER_SECONDS + 1)
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 0  # due in 10 s: the scheduler will
+    provisioning_queue.scheduled_job_registry.remove(job)
+    provisioning_queue.schedule_job(job, rq_now() - timedelta(seconds=settings.STALE_JOB_SECONDS + 1))
+    assert provisioner.requeue_lost(now=later)["resumed_abandoned"] == 1  # overdue: no scheduler runs
+    assert provisioning_queue.scheduled_job_registry.get_job_ids() == []
+    assert [job.id for job in provisioning_queue.jobs] == [f"provision-{request.pk}"]
+
+
+@pytest.mark.django_db
 def test_analysis_needs_review_by_default(make_request):
     request = make_request()
     assert jobs.analyse(str(request.pk)) == "needs review"
