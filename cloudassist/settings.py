@@ -151,6 +151,12 @@ STORAGES = {
 # Serve straight from the apps' static folders until `collectstatic` has run (the image runs it).
 WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 
+# How many reverse proxies you run in front of CloudAssist (a load balancer, an ingress): each
+# appends the address it saw to X-Forwarded-For. 0 (default): X-Forwarded-For is ignored and the
+# login and token throttles count per connecting address; N: per the Nth address from the right,
+# the one your outermost proxy saw (a client cannot forge it). Set it to exactly what you run.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests a 401, not a 403.
@@ -177,6 +183,10 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="30/minute")},
+    # The client address throttles key on (and the login throttle's: cloudassist/api/throttling.py):
+    # with 0, the connection's own address, X-Forwarded-For ignored; with N trusted proxies in front,
+    # the Nth address from the right of X-Forwarded-For.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 API_MAX_PAGE_SIZE = 200
 
@@ -398,6 +408,13 @@ if not WEBHOOK_SIGNING_SECRET and DEBUG:
 
     WEBHOOK_SIGNING_SECRET = hashlib.sha256(f"cloudassist-webhook:{SECRET_KEY}".encode()).hexdigest()
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Webhooks never reach loopback, private, link-local, CGNAT, unique-local, multicast or cloud metadata
+# addresses (checked on the resolved address at send time and when a URL is saved:
+# notifications/channels/destinations.py) unless allowed here: comma-separated CIDRs whose addresses
+# may be reached (e.g. 10.20.0.0/16), and host names let through whatever they resolve to
+# (".example.com" for a domain and its subdomains). Both empty by default.
+WEBHOOK_ALLOWED_NETWORKS = [entry for entry in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]) if entry.strip()]
+WEBHOOK_ALLOWED_HOSTS = [entry for entry in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if entry.strip()]
 
 # --- Metrics (cloudassist/metrics.py, README "Metrics") ---
 # GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers
