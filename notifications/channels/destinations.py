@@ -119,8 +119,9 @@ _KINDS = (
     ("multicast", lambda ip: ip.is_multicast),
     ("shared (CGNAT)", lambda ip: ip.version == 4 and ip in _CGNAT),
     ("unique-local", lambda ip: ip.version == 6 and ip in _UNIQUE_LOCAL),
+    ("reserved", lambda ip: ip.is_reserved),
     ("private", lambda ip: ip.is_private),
-    ("reserved", lambda ip: ip.is_reserved or not ip.is_global),
+    ("non-public", lambda ip: not ip.is_global),
 )
 
 
@@ -175,7 +176,7 @@ def _resolve_addresses(hostname: str, port: int) -> list[str]:
 
 def _refusal_message(parsed: _Parsed, reason: str) -> str:
     what = "is" if _is_literal(parsed.hostname) else "resolves to"
-    return f"{parsed.scheme}://{parsed.host_header} {what} a {reason} address: address not allowed for webhooks"
+    return f"address not allowed for webhooks: {parsed.scheme}://{parsed.host_header} {what} a {reason} address"
 
 
 def _is_literal(hostname: str) -> bool:
