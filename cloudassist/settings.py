@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "cloudassist.api.throttling.LoginThrottleMiddleware",  # password forms: the token endpoint's budget
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
