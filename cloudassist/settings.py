@@ -271,7 +271,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
+    # Never below WARNING, whatever LOG_LEVEL says: at DEBUG these log what must not reach a log, the
+    # query filters (a token lookup), request targets (a Slack webhook's path is its secret), request
+    # and response bodies (a TokenRequest's token) and signed headers.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in ("django.db.backends", "pymongo", "urllib3", "botocore", "boto3", "s3transfer", "kubernetes")
+    },
 }
 
 # Secrets at rest (cloudassist/crypto.py): comma-separated Fernet keys, the first encrypts.
