@@ -420,8 +420,8 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # notifications/channels/destinations.py) unless allowed here: comma-separated CIDRs whose addresses
 # may be reached (e.g. 10.20.0.0/16), and host names let through whatever they resolve to
 # (".example.com" for a domain and its subdomains). Both empty by default.
-WEBHOOK_ALLOWED_NETWORKS = [entry for entry in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]) if entry.strip()]
-WEBHOOK_ALLOWED_HOSTS = [entry for entry in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if entry.strip()]
+WEBHOOK_ALLOWED_NETWORKS = [item.strip() for item in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]) if item.strip()]
+WEBHOOK_ALLOWED_HOSTS = [item.strip() for item in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if item.strip()]
 
 # --- Metrics (cloudassist/metrics.py, README "Metrics") ---
 # GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers

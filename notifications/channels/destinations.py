@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -223,15 +225,24 @@ def _dns_error(exc: Exception) -> str:
     return type(exc).__name__
 
 
+SAVE_RESOLVE_SECONDS = 1.0  # a save never waits longer on a slow DNS server: the send checks again
+
+
 def validate_url(url: str) -> None:
     """The send-time check when a URL is saved: raise PermanentChannelError / AddressNotAllowed for
-    a URL that can never be delivered to. A host that does not resolve now passes (it is checked
-    again at every send)."""
+    a URL that can never be delivered to. A host that does not resolve now (or not within
+    SAVE_RESOLVE_SECONDS) passes: it is checked again at every send."""
     if not (url or "").strip():
         return
-    try:
-        resolve(url)
-    except PermanentChannelError:
-        raise
-    except ChannelError:
+    parsed = _parse(url)
+    if _is_literal(parsed.hostname):
+        _check(parsed, [parsed.hostname])
         return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-resolve")
+    try:
+        addresses = pool.submit(_resolve_addresses, parsed.hostname, parsed.port).result(SAVE_RESOLVE_SECONDS)
+    except (OSError, UnicodeError, FuturesTimeout):
+        return
+    finally:
+        pool.shutdown(wait=False)
+    _check(parsed, addresses)

@@ -156,3 +156,24 @@ def test_admin_resends_a_failed_delivery(client, devops_user, dev_user):
     assert "1 delivery queued again." in response.content.decode()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.PENDING, 0, "")
+
+
+@pytest.mark.django_db
+def test_a_slow_dns_server_does_not_hold_a_save(dev_client, monkeypatch):
+    import socket
+    import threading
+
+    release = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow_getaddrinfo(host, *args, **kwargs):
+        if host == "slow.hooks.test":
+            release.wait(30)  # a resolver that never answers in time
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    try:
+        response = dev_client.patch(SETTINGS_URL, {"webhook_url": "https://slow.hooks.test/x"}, format="json")
+    finally:
+        release.set()
+    assert response.status_code == 200, response.json()  # saved: the send-time check decides
