@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "cloudassist.api.middleware.refuse_nul_in_query",  # a NUL in a query parameter is a 400 naming it
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "cloudassist.api.throttling.LoginThrottleMiddleware",  # password forms: the token endpoint's budget
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -156,6 +157,12 @@ STORAGES = {
 # Serve straight from the apps' static folders until `collectstatic` has run (the image runs it).
 WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 
+# How many reverse proxies you run in front of CloudAssist (a load balancer, an ingress): each
+# appends the address it saw to X-Forwarded-For. 0 (default): X-Forwarded-For is ignored and the
+# login and token throttles count per connecting address; N: per the Nth address from the right,
+# the one your outermost proxy saw (a client cannot forge it). Set it to exactly what you run.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests a 401, not a 403.
@@ -182,6 +189,10 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="30/minute")},
+    # The client address throttles key on (and the login throttle's: cloudassist/api/throttling.py):
+    # with 0, the connection's own address, X-Forwarded-For ignored; with N trusted proxies in front,
+    # the Nth address from the right of X-Forwarded-For.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # API tokens (cloudassist/models.py): stored as SHA-256 digests, valid this long after they are
 # issued (an expired one is a 401 saying so), then deleted by MongoDB a week later (a TTL index).
@@ -297,7 +308,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pymongo": {"level": "WARNING"}},
+    # Never below WARNING, whatever LOG_LEVEL says: at DEBUG these log what must not reach a log, the
+    # query filters (a token lookup), request targets (a Slack webhook's path is its secret), request
+    # and response bodies (a TokenRequest's token) and signed headers.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in ("django.db.backends", "pymongo", "urllib3", "botocore", "boto3", "s3transfer", "kubernetes")
+    },
 }
 
 # Secrets at rest (cloudassist/crypto.py): comma-separated Fernet keys, the first encrypts.
@@ -449,6 +466,13 @@ if not WEBHOOK_SIGNING_SECRET and DEBUG:
 
     WEBHOOK_SIGNING_SECRET = hashlib.sha256(f"cloudassist-webhook:{SECRET_KEY}".encode()).hexdigest()
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Webhooks never reach loopback, private, link-local, CGNAT, unique-local, multicast or cloud metadata
+# addresses (checked on the resolved address at send time and when a URL is saved:
+# notifications/channels/destinations.py) unless allowed here: comma-separated CIDRs whose addresses
+# may be reached (e.g. 10.20.0.0/16), and host names let through whatever they resolve to
+# (".example.com" for a domain and its subdomains). Both empty by default.
+WEBHOOK_ALLOWED_NETWORKS = [item.strip() for item in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]) if item.strip()]
+WEBHOOK_ALLOWED_HOSTS = [item.strip() for item in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if item.strip()]
 
 # --- Metrics (cloudassist/metrics.py, README "Metrics") ---
 # GET /metrics (Prometheus text format) needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers

@@ -1,7 +1,9 @@
 """The outbox in the admin: notifications with their deliveries, failed deliveries to resend,
 and the role webhooks (e.g. the DevOps Slack channel)."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from cloudassist import roles
 from cloudassist.admin import ReadOnlyAdminMixin
@@ -49,8 +51,25 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} queued again.", messages.SUCCESS)
 
 
+class RoleWebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = RoleWebhook
+        fields = ["role", "url"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            services.check_webhook_url(url, field="url")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["url"]) from None
+        return url
+
+
 @admin.register(RoleWebhook)
 class RoleWebhookAdmin(admin.ModelAdmin):
+    form = RoleWebhookForm
     list_display = ["role", "url"]
     list_select_related = ["role"]
 

@@ -15,12 +15,14 @@ import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
 from cloudassist import logs, roles
 from notifications import channels, metrics
+from notifications.channels import destinations
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
 
@@ -219,8 +221,19 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     return {"enqueued": enqueue_deliveries(due_deliveries(now=now))}
 
 
+def check_webhook_url(url: str, *, field: str = "webhook_url") -> None:
+    """Refuse a webhook URL that can never be delivered to (not http(s), or an address webhooks may
+    not reach): a Django ValidationError naming ``field``. Checked again at every send."""
+    try:
+        destinations.validate_url(url)
+    except channels.PermanentChannelError as exc:
+        raise ValidationError({field: [f"{str(exc)[:1].upper()}{str(exc)[1:]}."]}) from None
+
+
 def update_settings(*, user, **fields) -> NotificationSettings:
-    """Change a user's channels (merged per kind) or webhook URL."""
+    """Change a user's channels (merged per kind) or webhook URL (checked: ``check_webhook_url``)."""
+    if fields.get("webhook_url"):
+        check_webhook_url(fields["webhook_url"])
     row, _ = NotificationSettings.objects.get_or_create(user=user)
     if "channels" in fields:
         row.channels = {**row.channels, **fields.pop("channels")}

@@ -79,3 +79,42 @@ def test_jobs_log_with_the_id_of_the_request_that_enqueued_them(make_request, de
     (deployed,) = [r for r in caplog.records if "deployed by noop" in r.getMessage()]
     assert deployed.request_id == "trace-approve-42"
     assert ProvisionRequest.objects.get(pk=request.pk).status == "DEPLOYED"
+
+
+@pytest.mark.django_db
+def test_no_password_or_token_reaches_a_log_during_logins_and_token_use(dev_user, devops_user):
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from cloudassist.testing.logcapture import capture_logs
+    from conftest import PASSWORD
+
+    wrong = "Wr0ng-but-secret-passw0rd"
+    forged = "f" * 40
+    with capture_logs() as logs:
+        api = APIClient()
+        assert api.post("/api/v1/auth/token/", {"username": "dev1", "password": wrong}).status_code == 400
+        response = api.post("/api/v1/auth/token/", {"username": "dev1", "password": PASSWORD})
+        token = response.json()["token"]
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert api.get("/api/v1/users/me/").status_code == 200
+        assert api.get("/api/v1/no-such-endpoint/").status_code == 404  # logged as "Not Found"
+        assert api.post("/api/v1/users/", {"password": wrong}).status_code == 403  # logged as "Forbidden"
+        api.credentials(HTTP_AUTHORIZATION=f"Token {forged}")
+        assert api.get("/api/v1/users/me/").status_code == 401
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+        assert api.get(f"/api/v1/templates/?token={forged}").status_code == 401
+        browser = Client()
+        assert browser.post("/login/", {"username": "dev1", "password": wrong}).status_code == 200
+        reviewer = devops_user.username
+        assert browser.post("/admin/login/", {"username": reviewer, "password": wrong}).status_code == 200
+        assert browser.post("/admin/login/", {"username": reviewer, "password": PASSWORD}).status_code == 302
+        assert browser.post("/api-auth/login/", {"username": "dev1", "password": wrong}).status_code == 200
+
+    text = logs.text()
+    assert "Bad Request: /api/v1/auth/token/" in text  # the capture works: the failed login is logged
+    assert "Unauthorized: /api/v1/users/me/" in text
+    for secret in (PASSWORD, wrong, token, forged):
+        assert secret not in text
+    assert "Authorization" not in text
+    assert "HTTP_AUTHORIZATION" not in text

@@ -127,3 +127,36 @@ def test_a_bad_aws_use_emulator_is_one_clear_error():
     result = _aws_settings(AWS_USE_EMULATOR="maybe")
     assert result.returncode != 0
     assert "AWS_USE_EMULATOR must be auto, true or false, not 'maybe'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "0 0 [] []"),  # X-Forwarded-For ignored; no internal webhook address allowed
+        (
+            {
+                "TRUSTED_PROXY_COUNT": "2",
+                "WEBHOOK_ALLOWED_NETWORKS": "10.20.0.0/16, fd00:1::/64",
+                "WEBHOOK_ALLOWED_HOSTS": "hooks.internal,.chat.corp",
+            },
+            "2 2 ['10.20.0.0/16', 'fd00:1::/64'] ['hooks.internal', '.chat.corp']",
+        ),
+    ],
+)
+def test_proxy_count_and_webhook_allow_lists_from_the_environment(env, expected):
+    drop = ("TRUSTED_PROXY_COUNT", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ALLOWED_HOSTS")
+    base = {key: value for key, value in os.environ.items() if key not in drop}
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.TRUSTED_PROXY_COUNT, s.REST_FRAMEWORK['NUM_PROXIES'], "
+        "s.WEBHOOK_ALLOWED_NETWORKS, s.WEBHOOK_ALLOWED_HOSTS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env={**base, **env, "DJANGO_SETTINGS_MODULE": "cloudassist.settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

@@ -17,10 +17,17 @@ To verify: recompute the digest over the raw body bytes as received (before any 
 compare in constant time, and reject timestamps more than a few minutes away from now (replays).
 ``verify_signature()`` below does exactly that. Retries are new requests with a new timestamp.
 
-Outcomes: 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are ``ChannelError``
-(retried); other statuses, redirects (not followed: a POST must not turn into a GET elsewhere), a
-URL that is not http(s) and a missing secret are ``PermanentChannelError``. Errors never contain
-the URL's path or query (Slack-style URLs carry a token) nor more than 200 characters of a response.
+Where it may go: the host is resolved once, every address it resolves to is checked (no loopback,
+private, link-local, metadata, ... address unless WEBHOOK_ALLOWED_NETWORKS / WEBHOOK_ALLOWED_HOSTS
+allow it: notifications/channels/destinations.py) and the request connects to a checked address,
+with the URL's host as Host header, TLS SNI and certificate name.
+
+Outcomes: 2xx is delivered; 408, 425, 429, 5xx, timeouts, connection errors and a name that does not
+resolve are ``ChannelError`` (retried); other statuses, redirects (never followed: a POST must not
+turn into a GET elsewhere, nor go to an unchecked address), a URL that is not http(s), an address not
+allowed and a missing secret are ``PermanentChannelError``. Errors say what failed (the status code,
+"address not allowed", a timeout) and never contain the URL's path or query (Slack-style URLs carry
+a token) nor anything of the response's body.
 """
 
 from __future__ import annotations
@@ -30,18 +37,17 @@ import hmac
 import http.client
 import json
 import time
-import urllib.error
-import urllib.request
-from urllib.parse import urlsplit
 
+import urllib3
 from django.conf import settings
 
+from notifications.channels import destinations
 from notifications.channels.base import Channel, ChannelError, Message, PermanentChannelError, absolute_link
 
 SIGNATURE_HEADER = "X-CloudAssist-Signature"
 TIMESTAMP_HEADER = "X-CloudAssist-Timestamp"
 USER_AGENT = "CloudAssist-Webhook/1.0"
-MAX_ERROR_BODY = 200
+MAX_ERROR_DETAIL = 200
 SLACK_SECTION_LIMIT = 3000
 RETRIED_STATUSES = frozenset({408, 425, 429})
 
@@ -93,21 +99,44 @@ def build_payload(message: Message) -> dict:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0917 - urllib's signature
-        return None  # the 3xx reaches us as an HTTPError
+def _reason(exc: BaseException) -> str:
+    """A short cause for a connection failure ("Connection refused"), without URLs or bodies."""
+    while exc.__context__ is not None and not isinstance(exc, OSError | urllib3.exceptions.ProtocolError):
+        exc = exc.__context__
+    cause = getattr(exc, "reason", None) or exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    text = str(cause).split(": ")[-1].strip()
+    return text[:MAX_ERROR_DETAIL] or type(cause).__name__
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def _snippet(response) -> str:
-    try:
-        raw = response.read(MAX_ERROR_BODY * 4)
-    except (OSError, http.client.HTTPException):
-        return ""
-    text = " ".join(raw.decode("utf-8", "replace").split())
-    return text[:MAX_ERROR_BODY]
+def _post(destination: destinations.Destination, address: str, body: bytes, headers: dict, timeout: float) -> int:
+    """POST ``body`` to ``address`` (already checked), as ``destination``'s host: Host header, TLS
+    SNI and certificate name. No redirects followed, no retries; the status is returned."""
+    pool_kwargs = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    if destination.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            destination.port,
+            server_hostname=destination.hostname,
+            assert_hostname=destination.hostname,
+            cert_reqs="CERT_REQUIRED",
+            **pool_kwargs,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, destination.port, **pool_kwargs)
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            destination.target,
+            body=body,
+            headers={**headers, "Host": destination.host_header},
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+        )
+        response.close()  # the body is never read: the status says enough, and a slow body holds nothing
+        return response.status
 
 
 class WebhookChannel(Channel):
@@ -117,52 +146,44 @@ class WebhookChannel(Channel):
         url = (message.webhook_url or "").strip()
         if not url:
             raise PermanentChannelError(f"{message.recipient_username or 'the recipient'} has no webhook URL")
-        try:
-            parts = urlsplit(url)
-            host, _ = parts.hostname, parts.port  # .port raises ValueError for a bad port
-        except ValueError:
-            raise PermanentChannelError("the webhook URL is malformed") from None
-        if parts.scheme.lower() not in ("http", "https") or not host:
-            raise PermanentChannelError(f"the webhook URL must be http(s) with a host, not '{parts.scheme}:...'")
+        destination = destinations.resolve(url)  # resolved once and checked: raises when not allowed
         secret = settings.WEBHOOK_SIGNING_SECRET
         if not secret:
             raise PermanentChannelError("WEBHOOK_SIGNING_SECRET is not set: webhooks are never sent unsigned")
 
-        where = f"{parts.scheme.lower()}://{parts.netloc.rpartition('@')[2]}"  # no path, query or user info
+        where = destination.where
         body = json.dumps(build_payload(message), ensure_ascii=False, separators=(",", ":")).encode()
         timestamp = int(time.time())
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": USER_AGENT,
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(secret, timestamp, body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+        }
         timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-        try:
-            with _opener.open(request, timeout=timeout) as response:
-                response.read(64 * 1024)  # drain a little so keep-alive servers see a clean close
-        except urllib.error.HTTPError as exc:
-            with exc:
-                status, snippet = exc.code, _snippet(exc)
-            detail = f"{where} answered HTTP {status}" + (f": {snippet}" if snippet else "")
-            if status in RETRIED_STATUSES or status >= 500:
-                raise ChannelError(detail) from None
-            if 300 <= status < 400:
-                raise PermanentChannelError(f"{where} answered a redirect (HTTP {status}), not followed") from None
-            raise PermanentChannelError(detail) from None
-        except TimeoutError:
-            raise ChannelError(f"{where} did not answer within {timeout} s") from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, TimeoutError):
+        status = None
+        unreachable = ""
+        for address in destination.addresses:  # every one checked; the next if one refuses connections
+            try:
+                status = _post(destination, address, body, headers, timeout)
+                break
+            except urllib3.exceptions.NewConnectionError as exc:
+                unreachable = _reason(exc)
+            except urllib3.exceptions.TimeoutError:
                 raise ChannelError(f"{where} did not answer within {timeout} s") from None
-            raise ChannelError(f"{where} unreachable: {reason}") from None
-        except http.client.InvalidURL:
-            raise PermanentChannelError("the webhook URL is malformed") from None
-        except (OSError, http.client.HTTPException) as exc:  # reset, bad status line, TLS failure
-            raise ChannelError(f"{where} failed: {type(exc).__name__}: {str(exc)[:MAX_ERROR_BODY]}") from None
+            except urllib3.exceptions.SSLError as exc:
+                raise ChannelError(f"{where} failed: TLS error: {_reason(exc)}") from None
+            except urllib3.exceptions.LocationValueError:
+                raise PermanentChannelError("the webhook URL is malformed") from None
+            except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+                raise ChannelError(f"{where} failed: {type(exc).__name__}: {_reason(exc)}") from None
+        if status is None:
+            raise ChannelError(f"{where} unreachable: {unreachable or 'no address answered'}")
+        if 200 <= status < 300:
+            return
+        detail = f"{where} answered HTTP {status}"
+        if status in RETRIED_STATUSES or status >= 500:
+            raise ChannelError(detail)
+        if 300 <= status < 400:
+            raise PermanentChannelError(f"{where} answered a redirect (HTTP {status}), not followed")
+        raise PermanentChannelError(detail)

@@ -11,7 +11,8 @@ pointed at it (SMTP backend, no TLS, no auth, EMAIL_TIMEOUT=5) for the test.
     smtp_server.stop() / .start()   # down (connection refused on the same port) and back up
 
 ``webhook_server``: an HTTP server on a free loopback port that records what it receives, with
-WEBHOOK_SIGNING_SECRET set to ``.secret`` for the test.
+WEBHOOK_SIGNING_SECRET set to ``.secret`` and WEBHOOK_ALLOWED_NETWORKS to 127.0.0.1/32 (webhooks
+may not reach loopback otherwise) for the test.
 
     webhook_server.url          # http://127.0.0.1:<port>/hooks/T000/B000/<token> (Slack-shaped)
     webhook_server.base_url     # http://127.0.0.1:<port>; any path is accepted
@@ -240,6 +241,7 @@ def _make_handler(receiver: WebhookServer):
 def webhook_server(settings):
     server = WebhookServer()
     settings.WEBHOOK_SIGNING_SECRET = server.secret
+    settings.WEBHOOK_ALLOWED_NETWORKS = [f"{LOOPBACK}/32"]  # webhooks may not reach loopback otherwise
     try:
         yield server
     finally:

@@ -81,6 +81,62 @@ def test_bad_settings_name_the_field(dev_client, body, field):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://127.0.0.1:9302/metrics", "is a loopback"),
+        ("http://localhost:8000/api/v1/", "resolves to a loopback"),
+        ("http://[::1]/hook", "is a loopback"),
+        ("http://[::ffff:127.0.0.1]/hook", "is a loopback"),
+        ("http://2130706433/hook", None),  # Django's URL validator already refuses these forms
+        ("http://0177.0.0.1/hook", None),
+        ("http://10.0.0.8/hook", "is a private"),
+        ("http://192.168.1.1/hook", "is a private"),
+        ("http://169.254.169.254/latest/meta-data/", "is a cloud metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data/", "is a cloud metadata"),
+        ("http://100.64.1.1/hook", "is a shared (CGNAT)"),
+    ],
+)
+def test_a_webhook_url_to_an_internal_address_is_a_400_when_saved(dev_client, dev_user, url, kind):
+    response = dev_client.patch(SETTINGS_URL, {"webhook_url": url}, format="json")
+    assert response.status_code == 400, response.json()
+    (message,) = response.json()["fields"]["webhook_url"]
+    if kind is not None:
+        assert kind in message
+        assert message.startswith("Address not allowed for webhooks: ")
+    assert dev_client.get(SETTINGS_URL).json()["webhook_url"] == ""
+
+
+@pytest.mark.django_db
+def test_the_allow_list_lets_an_internal_webhook_url_be_saved(dev_client, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["10.20.0.0/16"]
+    settings.WEBHOOK_ALLOWED_HOSTS = [".hooks.internal"]
+    for url in ["http://10.20.3.4/hook", "http://chat.hooks.internal/hook", "https://hooks.example.com/T/B/x"]:
+        response = dev_client.patch(SETTINGS_URL, {"webhook_url": url}, format="json")
+        assert response.status_code == 200, response.json()  # a name that does not resolve now: checked at send
+    assert dev_client.patch(SETTINGS_URL, {"webhook_url": "http://10.21.0.1/"}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_role_webhook_to_the_metadata_service(client, admin_user):
+    from django.contrib.auth.models import Group
+
+    from conftest import PASSWORD
+    from notifications.models import RoleWebhook
+
+    assert client.login(username=admin_user.username, password=PASSWORD)
+    role = Group.objects.get(name="dev")
+    add = "/admin/notifications/rolewebhook/add/"
+    response = client.post(add, {"role": str(role.pk), "url": "http://169.254.169.254/latest/meta-data/"})
+    assert response.status_code == 200
+    assert "Address not allowed for webhooks" in response.content.decode()
+    assert not RoleWebhook.objects.exists()
+    response = client.post(add, {"role": str(role.pk), "url": "https://hooks.example.com/T/B/x"})
+    assert response.status_code == 302
+    assert RoleWebhook.objects.get().url == "https://hooks.example.com/T/B/x"
+
+
+@pytest.mark.django_db
 def test_admin_resends_a_failed_delivery(client, devops_user, dev_user):
     from conftest import PASSWORD
     from notifications.choices import DeliveryStatus
@@ -100,3 +156,24 @@ def test_admin_resends_a_failed_delivery(client, devops_user, dev_user):
     assert "1 delivery queued again." in response.content.decode()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.PENDING, 0, "")
+
+
+@pytest.mark.django_db
+def test_a_slow_dns_server_does_not_hold_a_save(dev_client, monkeypatch):
+    import socket
+    import threading
+
+    release = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow_getaddrinfo(host, *args, **kwargs):
+        if host == "slow.hooks.test":
+            release.wait(30)  # a resolver that never answers in time
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    try:
+        response = dev_client.patch(SETTINGS_URL, {"webhook_url": "https://slow.hooks.test/x"}, format="json")
+    finally:
+        release.set()
+    assert response.status_code == 200, response.json()  # saved: the send-time check decides

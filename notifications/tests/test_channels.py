@@ -215,8 +215,8 @@ def test_webhook_server_errors_are_temporary(webhook_server, status):
         WebhookChannel().send(make_message(webhook_url=webhook_server.url))
     assert not isinstance(failure.value, PermanentChannelError)
     error = str(failure.value)
-    assert "x" * 200 in error
-    assert "x" * 201 not in error  # at most 200 characters of the response
+    assert error == f"{webhook_server.base_url} answered HTTP {status}"
+    assert "x" not in error.removeprefix("http://")  # nothing of the response's body
     assert "secret-token-in-path" not in error  # never the URL's path (Slack URLs carry a token)
 
 
@@ -231,11 +231,12 @@ def test_a_temporary_webhook_failure_is_delivered_on_retry(webhook_server):
     assert all(webhook_server.verify(request) for request in webhook_server.requests)
 
 
-@pytest.mark.parametrize(("status", "expected"), [(404, "HTTP 404: no_service"), (400, "HTTP 400"), (403, "HTTP 403")])
-def test_webhook_client_errors_are_permanent(webhook_server, status, expected):
+@pytest.mark.parametrize("status", [404, 400, 403])
+def test_webhook_client_errors_are_permanent(webhook_server, status):
     webhook_server.respond_with(status, body="no_service")
-    with pytest.raises(PermanentChannelError, match=expected):
+    with pytest.raises(PermanentChannelError) as failure:
         WebhookChannel().send(make_message(webhook_url=webhook_server.url))
+    assert str(failure.value) == f"{webhook_server.base_url} answered HTTP {status}"  # not the body
 
 
 def test_webhook_redirects_are_not_followed(webhook_server):
@@ -255,6 +256,7 @@ def test_a_slow_webhook_server_times_out(webhook_server, settings):
 
 def test_an_unreachable_webhook_is_temporary(settings, unused_port):
     settings.WEBHOOK_SIGNING_SECRET = "s"
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     with pytest.raises(ChannelError, match="unreachable") as failure:
         WebhookChannel().send(make_message(webhook_url=f"http://127.0.0.1:{unused_port}/hook"))
     assert not isinstance(failure.value, PermanentChannelError)

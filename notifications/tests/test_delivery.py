@@ -159,3 +159,55 @@ def test_a_resend_during_a_send_is_not_overwritten_by_the_older_attempt(make_req
     services._finish(claimed, 1, status=DeliveryStatus.FAILED, error="boom", now=timezone.now())  # ... it fails
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.PENDING, 0, "")
+
+
+@pytest.mark.django_db
+def test_a_webhook_to_an_address_not_allowed_at_send_time_fails_and_says_so(
+    webhook_server, notifications_queue, make_request, devops_user, dev_user, settings
+):
+    services.update_settings(  # saved while the loopback receiver was allowed ...
+        user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook"]}, webhook_url=webhook_server.url
+    )
+    settings.WEBHOOK_ALLOWED_NETWORKS = []  # ... then no longer: the send-time check refuses it
+    approve(make_request, devops_user, dev_user)
+    work(notifications_queue)
+    delivery = Delivery.objects.get(channel="webhook")
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)  # permanent: not retried
+    assert delivery.last_error == f"address not allowed for webhooks: {webhook_server.base_url} is a loopback address"
+    assert webhook_server.requests == []
+
+
+@pytest.mark.django_db
+def test_last_error_says_what_failed_without_the_remote_body(
+    webhook_server, notifications_queue, make_request, devops_user, dev_user
+):
+    services.update_settings(
+        user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook"]}, webhook_url=webhook_server.url
+    )
+    webhook_server.respond_with(500, body="# HELP internal_metric secret-looking-body")
+    approve(make_request, devops_user, dev_user)
+    work(notifications_queue)
+    delivery = Delivery.objects.get(channel="webhook")
+    assert delivery.status == DeliveryStatus.PENDING  # a 500 is retried
+    assert delivery.last_error == f"{webhook_server.base_url} answered HTTP 500"
+
+
+@pytest.mark.django_db
+def test_no_webhook_secret_reaches_a_log(webhook_server, notifications_queue, make_request, devops_user, dev_user):
+    from cloudassist.testing.logcapture import capture_logs
+
+    services.update_settings(
+        user=dev_user, channels={Kind.REQUEST_APPROVED: ["webhook"]}, webhook_url=webhook_server.url
+    )
+    webhook_server.respond_with(503, times=1)
+    with capture_logs() as logs:
+        approve(make_request, devops_user, dev_user)
+        work(notifications_queue)  # 503: retried later
+        services.deliver(Delivery.objects.get(channel="webhook").pk, now=timezone.now() + timedelta(hours=1))
+    assert Delivery.objects.get(channel="webhook").status == DeliveryStatus.SENT
+    signatures = [request.headers["X-CloudAssist-Signature"] for request in webhook_server.requests]
+    assert len(signatures) == 2
+    text = logs.text()
+    assert "notifications.jobs.deliver" in text  # the capture works: the worker's job lines are there
+    for secret in ("secret-token-in-path", webhook_server.secret, *signatures):
+        assert secret not in text
