@@ -50,26 +50,30 @@ class CloudAssistAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code in self.error_codes():
-            response = responses.get(str(code))
-            if response is None:
-                response = self._get_response_for_code(ErrorSerializer, str(code), ("application/json",), direction)
-                responses[str(code)] = response
-            if not response.get("description"):
-                response["description"] = ERROR_DESCRIPTIONS[code]
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    ErrorSerializer, str(code), ("application/json",), direction
+                )
+        for code, response in responses.items():
+            if not response.get("description") and int(code) in ERROR_DESCRIPTIONS:
+                response["description"] = ERROR_DESCRIPTIONS[int(code)]
         return dict(sorted(responses.items()))
 
     def error_codes(self) -> list[int]:
         """The errors this operation can answer, besides those its view documents itself.
 
         Every API view: 400 (bad input, also checked at the edge for every request: body size,
-        JSON depth, NUL and lone surrogates). With authentication: 401 (a bad token is refused even
-        where anonymous access is allowed) and 503 (MongoDB unreachable). Authenticated ones: 403. With a path
+        JSON depth, NUL and lone surrogates) and 503 (MongoDB unreachable; not the probes, GETs
+        without authentication, which say what they check). With authentication: 401 (a bad token
+        is refused even where anonymous access is allowed). Authenticated ones: 403. With a path
         parameter or a paginated list: 404. Writes: 409; with a body: 413 and 415. Throttled: 429.
         """
         codes = {400}
         view = self.view
-        if view.get_authenticators():  # token lookups read MongoDB
-            codes.update((401, 503))
+        if view.get_authenticators():
+            codes.add(401)
+        if view.get_authenticators() or self.method != "GET":  # the probes document their own
+            codes.add(503)
         if not all(isinstance(permission, AllowAny) for permission in view.get_permissions()):
             codes.add(403)
         if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
