@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,12 @@ def config_file(path: Path, role: str, *, max_examples: int) -> Path:
 
 @pytest.fixture
 def seeded(templates, make_user, make_request):
-    """Users of both roles, and an object of each kind so detail operations can find real ones."""
+    """Users of both roles, and an object of each kind so detail operations can find real ones
+    (with their nullable fields null: a role's quota has no user, the seed's templates no creator)."""
+    from django.contrib.auth.models import Group
+
     from configs import services as config_services
+    from quotas.models import Quota
 
     dev = make_user("fuzz-dev", roles.DEV)
     admin = make_user("fuzz-admin", roles.ADMIN)
@@ -118,6 +123,8 @@ def seeded(templates, make_user, make_request):
         user.save(update_fields=["password"])
     make_request(user=dev)
     config_services.create(actor=dev, name="fuzz.config", data={"replicas": 2}, labels={"env": "dev"})
+    Quota.objects.create(user=dev, max_live_environments=5, usd_budget=Decimal("100.00"))
+    Quota.objects.create(role=Group.objects.get(name=roles.DEV), max_live_environments=3)
     return {"dev": dev, "admin": admin}
 
 
