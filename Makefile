@@ -14,7 +14,7 @@ APPS    := $(patsubst %/apps.py,%,$(wildcard */apps.py))
 COLLECTSTATIC_ENV := DEBUG=false SECRET_KEY=collectstatic-only-not-a-secret SECRETS_KEYS=collectstatic-only-not-a-secret
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test browser screenshots lint format seed bench build artifact chart-check clean clean-data requirements
+.PHONY: help setup run test fuzz browser screenshots lint format seed bench build artifact chart-check clean clean-data requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ run: $(VENV)/.runtime-installed  ## serve on http://127.0.0.1:8000 with embedded
 
 test: $(VENV)/.dev-installed browser  ## run the test suite against real MongoDB and Redis (PYTEST_ARGS=... to narrow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite's schemathesis run, longer: FUZZ_MAX_EXAMPLES random examples per operation (default 100) and
+# the coverage phase for both roles; prints schemathesis's summary per role. FUZZ_SEED=... for another seed.
+fuzz: $(VENV)/.dev-installed  ## schemathesis over the served OpenAPI as a developer and as an admin, many examples per operation
+	FUZZ_FULL=1 FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} $(BIN)/python -m pytest cloudassist/tests/test_openapi_fuzz.py -q -s -p no:cacheprovider
 
 # The portal's browser tests need Debian's chromium + chromium-driver: CI (CI=true) installs them
 # when missing (and fails without them); elsewhere the tests skip with a message saying so.

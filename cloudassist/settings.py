@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "cloudassist.api.throttling.LoginThrottleMiddleware",  # password forms: the token endpoint's budget
+    "cloudassist.api.errors.json_not_found_middleware",  # JSON 404s for the API with DEBUG on too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from inspect import iscoroutinefunction
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -17,6 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -214,3 +216,34 @@ def handler403(request, exception=None):
     if _wants_html(request):
         return defaults.permission_denied(request, exception)
     return JsonResponse(error_body("Forbidden", code="permission_denied", status_code=403), status=403)
+
+
+# The paths whose clients read JSON: the API and the config server (the seed's /configs paths).
+JSON_PATHS = ("/api/", "/configs")
+
+
+def _debug_page_for_api(request, response) -> bool:
+    return (
+        response.status_code == 404
+        and request.path.startswith(JSON_PATHS)
+        and response.get("Content-Type", "").startswith("text/html")
+    )
+
+
+@sync_and_async_middleware
+def json_not_found_middleware(get_response):
+    """With DEBUG on, Django answers a URL no route matches with its HTML debug page (handler404
+    only runs with DEBUG off). API clients get the JSON 404 of the OpenAPI document in every mode."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            response = await get_response(request)
+            return handler404(request) if _debug_page_for_api(request, response) else response
+
+    else:
+
+        def middleware(request):
+            response = get_response(request)
+            return handler404(request) if _debug_page_for_api(request, response) else response
+
+    return middleware

@@ -67,7 +67,20 @@ class CachedUrlMixin:
 
 
 class LinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
-    """A related object as its URL (DRF's HyperlinkedRelatedField, reversed once per request)."""
+    """A related object as its URL (DRF's HyperlinkedRelatedField, reversed once per request).
+
+    Null when the relation is (the model field is nullable), and the OpenAPI schema says so."""
+
+    def bind(self, field_name, parent):
+        super().bind(field_name, parent)
+        model = getattr(getattr(parent, "Meta", None), "model", None)
+        if model is not None and "." not in self.source:
+            try:
+                model_field = model._meta.get_field(self.source)
+            except Exception:  # a property or a method, not a model field
+                model_field = None
+            if model_field is not None and model_field.null:
+                self.allow_null = True
 
 
 class SelfLinkField(CachedUrlMixin, serializers.HyperlinkedIdentityField):

@@ -1,9 +1,13 @@
-"""OpenAPI: operations tagged by the app that serves them, with readable summaries."""
+"""OpenAPI: operations tagged by the app that serves them, with readable summaries, and every
+error an operation can answer documented with the one JSON error shape (cloudassist/api/errors.py)."""
 
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_view_model
+from rest_framework.permissions import AllowAny
+
+from cloudassist.api.serializers import ErrorSerializer
 
 # The tag of each app's operations (the core's API is users, roles and tokens).
 TAG_BY_APP = {
@@ -24,7 +28,64 @@ STANDARD = {
 }
 
 
+# What each error status means, as its response's description.
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `fields` names each offending field (dotted paths for nested ones).",
+    401: "No credentials, or a token that is unknown or expired (`Authorization: Token <key>`).",
+    403: "You may not do this (your role, or the object's owner).",
+    404: "No such object, or one you may not see; also a page number past the last page.",
+    409: "Refused in the object's current state (`current_status`), or it conflicts with an existing one.",
+    412: "`If-Match` names another version than the current one.",
+    413: "The request body (or the document it produces) is larger than accepted.",
+    415: "A request body in a media type this operation does not read.",
+    422: "The data does not match the entry's JSON Schema.",
+    429: "Too many attempts; `Retry-After` says when to try again.",
+    503: "A backing service (MongoDB) is unreachable; `Retry-After` says when to try again.",
+}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
 class CloudAssistAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self.error_codes():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    ErrorSerializer, str(code), ("application/json",), direction
+                )
+        for code, response in responses.items():
+            if not response.get("description") and int(code) in ERROR_DESCRIPTIONS:
+                response["description"] = ERROR_DESCRIPTIONS[int(code)]
+        return dict(sorted(responses.items()))
+
+    def error_codes(self) -> list[int]:
+        """The errors this operation can answer, besides those its view documents itself.
+
+        Every API view: 400 (bad input, also checked at the edge for every request: body size,
+        JSON depth, NUL and lone surrogates) and 503 (MongoDB unreachable; not the probes, GETs
+        without authentication, which say what they check). With authentication: 401 (a bad token
+        is refused even where anonymous access is allowed). Authenticated ones: 403. With a path
+        parameter or a paginated list: 404. Writes: 409; with a body: 413 and 415. Throttled: 429.
+        """
+        codes = {400}
+        view = self.view
+        if view.get_authenticators():
+            codes.add(401)
+        if view.get_authenticators() or self.method != "GET":  # the probes document their own
+            codes.add(503)
+        if not all(isinstance(permission, AllowAny) for permission in view.get_permissions()):
+            codes.add(403)
+        if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
+            codes.add(404)
+        if self.method in WRITE_METHODS:
+            codes.add(409)
+        if self.method in BODY_METHODS:
+            codes.update((413, 415))
+        if view.get_throttles():
+            codes.add(429)
+        return sorted(codes)
+
     def get_tags(self) -> list[str]:
         explicit = super().get_tags()
         app = type(self.view).__module__.split(".", 1)[0]

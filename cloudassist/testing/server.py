@@ -56,8 +56,11 @@ def _up(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_server(*, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 60.0) -> Iterator[Server]:
-    """Yield the running server; stop it (SIGTERM, as Kubernetes does) afterwards."""
+def running_server(
+    *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 60.0, log=None
+) -> Iterator[Server]:
+    """Yield the running server; stop it (SIGTERM, as Kubernetes does) afterwards. Its output goes
+    to ``log`` (an open file) when given, else to the test's own stdout and stderr."""
     from django.db import connection
 
     port = embedded.free_port()
@@ -76,7 +79,13 @@ def running_server(*, env: dict[str, str] | None = None, workers: int = 1, timeo
             "LOG_LEVEL": "WARNING",
             **(env or {}),
         }
-        process = subprocess.Popen([sys.executable, "-m", "cloudassist.serving"], env=child_env, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cloudassist.serving"],
+            env=child_env,
+            start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

@@ -17,6 +17,25 @@ def test_unknown_url_is_a_json_404(dev_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/provision-requests/0.5/", "/configs/%C2%84/", "/api/v1/nothing-here/"])
+def test_unknown_url_is_a_json_404_with_debug_on_too(dev_client, settings, path):
+    # `make run` serves with DEBUG on: Django's HTML debug page is not what the OpenAPI documents.
+    settings.DEBUG = True
+    response = dev_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "Not found", "code": "not_found", "status": 404}
+
+
+@pytest.mark.django_db
+def test_debug_pages_stay_for_html_paths(client, settings):
+    settings.DEBUG = True
+    response = client.get("/portal/nothing-here/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
 def test_method_not_allowed_has_the_same_shape(dev_client):
     response = dev_client.delete("/api/v1/users/me/")  # me takes GET and PATCH only
     assert response.status_code == 405

@@ -29,3 +29,60 @@ def test_docs_pages_use_self_hosted_assets(path, marker):
     html = APIClient().get(path).content.decode()
     assert marker in html
     assert "cdn.jsdelivr.net" not in html
+
+
+def _served_schema() -> dict:
+    return APIClient().get("/api/schema/?format=json").json()
+
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.django_db
+def test_every_error_response_is_the_one_error_shape():
+    schema = _served_schema()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) >= 400 and not path.startswith(("/health", "/ready")):
+                    assert response["content"]["application/json"]["schema"] == ERROR_REF, (method, path, code)
+                    assert response["description"], (method, path, code)
+
+
+@pytest.mark.django_db
+def test_each_operation_documents_the_errors_it_can_answer():
+    paths = _served_schema()["paths"]
+    codes = {(method.upper(), path): set(op["responses"]) for path, ops in paths.items() for method, op in ops.items()}
+    # Every authenticated operation: bad input, a bad token, no permission, MongoDB unreachable.
+    for key, documented in codes.items():
+        if key[1] not in ("/health", "/ready"):
+            assert {"400", "401", "403", "503"} <= documented or key == ("POST", "/api/v1/auth/token/"), key
+    assert {"400", "429", "503"} <= codes[("POST", "/api/v1/auth/token/")]
+    assert "403" not in codes[("POST", "/api/v1/auth/token/")]  # anyone may ask for a token
+    assert "404" in codes[("GET", "/api/v1/templates/{id}/")]  # a path parameter
+    assert "404" in codes[("GET", "/api/v1/templates/")]  # a page past the last
+    assert "404" not in codes[("GET", "/api/v1/users/me/")]
+    assert {"409", "413", "415"} <= codes[("POST", "/api/v1/templates/")]
+    assert {"409", "412", "413", "415", "422"} <= codes[("PUT", "/configs/{name}/")]
+    assert "409" in codes[("DELETE", "/api/v1/templates/{id}/")]
+    assert "413" not in codes[("DELETE", "/api/v1/templates/{id}/")]
+    assert codes[("GET", "/health")] == {"200", "400"}
+
+
+@pytest.mark.django_db
+def test_success_bodies_are_described_as_served():
+    schema = _served_schema()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+
+    def body(path, method="get", code="200"):
+        return paths[path][method]["responses"][code]["content"]["application/json"]["schema"]
+
+    # The config server's lists are paginated like every other list.
+    for path in ("/configs/", "/api/v1/configs/", "/configs/{name}/versions/"):
+        ref = body(path)["$ref"].rsplit("/", 1)[1]
+        assert set(components[ref]["properties"]) == {"count", "next", "previous", "results"}, path
+        assert {"page", "page_size"} <= {p["name"] for p in paths[path]["get"]["parameters"]}
+    # A nullable relation is a nullable link; settings never saved have no updated_at yet.
+    assert components["Template"]["properties"]["created_by"]["nullable"] is True
+    assert components["ProvisionRequest"]["properties"]["reviewed_by"]["nullable"] is True
+    assert components["NotificationSettings"]["properties"]["updated_at"]["nullable"] is True

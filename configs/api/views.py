@@ -111,7 +111,7 @@ def entry(config: Config, *, status_code: int = 200) -> Response:
 class ConfigListView(APIView):
     """List entries you may read (`?prefix=`, `?label=env:prod`, repeatable), or create one."""
 
-    pagination = StandardPagination
+    pagination_class = StandardPagination  # also how the OpenAPI schema knows the list is paginated
 
     @extend_schema(
         parameters=[
@@ -126,7 +126,7 @@ class ConfigListView(APIView):
             prefix=request.query_params.get("prefix"),
             labels=request.query_params.getlist("label"),
         )
-        paginator = self.pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         services.attach_owners(page, actor=request.user)
         return paginator.get_paginated_response(ConfigSerializer(page, many=True).data)
@@ -212,10 +212,12 @@ class ConfigDetailView(APIView):
 class ConfigVersionsView(APIView):
     """Every version of an entry, newest first."""
 
+    pagination_class = StandardPagination
+
     @extend_schema(responses={200: VersionSerializer(many=True), 404: ErrorSerializer})
     def get(self, request, name: str):
         config = services.get(actor=request.user, name=name)
-        paginator = StandardPagination()
+        paginator = self.pagination_class()
         versions = ConfigVersion.objects.filter(config=config).order_by("-version")
         page = paginator.paginate_queryset(versions, request, view=self)
         attach_related(page, "author", only=["username"], known=[request.user])

@@ -62,6 +62,7 @@ class NotificationSettingsSerializer(StrictFieldsMixin, serializers.ModelSeriali
     )
     defaults = serializers.SerializerMethodField(help_text="The channels of kinds not set in `channels`.")
     kinds = serializers.SerializerMethodField(help_text="Every kind, with what it announces.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first changed.")
 
     class Meta:
         model = NotificationSettings
