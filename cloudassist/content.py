@@ -6,8 +6,10 @@ outside BSON's 64 bits (``2**63``), or a number that overflowed to infinity (``1
 would fail deep in the driver, as a 500; NULs are refused in string values too (they truncate
 in many tools and have no business in a config or a parameter). The API's JSON parser
 (cloudassist/api/parsers.py) runs :func:`check_storable` on every body, and the services that
-store JSON from elsewhere (the admin's forms) run it too. The walk is iterative: a document
-nested as deeply as the parser allows cannot overflow the stack here.
+store JSON from elsewhere (the admin's forms) run it too. Objects and arrays nest at most
+``MAX_DEPTH`` levels, so the code after it (merge patches, copies, schema validation, BSON) never
+recurses past Python's limit. The walk is iterative: a document nested as deeply as the parser
+allows cannot overflow the stack here.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: How deep objects and arrays may nest (MongoDB refuses documents past 100 levels, and the code
+#: that merges, copies and validates JSON recurses): deeper is a 400 here, not a RecursionError later.
+MAX_DEPTH = 64
 
 NUL = "contains a NUL character (\\u0000)."
 SURROGATE = "contains a lone surrogate (an unpaired \\ud800-\\udfff escape): not valid Unicode."
 INTEGER = f"is an integer outside the 64-bit range MongoDB stores ({INT64_MIN} to {INT64_MAX})."
 FLOAT = "is a number too large to store (it overflows a 64-bit float)."
+DEPTH = f"is nested more than {MAX_DEPTH} levels deep (objects and arrays)."
 
 
 def string_problem(text: str) -> str | None:
@@ -52,6 +58,17 @@ def _spelled(link, root: str) -> str:
     return ".".join([root] * bool(root) + parts[::-1])
 
 
+def _outermost(link, root: str) -> str:
+    """The field a too-deep value is in: ``root``, else the body's top-level key (a path 64 parts
+    long would name nothing a person or a form can find)."""
+    if root:
+        return root
+    first = None
+    while link is not None:
+        link, first = link
+    return first or ""
+
+
 def _scalar_problem(item: Any) -> str | None:
     if isinstance(item, str):
         return string_problem(item)
@@ -67,19 +84,21 @@ def _scalar_problem(item: Any) -> str | None:
 def problem(value: Any, *, root: str = "") -> tuple[str, str] | None:
     """The first ``(path, reason)`` in ``value`` that cannot be stored (dotted path, list items
     by index, ``root`` for the value itself), or None."""
-    stack: list[tuple[Any, Any]] = [(None, value)]
+    stack: list[tuple[Any, Any, int]] = [(None, value, 1)]
     while stack:
-        link, item = stack.pop()
+        link, item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple) and depth > MAX_DEPTH:
+            return _outermost(link, root), DEPTH
         if isinstance(item, dict):
             children = []
             for key, child in item.items():
                 reason = string_problem(key) if isinstance(key, str) else None
                 if reason:
                     return _spelled((link, shown(key)), root), f"the key {reason}"
-                children.append(((link, str(key)), child))
+                children.append(((link, str(key)), child, depth + 1))
             stack.extend(reversed(children))
         elif isinstance(item, list | tuple):
-            stack.extend(reversed([((link, str(index)), child) for index, child in enumerate(item)]))
+            stack.extend(reversed([((link, str(index)), child, depth + 1) for index, child in enumerate(item)]))
         else:
             reason = _scalar_problem(item)
             if reason:

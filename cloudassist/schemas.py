@@ -101,23 +101,6 @@ def validator(schema: dict, **kwargs) -> SafeValidator:
     return SafeValidator(schema, registry=LOCAL_ONLY, **kwargs)
 
 
-# jsonschema checks and applies a schema recursively, several frames a level: deeper than this is
-# refused when saved (before check_schema could overflow the stack: a 500).
-MAX_SCHEMA_DEPTH = 64
-
-
-def nesting_problem(schema: Any) -> str | None:
-    """Why ``schema`` is nested too deeply to check (objects and arrays, counted iteratively), or None."""
-    stack = [(schema, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_SCHEMA_DEPTH:
-                return f"The schema is nested more than {MAX_SCHEMA_DEPTH} levels deep."
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return None
-
-
 # Keywords whose subschemas apply to the same instance (a loop through them never ends) and those
 # that apply to a part of it (a loop through them ends with the data).
 _IN_PLACE_ONE = ("not", "if", "then", "else")

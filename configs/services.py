@@ -177,10 +177,7 @@ def check_schema(schema: Any) -> None:
         return
     if not isinstance(schema, dict):
         raise ValidationError({"schema": ["Must be a JSON Schema object (or null)."]})
-    check_storable(schema, root="schema")
-    too_deep = schemas.nesting_problem(schema)
-    if too_deep:
-        raise ValidationError({"schema": [too_deep]})
+    check_storable(schema, root="schema")  # also bounds its depth, before jsonschema recurses into it
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

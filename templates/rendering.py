@@ -19,13 +19,13 @@ from jinja2.exceptions import SecurityError
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from cloudassist import schemas
+from cloudassist import content, schemas
 from cloudassist.content import check_storable
 from templates import sandbox
 
 MAX_RENDERED_CHARS = sandbox.MAX_RENDERED_CHARS
-#: How deep parameters, a parameters schema and the rendered YAML may nest.
-MAX_DEPTH = 64
+#: How deep the rendered YAML may nest: as deep as JSON coming in (parameters, schemas).
+MAX_DEPTH = content.MAX_DEPTH
 #: Nodes of the rendered YAML, aliases expanded (a "billion laughs" document is refused).
 MAX_YAML_NODES = 1_000_000
 
@@ -103,30 +103,12 @@ def form_fields(schema: dict) -> list[dict[str, Any]]:
     return fields
 
 
-def nesting_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether JSON-like ``value`` nests lists and objects more than ``limit`` deep (counted
-    without recursion, so any depth can be asked about)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list | tuple):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False
-
-
-def _refuse_nesting(field: str, value: Any) -> None:
-    if nesting_exceeds(value):
-        raise ValidationError({field: [f"Nested more than {MAX_DEPTH} levels deep."]})
-
-
 def check_schema(schema: Any) -> None:
     """The parameters schema is a valid JSON Schema for an object."""
     if not isinstance(schema, dict):
         raise ValidationError({"parameters_schema": ["Must be a JSON object (a JSON Schema)."]})
-    check_storable(schema, root="parameters_schema")  # the admin's form too: what MongoDB can store
-    _refuse_nesting("parameters_schema", schema)
+    # The admin's form too: what MongoDB can store, nested at most MAX_DEPTH (before jsonschema recurses)
+    check_storable(schema, root="parameters_schema")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -197,9 +179,9 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     """Apply top-level defaults, refuse unknown names, and validate against the schema."""
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["Must be a JSON object of parameter names to values."]})
-    check_storable(parameters, root="parameters")  # the portal's forms too: what MongoDB can store
-    _refuse_nesting("parameters", parameters)
-    _refuse_nesting("parameters_schema", schema)
+    # The portal's forms too: what MongoDB can store, nested at most MAX_DEPTH (before copies and checks)
+    check_storable(parameters, root="parameters")
+    check_storable(schema, root="parameters_schema")  # saved before its depth was checked
     properties = _properties(schema)
     unknown = sorted(set(parameters) - set(properties))
     errors: dict[str, list[str]] = {

@@ -9,7 +9,7 @@ from cloudassist.content import check_storable
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser. A document nested deeper than the parser's recursion limit (e.g. a
     thousand ``[``) is a 400 saying so instead of a RecursionError (500); a value MongoDB cannot
-    store or Python cannot encode (a NUL, a lone surrogate, an integer past 64 bits: see
+    store or Python cannot encode, or nested past 64 levels (a NUL, a lone surrogate, an integer past 64 bits: see
     cloudassist/content.py) is a 400 naming its path, for every endpoint, before any view runs."""
 
     def parse(self, stream, media_type=None, parser_context=None):

@@ -1,9 +1,9 @@
-"""What MongoDB can store, checked by path: NULs, lone surrogates, integers past 64 bits, infinities."""
+"""What MongoDB can store, checked by path: NULs, lone surrogates, integers past 64 bits, infinities, depth."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from cloudassist.content import INT64_MAX, INT64_MIN, check_storable, problem
+from cloudassist.content import INT64_MAX, INT64_MIN, MAX_DEPTH, check_storable, problem
 
 
 @pytest.mark.parametrize(
@@ -46,4 +46,19 @@ def test_a_document_nested_as_deeply_as_json_allows_is_walked_without_recursion(
         deep = [deep]
     found = problem(deep)
     assert found is not None
-    assert found[0].count(".") == 50_000
+    assert found[0] == "0"  # the top-level item it is in
+    assert "nested more than 64 levels" in found[1]
+
+
+def test_nesting_is_bounded_at_max_depth():
+    def nested(levels):
+        value: dict = {}
+        for _ in range(levels - 1):
+            value = {"a": value}
+        return value
+
+    assert problem(nested(MAX_DEPTH)) is None
+    path, says = problem(nested(MAX_DEPTH + 1))
+    assert path == "a"  # the top-level field, not a path 64 keys long
+    assert "nested more than" in says
+    assert problem(nested(MAX_DEPTH + 1), root="data") == ("data", says)

@@ -184,7 +184,7 @@ def _deep_schema(depth: int) -> str:
     ("field", "value", "says"),
     [
         ("parameters_schema", "[" * 10_000 + "]" * 10_000, "nested too deeply"),
-        ("parameters_schema", _deep_schema(200), "Nested more than"),
+        ("parameters_schema", _deep_schema(200), "nested more than"),
         ("parameters_schema", _deep_schema(5_000), "nested too deeply"),
         ("body", "instance: {{ " + "(" * 10_000 + "size" + ")" * 10_000 + " }}", "too deeply"),
     ],

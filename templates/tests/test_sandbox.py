@@ -133,9 +133,12 @@ def test_rendered_yaml_is_bounded_in_depth_and_size(body, parameters, says):
         assert says in refusal(body, **parameters)
 
 
-def test_a_loop_within_the_limits_still_runs_out_of_time():
-    """Each iteration is cheap enough for the other bounds; the clock stops it."""
-    message = refusal("{% for i in range(100000) %}{% set x = 'y' * 1000000 %}{% endfor %}a: 1")
+def test_a_loop_within_the_limits_still_runs_out_of_time(monkeypatch):
+    """Each iteration is cheap enough for the other bounds; the clock stops it. The clock is made
+    to advance a millisecond a reading, so the answer does not depend on this machine's speed."""
+    readings = iter(range(10**9))
+    monkeypatch.setattr(sandbox.time, "monotonic", lambda: next(readings) / 1000)
+    message = refusal("{% for i in range(100000) %}{% set x = i * 2 %}{% endfor %}a: 1")
     assert "longer than 1 s" in message
 
 
@@ -148,7 +151,9 @@ def test_the_budget_is_a_setting(settings):
 def test_parameters_nested_deeper_than_the_limit_are_refused(depth):
     with pytest.raises(ValidationError) as info:
         render("a: 1", items=nested(depth))
-    assert info.value.message_dict == {"parameters": [f"Nested more than {rendering.MAX_DEPTH} levels deep."]}
+    ((path, (says,)),) = info.value.message_dict.items()
+    assert path == "parameters"
+    assert f"nested more than {rendering.MAX_DEPTH} levels deep" in says
 
 
 def test_parameters_at_the_limit_render():
