@@ -495,6 +495,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cloudassist-cache",
+        # Redis that is down or unreachable fails fast (the login throttle then fails open).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     },
 }
 RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}

@@ -15,13 +15,17 @@ buys nothing.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpResponse
 from django.utils.deprecation import MiddlewareMixin
+from redis.exceptions import RedisError
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 LOGIN_SCOPE = "auth-token"
 # The views that check a password from a form (URL names); the token endpoint has its own throttle.
@@ -58,6 +62,15 @@ class _SharedCacheMixin:
 
     def get_ident(self, request) -> str:
         return client_address(request)
+
+    def allow_request(self, request, view) -> bool:
+        """Fails open while Redis is unreachable: logins keep working (a warning says the limit is
+        off) rather than every login answering 500 until Redis is back."""
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            logger.warning("Login throttle off: the shared cache (Redis) is unreachable (%s)", type(exc).__name__)
+            return True
 
 
 class SharedScopedRateThrottle(_SharedCacheMixin, ScopedRateThrottle):

@@ -122,3 +122,15 @@ def test_drf_uses_the_same_proxy_count(settings):
 
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == settings.TRUSTED_PROXY_COUNT
     assert api_settings.NUM_PROXIES == settings.TRUSTED_PROXY_COUNT
+
+
+@pytest.mark.django_db
+def test_logins_work_while_redis_is_unreachable(dev_user, settings, caplog):
+    """The throttle fails open (with a warning) instead of answering 500 until Redis is back."""
+    from cloudassist import embedded
+
+    dead = f"redis://127.0.0.1:{embedded.free_port()}/0"  # nothing listens there
+    settings.CACHES = {**settings.CACHES, "shared": {**settings.CACHES["shared"], "LOCATION": dead}}
+    assert token_attempt(password=PASSWORD) == 200
+    assert form_attempt("/login/", password=PASSWORD) == 302
+    assert "Login throttle off" in caplog.text
