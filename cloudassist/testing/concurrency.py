@@ -12,8 +12,9 @@ from cloudassist.exceptions import ApplicationError
 
 
 def race(workers: int, action) -> Counter:
-    """Run ``action(i)`` in ``workers`` threads released together; count the outcomes ("ok", or
-    the name of the domain error or PermissionDenied raised)."""
+    """Run ``action(i)`` in ``workers`` threads released together; count the outcomes (what
+    ``action`` returned, e.g. a status code, or "ok" for None; or the name of the domain error or
+    PermissionDenied raised)."""
     barrier = threading.Barrier(workers)
     outcomes: Counter = Counter()
     lock = threading.Lock()
@@ -21,8 +22,8 @@ def race(workers: int, action) -> Counter:
     def run(index: int) -> None:
         try:
             barrier.wait()
-            action(index)
-            outcome = "ok"
+            result = action(index)
+            outcome = "ok" if result is None else result
         except (ApplicationError, PermissionDenied) as exc:
             outcome = type(exc).__name__
         finally:

@@ -57,7 +57,8 @@ def test_the_readme_request_flow_works_against_a_live_server(serve_env, tmp_path
     assert result.returncode == 0, output[-4000:]
     assert '"code": "invalid_transition"' in output or '"code":"invalid_transition"' in output
     assert "kind: Config" in output  # the kubeconfig was downloaded
-    assert "logout 204" in output and "old token 401" in output  # the token rotation
+    assert "logout 204" in output  # the token rotation: the old token revoked ...
+    assert "old token 401" in output  # ... and refused
     saved = list(work.glob("credentials-*.txt"))
     assert len(saved) == 1
     assert saved[0].stat().st_size > 0

@@ -25,6 +25,9 @@ from cloudassist.selectors import attach_related
 from configs import services
 from configs.models import Config, ConfigVersion
 
+# What a write of an existing entry can answer besides 200 (PUT and PATCH).
+WRITE_ERRORS = dict.fromkeys((400, 409, 412, 413, 422), ErrorSerializer)
+
 
 class JSONPatchParser(JSONParser):
     media_type = "application/json-patch+json"
@@ -165,14 +168,7 @@ class ConfigDetailView(APIView):
 
     @extend_schema(
         request=ConfigReplaceSerializer,
-        responses={
-            200: ConfigSerializer,
-            400: ErrorSerializer,
-            409: ErrorSerializer,
-            412: ErrorSerializer,
-            413: ErrorSerializer,
-            422: ErrorSerializer,
-        },
+        responses={200: ConfigSerializer, **WRITE_ERRORS},
     )
     def put(self, request, name: str):
         body = _validated(ConfigReplaceSerializer, request)
@@ -187,14 +183,7 @@ class ConfigDetailView(APIView):
             "application/json": OpenApiTypes.OBJECT,
             "application/json-patch+json": {"type": "array", "items": {"type": "object"}},
         },
-        responses={
-            200: ConfigSerializer,
-            400: ErrorSerializer,
-            409: ErrorSerializer,
-            412: ErrorSerializer,
-            413: ErrorSerializer,
-            422: ErrorSerializer,
-        },
+        responses={200: ConfigSerializer, **WRITE_ERRORS},
     )
     def patch(self, request, name: str):
         json_patch = request.content_type.split(";")[0].strip() == JSONPatchParser.media_type

@@ -13,6 +13,7 @@ from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from cloudassist.testing.concurrency import race
 from configs import services
 from configs.models import Config, ConfigVersion
 
@@ -332,27 +333,14 @@ def test_json_patch_is_bounded_by_the_size_limit_as_it_goes(dev_client, settings
 
 def _concurrently(workers: int, request) -> Counter:
     """Run ``request(client, index)`` from ``workers`` threads released together; count the statuses."""
-    barrier = threading.Barrier(workers)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
+    owner = Config.objects.get(name="shared").owner
 
-    def run(index: int) -> None:
+    def send(index: int) -> int:
         client = APIClient()
-        client.force_authenticate(Config.objects.get(name="shared").owner)
-        barrier.wait()
-        try:
-            status = request(client, index).status_code
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[status] += 1
+        client.force_authenticate(owner)
+        return request(client, index).status_code
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return race(workers, send)
 
 
 @pytest.mark.django_db(transaction=True)
