@@ -11,10 +11,10 @@ from django.db import connections
 from cloudassist.exceptions import ApplicationError
 
 
-def race(workers: int, action) -> Counter:
-    """Run ``action(i)`` in ``workers`` threads released together; count the outcomes (what
-    ``action`` returned, e.g. a status code, or "ok" for None; or the name of the domain error or
-    PermissionDenied raised)."""
+def race(workers: int, action, *, count_results: bool = False) -> Counter:
+    """Run ``action(i)`` in ``workers`` threads released together; count the outcomes ("ok", or
+    with ``count_results`` what ``action`` returned, e.g. a status code; or the name of the
+    domain error or PermissionDenied raised)."""
     barrier = threading.Barrier(workers)
     outcomes: Counter = Counter()
     lock = threading.Lock()
@@ -23,7 +23,7 @@ def race(workers: int, action) -> Counter:
         try:
             barrier.wait()
             result = action(index)
-            outcome = "ok" if result is None else result
+            outcome = result if count_results else "ok"
         except (ApplicationError, PermissionDenied) as exc:
             outcome = type(exc).__name__
         finally:

@@ -340,7 +340,7 @@ def _concurrently(workers: int, request) -> Counter:
         client.force_authenticate(owner)
         return request(client, index).status_code
 
-    return race(workers, send)
+    return race(workers, send, count_results=True)
 
 
 @pytest.mark.django_db(transaction=True)
