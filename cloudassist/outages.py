@@ -25,7 +25,7 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Service unavailable</title></head>
 <body><h1>Service unavailable</h1><p>{message}</p></body></html>
 """
-HTML_PREFIXES = ("/admin/", "/portal/", "/login/", "/logout/", "/api-auth/")
+HTML_PREFIXES = ("/admin/", "/portal/", "/login/", "/logout/", "/password/", "/api-auth/")
 
 
 def retry_after() -> dict[str, str]:

@@ -173,12 +173,6 @@ def revoke_token(*, user, token_id) -> None:
         raise NotFound("No such token among yours.")
 
 
-def revoke_all_tokens(*, user) -> int:
-    """Delete every token of ``user`` (log out everywhere); how many there were."""
-    deleted, _ = ApiToken.objects.filter(user=user).delete()
-    return deleted
-
-
 def note_token_used(*, token: ApiToken, now=None) -> None:
     """Record that ``token`` authenticated a request, at most once every
     API_TOKEN_LAST_USED_EVERY_SECONDS (one conditional update, not a write per request)."""

@@ -274,9 +274,7 @@ def requeue_lost(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     quiet = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
     counts = {"requeued": 0, "resumed_abandoned": 0}
-    waiting = ProvisionRequest.objects.filter(status__in=list(JOB_OF_STATUS), updated_at__lte=quiet).order_by(
-        "updated_at"
-    )
+    waiting = ProvisionRequest.objects.filter(status__in=list(JOB_OF_STATUS), updated_at__lte=quiet)
     for request in waiting.order_by("updated_at").only("pk", "status", "analysis_remarks")[:SWEEP_BATCH]:
         if request.status == RequestStatus.REQUESTED and _analysed(request):
             continue  # analysed, waiting for a reviewer: no job to wait for

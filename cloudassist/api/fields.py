@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.reverse import reverse
@@ -77,7 +78,7 @@ class LinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
         if model is not None and "." not in self.source:
             try:
                 model_field = model._meta.get_field(self.source)
-            except Exception:  # a property or a method, not a model field
+            except FieldDoesNotExist:  # a property or a method, not a model field
                 model_field = None
             if model_field is not None and model_field.null:
                 self.allow_null = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import django_rq
 from django.conf import settings
@@ -54,7 +54,7 @@ def job_abandoned(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE)
             return False
         heartbeat = job.last_heartbeat or job.started_at
         if heartbeat is not None and timezone.is_naive(heartbeat):
-            heartbeat = timezone.make_aware(heartbeat, timezone.utc)
+            heartbeat = heartbeat.replace(tzinfo=UTC)  # rq writes UTC
         return heartbeat is not None and heartbeat < stale
     except Exception:
         logger.warning("Cannot look up job %s(%s)", job_name, request_id, exc_info=True)

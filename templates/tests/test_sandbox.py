@@ -1,15 +1,12 @@
 """Bounded rendering: expensive operators, filters, loops, recursion and nesting are a quick
 ValidationError on ``body`` (a 400 naming it), never a long render, a 500 or a huge document."""
 
-import time
-
 import pytest
 from django.core.exceptions import ValidationError
 
 from templates import rendering, sandbox
 
 SCHEMA = {"type": "object", "properties": {"items": {"type": "array"}, "name": {"type": "string"}}}
-GUARD_SECONDS = 10  # only against hanging: each case is refused in milliseconds
 
 
 def render(body: str, **parameters):
@@ -17,10 +14,8 @@ def render(body: str, **parameters):
 
 
 def refusal(body: str, **parameters) -> str:
-    started = time.monotonic()
     with pytest.raises(ValidationError) as info:
         render(body, **parameters)
-    assert time.monotonic() - started < GUARD_SECONDS
     errors = info.value.message_dict
     assert list(errors) == ["body"], errors
     return errors["body"][0]
