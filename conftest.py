@@ -205,3 +205,14 @@ def serve_env(tmp_path):
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def moto_endpoint(settings):
+    """The AWS emulator of the test run (a real moto server over HTTP, started by
+    cloudassist.testing.pytest_plugin), emptied before and after the test."""
+    assert settings.AWS_EMULATOR, "the tests must never talk to real AWS"
+    endpoint = settings.AWS_ENDPOINT_URL
+    embedded.reset_emulator(endpoint)
+    yield endpoint
+    embedded.reset_emulator(endpoint)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "cloudassist.apps.MongoRQConfig",
     "cloudassist.apps.CloudAssistConfig",
     "templates.apps.TemplatesConfig",
+    "providers.apps.ProvidersConfig",
     "provisioning.apps.ProvisioningConfig",
     "quotas.apps.QuotasConfig",
     "notifications.apps.NotificationsConfig",
@@ -403,7 +404,7 @@ SHARED_CLUSTER_API_TIMEOUT = env.int("SHARED_CLUSTER_API_TIMEOUT", default=30)  
 SHARED_CLUSTER_POD_SECURITY = env.str("SHARED_CLUSTER_POD_SECURITY", default="baseline")
 
 # --- AWS providers and the local AWS emulator ---
-# provisioning/providers/aws.py builds every boto3 client from these. AWS_USE_EMULATOR: "auto"
+# providers/aws.py builds every boto3 client from these. AWS_USE_EMULATOR: "auto"
 # (default) uses the local emulator (moto) unless AWS_ENDPOINT_URL or AWS credentials are set in
 # the environment; "true" always the emulator; "false" always AWS (boto3's credential chain).
 # `manage.py serve` and the tests start the emulator on loopback when it is used without an

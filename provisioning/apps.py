@@ -10,10 +10,8 @@ class ProvisioningConfig(ProjectAppConfig):
     name = "provisioning"
     role_permissions = {roles.ADMIN: REVIEW_PERMISSIONS, roles.DEVOPS: REVIEW_PERMISSIONS}
     periodic_jobs = (PeriodicJob("provisioning.jobs.sweep", "provisioning-sweep"),)
-    # The job modules, and every provider module (kubernetes, boto3) from the registry.
-    worker_preload = ("provisioning.jobs", "provisioning.provisioner", "provisioning.providers.names")
-    # Whether a template's provider is configured (templates and the core ask, importing nothing).
-    provider_check = "provisioning.providers.unavailable_reason"
+    # The job modules (the providers app preloads the plugins).
+    worker_preload = ("provisioning.jobs", "provisioning.provisioner")
 
     def ready(self):
         # Models are loaded now (Django's app-loading order, hence the imports here).

@@ -13,9 +13,9 @@ from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 
 from cloudassist.metrics import SLOW_BUCKETS, Counter, Histogram, up
+from providers.base import TransientProviderError
 from provisioning.choices import RequestStatus
 from provisioning.models import Event, ProvisionRequest
-from provisioning.providers.base import TransientProviderError
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+import providers
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
-from provisioning import announcements, metrics, policies, providers, services, transitions
+from providers.base import Outcome, ProviderError, State, Target, TransientProviderError
+from provisioning import announcements, metrics, policies, services, transitions
 from provisioning.choices import LIVE, RequestStatus
 from provisioning.models import Event, ProvisionRequest
-from provisioning.providers.base import Outcome, ProviderError, State, Target, TransientProviderError
 from provisioning.services import reservations
 from quotas.services import QuotaExceeded
 from templates import rendering

@@ -21,11 +21,11 @@ from rq import Retry
 
 from cloudassist.worker import SimpleWorker
 from notifications.tests.conftest import smtp_server  # noqa: F401 -- the fixture, for the delivery test
+from providers import register
+from providers.base import Provider, ProviderError
 from provisioning import jobs, services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
-from provisioning.providers import register
-from provisioning.providers.base import Provider, ProviderError
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-metrics-token"

@@ -31,8 +31,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from rq import Queue, SimpleWorker, Worker
 
 from cloudassist import embedded, logs, tracing
+from providers import aws
 from provisioning.models import ProvisionRequest
-from provisioning.providers import aws
 
 OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 TEST_QUEUE = "tracing-test"

@@ -34,7 +34,7 @@ before = seen()
 worker.preload()
 print(json.dumps({"before": before, "after": seen()}))
 """
-WATCHED = ["kubernetes", "boto3", "provisioning.providers.aws_eks", "provisioning.providers.kubernetes.provider"]
+WATCHED = ["kubernetes", "boto3", "providers.aws_eks", "providers.kubernetes.provider"]
 
 
 def test_preload_imports_the_providers_a_fresh_process_lacks():

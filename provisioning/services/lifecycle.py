@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+import providers
 from cloudassist.exceptions import Conflict
-from provisioning import announcements, metrics, providers, transitions
+from provisioning import announcements, metrics, transitions
 from provisioning.models import ProvisionRequest
 from provisioning.policies import Policy
 from provisioning.services import reservations, secrets

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 from rq import SimpleWorker
 
+from providers import aws
 from provisioning import provisioner, services
 from provisioning.choices import RequestStatus
 from provisioning.models import Credential, Event, ProvisionRequest
-from provisioning.providers import aws
 
 URL = "/api/v1/provision-requests/"
 
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_provision_ends_deployed_with_one_owned_cluster(
     # The worker took the job, created the cluster, and died before recording anything.
     services.start_provisioning(request=request)
     provider_target = provisioner.target_for(request)
-    from provisioning import providers
+    import providers
 
     eks = aws.client("eks", "us-east-1")
     providers.get("aws-eks").create(provider_target)
@@ -140,7 +140,7 @@ def test_a_request_that_cannot_be_provisioned_leaves_nothing_behind(moto_endpoin
         queue.empty()
     services.start_provisioning(request=request)
     providers_target = provisioner.target_for(request)
-    from provisioning import providers
+    import providers
 
     providers.get("aws-eks").create(providers_target)
     # Stuck for good: after two resumes the sweep fails it, and the purge removes the cluster.

@@ -10,12 +10,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+import providers
 from cloudassist.exceptions import Conflict
-from provisioning import jobs, providers, services, transitions
+from providers import register
+from providers.base import Outcome, Provider, ProviderError, State
+from provisioning import jobs, services, transitions
 from provisioning.choices import RequestStatus
 from provisioning.models import Credential, Event, ProvisionRequest
-from provisioning.providers import register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State
 from provisioning.tests.conftest import ONE_CPU
 from quotas import services as quota_services
 from quotas.choices import ReservationState

@@ -13,11 +13,11 @@ from django.utils import timezone
 from rq.utils import now as rq_now
 
 from cloudassist import crypto
+from providers import register
+from providers.base import Outcome, Provider, ProviderError, State, Step, TransientProviderError
 from provisioning import jobs, provisioner, services
 from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import Credential, Event, ProvisionRequest
-from provisioning.providers import register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, TransientProviderError
 from quotas import services as quota_services
 from templates.models import Template
 

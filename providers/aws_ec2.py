@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-from provisioning.providers import aws, register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, Target
+from providers import aws, register
+from providers.base import Outcome, Provider, ProviderError, State, Step, Target
 
 DEFAULT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 DEFAULT_SSH_USER = "ec2-user"  # Amazon Linux

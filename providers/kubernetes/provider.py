@@ -9,12 +9,12 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning.providers import register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
-from provisioning.providers.kubernetes.client import AlreadyExists, Conflict, NotFound, Session, session
-from provisioning.providers.kubernetes.kubeconfig import build_kubeconfig, load_shared_cluster, token_lifetime_seconds
-from provisioning.providers.kubernetes.manifests import build_manifests, build_token_request
-from provisioning.providers.kubernetes.naming import REQUEST_LABEL, label_value, namespace_name, service_account_name
+from providers import register
+from providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
+from providers.kubernetes.client import AlreadyExists, Conflict, NotFound, Session, session
+from providers.kubernetes.kubeconfig import build_kubeconfig, load_shared_cluster, token_lifetime_seconds
+from providers.kubernetes.manifests import build_manifests, build_token_request
+from providers.kubernetes.naming import REQUEST_LABEL, label_value, namespace_name, service_account_name
 
 
 def _owned(namespace: Any, target: Target) -> bool:

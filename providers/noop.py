@@ -1,7 +1,7 @@
 """A provider that creates nothing: for benchmarks and for templates that only record intent."""
 
-from provisioning.providers import register
-from provisioning.providers.base import Outcome, Provider, State, Step, Target
+from providers import register
+from providers.base import Outcome, Provider, State, Step, Target
 
 
 @register("noop")

@@ -1,4 +1,4 @@
-"""provisioning/providers/kubernetes/provider.py: create, status and delete of a request's namespace."""
+"""providers/kubernetes/provider.py: create, status and delete of a request's namespace."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 import yaml
 
-from provisioning import providers
-from provisioning.providers.base import ProviderError, State, TransientProviderError
-from provisioning.providers.kubernetes.manifests import ROLE_RULES, build_manifests
-from provisioning.providers.kubernetes.naming import ROLE_BINDING_NAME, ROLE_NAME, service_account_name
-from provisioning.providers.kubernetes.provider import KubernetesNamespaceProvider
-from provisioning.tests.providers.kubernetes.support import (
+import providers
+from providers.base import ProviderError, State, TransientProviderError
+from providers.kubernetes.manifests import ROLE_RULES, build_manifests
+from providers.kubernetes.naming import ROLE_BINDING_NAME, ROLE_NAME, service_account_name
+from providers.kubernetes.provider import KubernetesNamespaceProvider
+from providers.tests.kubernetes.support import (
     CA_DATA,
     NAMESPACE,
     OTHER_REQUEST_ID,

@@ -30,8 +30,8 @@ import yaml
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from provisioning.providers import aws, register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
+from providers import aws, register
+from providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
 
 NODEGROUP = "ng-1"
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"

@@ -9,7 +9,7 @@ from datetime import timedelta
 import kubernetes_validate
 from django.utils import timezone
 
-from provisioning.providers.base import Target
+from providers.base import Target
 
 REQUEST_ID = "665f1c2ab3d4e5f6a7b8c9d0"
 OTHER_REQUEST_ID = "665f1c2ab3d4e5f6a7b8ffff"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 
-from provisioning.providers.base import Provider, ProviderError
+from providers.base import Provider, ProviderError
 
 _REGISTRY: dict[str, type[Provider]] = {}
 _MODULES = ("aws_eks", "aws_s3", "aws_ec2", "kubernetes.provider", "noop")
@@ -29,9 +29,9 @@ def _load() -> None:
     """Import the provider modules once (tests may have registered their own before)."""
     for module in _MODULES:
         try:
-            importlib.import_module(f"provisioning.providers.{module}")
+            importlib.import_module(f"providers.{module}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"provisioning.providers.{module}":
+            if exc.name != f"providers.{module}":
                 raise
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from provisioning.providers.base import ProviderError, Target
+from providers.base import ProviderError, Target
 
 REQUEST_LABEL = "cloudassist-request"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -1,13 +1,13 @@
-"""provisioning/providers/kubernetes/naming.py: names, labels and the parameters they come from."""
+"""providers/kubernetes/naming.py: names, labels and the parameters they come from."""
 
 from __future__ import annotations
 
 import pytest
 
-from provisioning.providers.base import ProviderError
-from provisioning.providers.kubernetes.manifests import build_namespace
-from provisioning.providers.kubernetes.naming import label_value
-from provisioning.tests.providers.kubernetes.support import LABEL_VALUE, make_target
+from providers.base import ProviderError
+from providers.kubernetes.manifests import build_namespace
+from providers.kubernetes.naming import label_value
+from providers.tests.kubernetes.support import LABEL_VALUE, make_target
 
 
 def test_labels_are_valid_and_annotations_keep_the_tags():

@@ -1,4 +1,4 @@
-"""provisioning/providers/kubernetes/client.py: API errors, mapped to transient or permanent ProviderErrors."""
+"""providers/kubernetes/client.py: API errors, mapped to transient or permanent ProviderErrors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import socket
 import pytest
 import yaml
 
-from provisioning.providers.base import ProviderError, State, TransientProviderError
-from provisioning.tests.providers.kubernetes.support import NAMESPACE, make_target
+from providers.base import ProviderError, State, TransientProviderError
+from providers.tests.kubernetes.support import NAMESPACE, make_target
 
 # --- errors -----------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.providers.base import ProviderError, Target
-from provisioning.providers.kubernetes.naming import (
+from providers.base import ProviderError, Target
+from providers.kubernetes.naming import (
     ROLE_BINDING_NAME,
     ROLE_NAME,
     namespace_name,

@@ -1,4 +1,4 @@
-"""provisioning/providers/kubernetes/kubeconfig.py: the shared cluster's kubeconfig and the requester's."""
+"""providers/kubernetes/kubeconfig.py: the shared cluster's kubeconfig and the requester's."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
-from provisioning.providers.base import ProviderError, State, TransientProviderError
-from provisioning.providers.kubernetes.kubeconfig import token_lifetime_seconds
-from provisioning.tests.providers.kubernetes.support import CA_DATA, make_target
+from providers.base import ProviderError, State, TransientProviderError
+from providers.kubernetes.kubeconfig import token_lifetime_seconds
+from providers.tests.kubernetes.support import CA_DATA, make_target
 
 # --- token lifetime ---------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from botocore.exceptions import (
 from django.conf import settings
 
 from cloudassist.embedded import EMULATOR_CREDENTIALS
-from provisioning.providers.base import ProviderError, Target, TransientProviderError
+from providers.base import ProviderError, Target, TransientProviderError
 
 T = TypeVar("T")
 

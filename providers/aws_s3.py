@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from provisioning.providers import aws, register
-from provisioning.providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
+from providers import aws, register
+from providers.base import Outcome, Provider, ProviderError, State, Step, Target, TransientProviderError
 
 USER_PATH = "/cloudassist/"
 POLICY_NAME = "cloudassist-bucket-access"

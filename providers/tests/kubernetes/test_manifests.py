@@ -1,4 +1,4 @@
-"""provisioning/providers/kubernetes/manifests.py: the objects the ``kubernetes`` provider applies."""
+"""providers/kubernetes/manifests.py: the objects the ``kubernetes`` provider applies."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from provisioning.providers.base import ProviderError, Target
-from provisioning.providers.kubernetes.manifests import (
+from providers.base import ProviderError, Target
+from providers.kubernetes.manifests import (
     build_manifests,
     build_namespace,
     build_resource_quota,
     build_role,
     build_token_request,
 )
-from provisioning.tests.providers.kubernetes.support import NAMESPACE, REQUEST_ID, VALIDATE_VERSIONS, make_target
+from providers.tests.kubernetes.support import NAMESPACE, REQUEST_ID, VALIDATE_VERSIONS, make_target
 from templates import rendering
 from templates.seed import DEV_NAMESPACE
 

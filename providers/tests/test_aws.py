@@ -16,11 +16,11 @@ from bson import ObjectId
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_ssh_private_key
 from kubernetes.config.kube_config import KubeConfigLoader
 
+import providers
 from cloudassist import embedded
-from provisioning import providers
-from provisioning.providers import aws
-from provisioning.providers.aws_ec2 import public_openssh, ssh_key
-from provisioning.providers.base import ProviderError, State, Target, TransientProviderError
+from providers import aws
+from providers.aws_ec2 import public_openssh, ssh_key
+from providers.base import ProviderError, State, Target, TransientProviderError
 from provisioning.tests.conftest import EKS_PARAMETERS
 
 pytestmark = pytest.mark.usefixtures("moto_endpoint")
@@ -55,7 +55,7 @@ def _error_code(call, **kwargs) -> str:
 
 def test_the_registry_knows_the_aws_providers():
     assert {"aws-eks", "aws-s3", "aws-ec2"} <= set(providers.names())
-    assert type(providers.get("aws-eks")).__module__ == "provisioning.providers.aws_eks"
+    assert type(providers.get("aws-eks")).__module__ == "providers.aws_eks"
 
 
 def test_clients_talk_to_the_emulator_with_dummy_credentials(settings, moto_endpoint):

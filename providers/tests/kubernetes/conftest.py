@@ -1,7 +1,7 @@
 """Fixtures for the kubernetes provider's tests: the API server's double and the settings that point at it.
 
 No real API server can run here: the manifests are checked with kubernetes-validate --strict,
-and the client calls go over HTTP to provisioning/tests/k8s_api_double.py (which also validates
+and the client calls go over HTTP to providers/tests/k8s_api_double.py (which also validates
 every object it stores).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from provisioning import providers
-from provisioning.tests.k8s_api_double import KubernetesAPIDouble
-from provisioning.tests.providers.kubernetes.support import CA_DATA
+import providers
+from providers.tests.k8s_api_double import KubernetesAPIDouble
+from providers.tests.kubernetes.support import CA_DATA
 
 
 @pytest.fixture

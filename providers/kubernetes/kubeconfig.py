@@ -14,7 +14,7 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning.providers.base import ProviderError
+from providers.base import ProviderError
 
 MIN_TOKEN_SECONDS = 600  # the TokenRequest API refuses anything shorter than ten minutes
 

@@ -14,8 +14,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config, new_client_from_config_dict
 from kubernetes.config.config_exception import ConfigException
 
-from provisioning.providers.base import ProviderError, TransientProviderError
-from provisioning.providers.kubernetes.kubeconfig import SharedCluster, load_shared_cluster
+from providers.base import ProviderError, TransientProviderError
+from providers.kubernetes.kubeconfig import SharedCluster, load_shared_cluster
 
 
 class NotFound(ProviderError):
