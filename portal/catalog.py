@@ -8,9 +8,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
-from quotas import estimates
 from quotas import services as quota_services
-from templates import selectors
+from templates import planning, selectors
 from templates.models import Template
 
 
@@ -26,23 +25,17 @@ class Entry:
         return not self.unavailable_reason
 
 
-def default_parameters(schema) -> dict:
-    properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
-    return {
-        name: spec["default"]
-        for name, spec in (properties.items() if isinstance(properties, dict) else [])
-        if isinstance(spec, dict) and "default" in spec
-    }
-
-
 def typical_estimate(template: Template) -> tuple[Decimal | None, str]:
-    """The price of the default parameters for the default lifetime, as the API would estimate it."""
+    """The price of the plan of the default parameters for the default lifetime, as the API would
+    estimate it (a required parameter without a default takes its schema's example)."""
     try:
-        estimate = estimates.estimate(
+        planned = planning.plan(
             provider=template.provider,
-            parameters=default_parameters(template.parameters_schema),
-            hours=template.default_lifetime_hours,
+            body=template.body,
+            schema=template.parameters_schema,
+            parameters=planning.example_parameters(template.parameters_schema),
         )
+        estimate = planning.price(planned.plan, template.default_lifetime_hours)
     except ValidationError as exc:
         return None, "; ".join(exc.messages)
     if not estimate.line_items:
@@ -67,12 +60,18 @@ def entries() -> list[Entry]:
 
 
 def provisional_estimate(*, actor, template: Template, parameters: dict, hours) -> dict:
-    """While the form is still incomplete: the price of what is filled in so far (the schema's
-    defaults for the rest) and the quota preview, from the same estimator and quota check as
-    ``estimate_request``. Raises the estimator's ValidationError when it cannot price them."""
-    estimate = estimates.estimate(
+    """While the form is still incomplete: the plan and price of what is filled in so far (the
+    schema's defaults and examples for the rest) and the quota preview, from the same planner and
+    quota check as ``estimate_request``. Raises a ValidationError when they cannot be planned."""
+    planned = planning.plan(
         provider=template.provider,
-        parameters={**default_parameters(template.parameters_schema), **parameters},
-        hours=hours,
+        body=template.body,
+        schema=template.parameters_schema,
+        parameters={**planning.example_parameters(template.parameters_schema), **parameters},
     )
-    return {"estimate": estimate.as_dict(), "quota": quota_services.preview(user=actor, amounts=estimate.reservation())}
+    estimate = planning.price(planned.plan, hours)
+    return {
+        "plan": planned.plan.as_dict(),
+        "estimate": estimate.as_dict(),
+        "quota": quota_services.preview(user=actor, amounts=estimate.reservation()),
+    }

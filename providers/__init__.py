@@ -1,6 +1,7 @@
-"""Provider registry: the template's provider name -> an implementation.
+"""The plugin registry: a template's provider name -> the plugin that plans, prices and applies it.
 
 Modules register themselves with ``@register("aws-eks")``; ``get(name)`` returns an instance;
+``names()`` and ``choices()`` list them (a template's ``provider`` must be one);
 ``unavailable_reason(name)`` says why a provider cannot be used now (not configured).
 """
 
@@ -56,3 +57,9 @@ def unavailable_reason(name: str) -> str | None:
 def names() -> list[str]:
     _load()
     return sorted(_REGISTRY)
+
+
+def choices() -> list[tuple[str, str]]:
+    """(name, label) of every plugin, for forms and the API's enum."""
+    _load()
+    return [(name, _REGISTRY[name].label or name) for name in sorted(_REGISTRY)]

@@ -201,6 +201,8 @@ def _image(ec2, spec: Spec) -> dict[str, Any]:
 
 @register("aws-ec2")
 class Ec2Provider(Provider):
+    label = "AWS EC2"
+
     def create(self, target: Target) -> Outcome:
         spec = spec_for(target)
         ec2 = aws.client("ec2", spec.region)

@@ -235,6 +235,8 @@ def _nodegroup_when_active(eks, cluster: str):
 
 @register("aws-eks")
 class EksProvider(Provider):
+    label = "AWS EKS"
+
     @classmethod
     def unavailable_reason(cls) -> str | None:
         """Real AWS needs the IAM roles (the emulator gets placeholders)."""

@@ -161,6 +161,8 @@ def _ignoring(action: str, call, *codes: str, **kwargs) -> bool:
 
 @register("aws-s3")
 class S3Provider(Provider):
+    label = "AWS S3"
+
     def create(self, target: Target) -> Outcome:
         spec = spec_for(target)
         s3 = aws.client("s3", spec.region)

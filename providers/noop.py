@@ -6,6 +6,8 @@ from providers.base import Outcome, Provider, State, Step, Target
 
 @register("noop")
 class NoopProvider(Provider):
+    label = "No-op (creates nothing)"
+
     def create(self, target: Target) -> Outcome:
         return Outcome(
             State.READY,

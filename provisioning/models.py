@@ -21,6 +21,17 @@ class ProvisionRequest(models.Model):
         help_text="The template as it was at submission: name, provider, resource_type, body, parameters_schema.",
     )
     parameters = models.JSONField(default=dict, help_text="Validated parameters, defaults applied.")
+    plan = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What provisioning creates, planned from the rendered template at submission: "
+        "{provider, resources: [{kind, name, summary, attributes}], spec}. Applied as it is.",
+    )
+    drift = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Set by the reconcile job when a deployed environment's resources are gone: {missing, found_at}.",
+    )
     description = models.TextField(blank=True)
     request_type = models.CharField(max_length=16, choices=RequestType.choices, default=RequestType.TEMPORARY)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty for permanent requests.")

@@ -19,12 +19,11 @@ from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
 from providers.base import Outcome, ProviderError, State, Target, TransientProviderError
-from provisioning import announcements, metrics, policies, services, transitions
+from provisioning import announcements, metrics, plans, policies, services, transitions
 from provisioning.choices import LIVE, RequestStatus
 from provisioning.models import Event, ProvisionRequest
 from provisioning.services import reservations
 from quotas.services import QuotaExceeded
-from templates import rendering
 
 logger = logging.getLogger(__name__)
 
@@ -37,23 +36,21 @@ def _load(request_id) -> ProvisionRequest | None:
 
 
 def target_for(request: ProvisionRequest) -> Target:
-    snapshot = request.template_snapshot or {}
-    rendered = rendering.render(
-        body=snapshot.get("body", ""), schema=snapshot.get("parameters_schema", {}), parameters=request.parameters
-    )
+    """The request's stored plan, for its plugin to apply."""
     return Target(
         request_id=str(request.pk),
         owner=request.requested_by.get_username(),
-        parameters=rendered.parameters,
-        manifests=rendered.manifests,
+        plan=plans.plan_of(request),
         expires_at=request.expires_at,
+        parameters=dict(request.parameters or {}),
     )
 
 
 def _prepare(request: ProvisionRequest):
-    """The provider and its target; a snapshot that no longer renders is a permanent failure."""
+    """The plugin and its target; a plan that cannot be made (an old snapshot) is a permanent failure."""
     try:
-        return providers.get((request.template_snapshot or {}).get("provider", "")), target_for(request)
+        target = target_for(request)
+        return providers.get(target.plan.provider), target
     except ValidationError as exc:
         raise ProviderError(" ".join(exc.messages)) from exc
 

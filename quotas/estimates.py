@@ -1,9 +1,10 @@
-"""Price a template, its parameters and a lifetime: line items and totals in USD,
-machine-hours and disk GB-hours.
+"""Estimates: line items and totals in USD, machine-hours and disk GB-hours, and the price
+lookups and line-item builders a provider plugin prices its plan with.
 
-One estimator per provider reads the parameters it understands. A price that is missing
-from the tables (unknown instance type or region) is a ValidationError naming the
-parameter, never a zero price.
+quotas knows prices and ledgers, not providers: each plugin's ``estimate(plan, hours, prices)``
+(providers/) decides what its plan costs with ``instances``, ``volumes`` and ``service`` here.
+A price that is missing from the tables (unknown instance type or region) is a ValidationError
+naming the document path that asked for it, never a zero price.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from quotas.choices import OperatingSystem, PricingModel
@@ -96,46 +96,69 @@ def _text(value: Decimal) -> str:
 # --- price lookups ------------------------------------------------------------------------
 
 
-def _missing(parameter: str, message: str) -> ValidationError:
-    return ValidationError({f"parameters.{parameter}": [message]})
+def _missing(where: str, message: str) -> ValidationError:
+    return ValidationError({where: [message]})
 
 
-def instance_price(instance_type: str, region: str, *, parameter: str = "instance_type") -> InstancePrice:
-    price = InstancePrice.objects.filter(
-        instance_type=instance_type,
-        region=region,
-        pricing_model=PricingModel.ON_DEMAND,
-        operating_system=OperatingSystem.LINUX,
-    ).first()
-    if price is None:
-        if not InstancePrice.objects.filter(region=region).exists():
-            raise _missing("region", f"No prices are known for region '{region}'.")
-        raise _missing(parameter, f"No price is known for instance type '{instance_type}' in {region}.")
-    return price
+class Prices:
+    """The price tables, as a plugin's ``estimate`` looks them up: each price read once per
+    estimate. A price that is missing is a ValidationError keyed by ``where`` (the document path
+    that asked for it), never a zero price."""
 
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Any] = {}
 
-def disk_price(disk_type: str, region: str) -> DiskPrice:
-    price = DiskPrice.objects.filter(disk_type=disk_type, region=region).first()
-    if price is None:
-        raise _missing("region", f"No price is known for {disk_type} volumes in region '{region}'.")
-    return price
+    def _get(self, key: tuple, load: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
 
+    def instance(self, instance_type: str, region: str, *, where: str) -> InstancePrice:
+        def load():
+            price = InstancePrice.objects.filter(
+                instance_type=instance_type,
+                region=region,
+                pricing_model=PricingModel.ON_DEMAND,
+                operating_system=OperatingSystem.LINUX,
+            ).first()
+            if price is None:
+                if not InstancePrice.objects.filter(region=region).exists():
+                    raise _missing(where, f"No prices are known for region '{region}'.")
+                raise _missing(where, f"No price is known for instance type '{instance_type}' in {region}.")
+            return price
 
-def service_price(service: str, region: str) -> ServicePrice:
-    price = ServicePrice.objects.filter(service=service, region=region).first()
-    if price is None:
-        raise _missing("region", f"No price is known for {service} in region '{region}'.")
-    return price
+        return self._get(("instance", instance_type, region), load)
+
+    def disk(self, disk_type: str, region: str, *, where: str) -> DiskPrice:
+        def load():
+            price = DiskPrice.objects.filter(disk_type=disk_type, region=region).first()
+            if price is None:
+                raise _missing(where, f"No price is known for {disk_type} volumes in region '{region}'.")
+            return price
+
+        return self._get(("disk", disk_type, region), load)
+
+    def service(self, service: str, region: str, *, where: str) -> ServicePrice:
+        def load():
+            price = ServicePrice.objects.filter(service=service, region=region).first()
+            if price is None:
+                raise _missing(where, f"No price is known for {service} in region '{region}'.")
+            return price
+
+        return self._get(("service", service, region), load)
 
 
 # --- line items ---------------------------------------------------------------------------
 
 
-def _instances(count: int, instance_type: str, region: str, hours: Decimal, **lookup) -> LineItem:
-    price = instance_price(instance_type, region, **lookup)
+def instances(
+    prices: Prices, *, count: int, instance_type: str, region: str, hours: Decimal, where: str, note: str = ""
+) -> LineItem:
+    """``count`` instances of ``instance_type`` for ``hours`` (on-demand Linux list price)."""
+    price = prices.instance(instance_type, region, where=where)
     quantity = Decimal(count)
     return LineItem(
-        description=f"{count} x {instance_type} ({region}, on-demand Linux)",
+        description=f"{count} x {instance_type} ({region}, on-demand Linux{note})",
         quantity=quantity,
         unit="instances",
         hours=hours,
@@ -146,8 +169,11 @@ def _instances(count: int, instance_type: str, region: str, hours: Decimal, **lo
     )
 
 
-def _volumes(count: int, size_gb: int, disk_type: str, region: str, hours: Decimal) -> LineItem:
-    price = disk_price(disk_type, region)
+def volumes(
+    prices: Prices, *, count: int, size_gb: int, disk_type: str, region: str, hours: Decimal, where: str
+) -> LineItem:
+    """``count`` volumes of ``size_gb`` GB of ``disk_type`` for ``hours``."""
+    price = prices.disk(disk_type, region, where=where)
     gigabytes = Decimal(count * size_gb)
     return LineItem(
         description=f"{count} x {size_gb} GB {disk_type} ({region})",
@@ -161,81 +187,19 @@ def _volumes(count: int, size_gb: int, disk_type: str, region: str, hours: Decim
     )
 
 
-# --- estimators by provider ----------------------------------------------------------------
-
-
-def _aws_eks(parameters: dict, hours: Decimal) -> Estimate:
-    region = parameters.get("region", "us-east-1")
-    nodes = int(parameters.get("desired_capacity", 1))
-    control_plane = service_price("eks-control-plane", region)
-    estimate = Estimate(hours=hours)
-    estimate.line_items.append(
-        LineItem(
-            description=f"EKS control plane ({region})",
-            quantity=Decimal(1),
-            unit="clusters",
-            hours=hours,
-            usd_rate=control_plane.usd_per_hour,
-            rate_unit="USD per cluster-hour",
-            usd=hours * control_plane.usd_per_hour,
-        )
+def service(prices: Prices, name: str, region: str, hours: Decimal, *, description: str, unit: str, where: str):
+    """One of a priced service (an EKS control plane) for ``hours``."""
+    price = prices.service(name, region, where=where)
+    return LineItem(
+        description=description,
+        quantity=Decimal(1),
+        unit=unit,
+        hours=hours,
+        usd_rate=price.usd_per_hour,
+        rate_unit=f"USD per {unit.rstrip('s')}-hour",
+        usd=hours * price.usd_per_hour,
     )
-    estimate.line_items.append(_instances(nodes, parameters.get("instance_type", "t3.medium"), region, hours))
-    volume = int(parameters.get("volume_size", 20))
-    estimate.line_items.append(_volumes(nodes, volume, settings.EKS_NODE_VOLUME_TYPE, region, hours))
-    return estimate
 
 
-def _aws_ec2(parameters: dict, hours: Decimal) -> Estimate:
-    region = parameters.get("region", "us-east-1")
-    count = int(parameters.get("count", 1))
-    estimate = Estimate(hours=hours)
-    estimate.line_items.append(_instances(count, parameters.get("instance_type", "t3.micro"), region, hours))
-    volume = int(parameters.get("volume_size", 8))
-    estimate.line_items.append(_volumes(count, volume, parameters.get("volume_type", "gp3"), region, hours))
-    return estimate
-
-
-def _kubernetes(parameters: dict, hours: Decimal) -> Estimate:
-    """A namespace on the shared cluster costs its CPU share of the cluster's reference node."""
-    reference_type, region = settings.SHARED_CLUSTER_NODE_TYPE, settings.SHARED_CLUSTER_REGION
-    price = instance_price(reference_type, region)
-    vcpus = Decimal(price.vcpus or 2)
-    cores = Decimal(parameters.get("cpu_limit", 1))
-    share = cores / vcpus
-    estimate = Estimate(hours=hours)
-    estimate.line_items.append(
-        LineItem(
-            description=f"{cores} vCPU on the shared cluster ({share:.4g} x {reference_type}, {region})",
-            quantity=share,
-            unit="machines",
-            hours=hours,
-            usd_rate=price.usd_per_hour,
-            rate_unit="USD per machine-hour",
-            usd=share * hours * price.usd_per_hour,
-            machine_hours=share * hours,
-        )
-    )
-    return estimate
-
-
-def _not_estimated(parameters: dict, hours: Decimal) -> Estimate:
-    return Estimate(hours=hours, notes=["This resource is billed by use and is not estimated in advance."])
-
-
-ESTIMATORS: dict[str, Callable[[dict, Decimal], Estimate]] = {
-    "aws-eks": _aws_eks,
-    "aws-ec2": _aws_ec2,
-    "kubernetes": _kubernetes,
-    "aws-s3": _not_estimated,
-    "noop": _not_estimated,
-}
-
-
-def estimate(*, provider: str, parameters: dict, hours: Decimal | float | int) -> Estimate:
-    """Price ``parameters`` (already validated, defaults applied) for ``hours`` on ``provider``."""
-    hours = Decimal(str(hours)).quantize(SIX_PLACES)
-    estimator = ESTIMATORS.get(provider)
-    if estimator is None:
-        raise ValidationError({"template": [f"Provider '{provider}' has no cost estimator."]})
-    return estimator(parameters, hours)
+def hours_of(hours: Decimal | float | int) -> Decimal:
+    return Decimal(str(hours)).quantize(SIX_PLACES)

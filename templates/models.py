@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from templates.choices import Provider, ResourceType
+from templates.choices import ResourceType
 
 MAX_LIFETIME_HOURS = 24 * 365
 # The approval and lifecycle policy's own fields (besides the lifetimes and auto-approval).
@@ -23,7 +23,9 @@ class Template(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
-    provider = models.CharField(max_length=32, choices=Provider.choices)
+    provider = models.CharField(
+        max_length=32, help_text="The plugin that plans, prices and applies it (providers/: aws-eks, kubernetes, ...)."
+    )
     body = models.TextField(help_text="Jinja2 text with `{{ placeholders }}`; must render to YAML.")
     parameters_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema (2020-12) of the parameters.")
     default_lifetime_hours = models.PositiveIntegerField(

@@ -42,7 +42,7 @@ class Rendered:
     manifests: list[dict[str, Any]]
 
 
-def _properties(schema: dict) -> dict[str, Any]:
+def properties_of(schema: dict) -> dict[str, Any]:
     properties = schema.get("properties", {})
     return properties if isinstance(properties, dict) else {}
 
@@ -52,7 +52,7 @@ def example_parameters(schema: dict) -> dict[str, Any]:
     enum value, else a placeholder of its type (the browsable API's form shows it)."""
     placeholders = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
     example: dict[str, Any] = {}
-    for name, spec in _properties(schema).items():
+    for name, spec in properties_of(schema).items():
         if not isinstance(spec, dict):
             continue
         if "default" in spec:
@@ -73,7 +73,7 @@ def form_fields(schema: dict) -> list[dict[str, Any]]:
     (select for an enum, number with min/max/step, checkbox, text), default, required, help."""
     required = set(schema.get("required") or []) if isinstance(schema, dict) else set()
     fields = []
-    for name, raw in _properties(schema if isinstance(schema, dict) else {}).items():
+    for name, raw in properties_of(schema if isinstance(schema, dict) else {}).items():
         spec = raw if isinstance(raw, dict) else {}
         kind = spec.get("type")
         if spec.get("enum"):
@@ -129,7 +129,7 @@ def check_body(body: str, schema: dict) -> None:
         raise ValidationError({"body": [f"Template syntax error on line {exc.lineno}: {exc.message}"]}) from exc
     except RecursionError as exc:
         raise ValidationError({"body": ["The template nests its expressions or blocks too deeply."]}) from exc
-    undeclared = sorted(meta.find_undeclared_variables(parsed) - set(_properties(schema)) - set(_environment.globals))
+    undeclared = sorted(meta.find_undeclared_variables(parsed) - set(properties_of(schema)) - set(_environment.globals))
     if undeclared:
         raise ValidationError(
             {"body": [f"Placeholders not declared in parameters_schema.properties: {', '.join(undeclared)}"]}
@@ -182,7 +182,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     # The portal's forms too: what MongoDB can store, nested at most MAX_DEPTH (before copies and checks)
     check_storable(parameters, root="parameters")
     check_storable(schema, root="parameters_schema")  # saved before its depth was checked
-    properties = _properties(schema)
+    properties = properties_of(schema)
     unknown = sorted(set(parameters) - set(properties))
     errors: dict[str, list[str]] = {
         f"parameters.{name}": [f"Unknown parameter; expected one of: {', '.join(sorted(properties)) or '(none)'}."]

@@ -50,6 +50,7 @@ BASIC_EKS_CLUSTER = {
                 "type": "string",
                 "description": "Cluster name: lower-case letters, digits and hyphens, starting with a letter.",
                 "pattern": "^[a-z][a-z0-9-]{1,38}[a-z0-9]$",
+                "examples": ["team-a-dev"],
             },
             "region": {"type": "string", "enum": EKS_REGIONS, "default": "us-east-1"},
             "instance_type": {"type": "string", "enum": EKS_INSTANCE_TYPES, "default": "t3.medium"},
@@ -94,6 +95,7 @@ DEV_NAMESPACE = {
                 "type": "string",
                 "description": "Namespace name (a DNS label).",
                 "pattern": "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                "examples": ["team-a"],
             },
             "cpu_limit": {
                 "type": "integer",
@@ -168,6 +170,7 @@ S3_BUCKET = {
                     "appended, since bucket names are global."
                 ),
                 "pattern": "^[a-z0-9][a-z0-9-]{1,52}[a-z0-9]$",
+                "examples": ["team-a-data"],
             },
             "region": {"type": "string", "enum": EKS_REGIONS, "default": "us-east-1"},
             "versioning": {"type": "boolean", "description": "Keep every version of every object.", "default": False},

@@ -12,19 +12,28 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from templates import rendering
+from templates import planning, rendering
 from templates.models import Template, TemplateVersion
 
 DEFINITION_FIELDS = ("body", "parameters_schema")
 
 
 def _check(template: Template) -> None:
+    """The definition is sound, and rendered with its defaults and examples it is a document its
+    provider's plugin supports, plans and can price (errors name the path)."""
+    planning.plugin(template.provider)
     rendering.check_definition(
         body=template.body,
         parameters_schema=template.parameters_schema,
         default_lifetime_hours=template.default_lifetime_hours,
         max_lifetime_hours=template.max_lifetime_hours,
         max_total_lifetime_hours=template.max_total_lifetime_hours,
+    )
+    planning.check_template(
+        provider=template.provider,
+        body=template.body,
+        schema=template.parameters_schema,
+        lifetime_hours=template.default_lifetime_hours,
     )
 
 

@@ -40,6 +40,10 @@ def _isoformat(moment: datetime) -> str:
 class KubernetesNamespaceProvider(Provider):
     """A namespace on the shared cluster, with a namespace-scoped kubeconfig."""
 
+    label = "Kubernetes (namespace on a shared cluster)"
+    multiple_documents = True
+    document_schema = {"type": "array"}
+
     @classmethod
     def unavailable_reason(cls) -> str | None:
         """Unusable until the shared cluster's kubeconfig is set (and readable)."""

@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from provisioning import announcements, policies, transitions
+from provisioning import announcements, plans, policies, transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, ExtensionRequest, ProvisionRequest
 from provisioning.services import reservations
-from quotas import estimates
 
 NOTHING_TO_EXTEND = "Permanent requests do not expire; there is nothing to extend."
 
@@ -109,11 +108,7 @@ def extend(extension: ExtensionRequest, *, actor, note: str, now: datetime) -> N
     if written != 1:
         raise Conflict("The provision request changed meanwhile; try again.")
     previous_hours = Decimal((request.cost_estimate or {}).get("hours") or 0)
-    priced = estimates.estimate(
-        provider=request.template_snapshot.get("provider", ""),
-        parameters=request.parameters,
-        hours=previous_hours + extension.extend_by_hours,
-    )
+    priced = plans.price_of(request, previous_hours + extension.extend_by_hours)
     reservations.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
     transitions.record_same_status(
         subject=request,
@@ -168,11 +163,7 @@ def extend_expired(*, actor, request: ProvisionRequest, extend_by_hours: int, no
     added = Decimal(math.ceil((new_expiry - old_expiry).total_seconds() / 3600))
 
     def keep(moment: datetime) -> None:
-        priced = estimates.estimate(
-            provider=request.template_snapshot.get("provider", ""),
-            parameters=request.parameters,
-            hours=previous_hours + added,
-        )
+        priced = plans.price_of(request, previous_hours + added)
         reservations.adjust(request=request, estimate=priced)  # 409 with a breakdown when over quota
         request.expires_at = new_expiry
         announcements.extended_expired(request, actor=actor, note=note)

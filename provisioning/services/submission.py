@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bson import ObjectId
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
+from providers.base import Plan
 from provisioning import policies, transitions
 from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import ProvisionRequest
@@ -24,7 +26,7 @@ from provisioning.services.queueing import DEFAULT_QUEUE, enqueue
 from quotas import analysis, estimates
 from quotas import services as quota_services
 from quotas.choices import ReservationState
-from templates import services as template_services
+from templates import planning
 from templates.models import Template
 
 
@@ -62,14 +64,23 @@ def _to_millis(moment: datetime) -> datetime:
 @dataclass(frozen=True)
 class Prepared:
     rendered: Any
+    plan: Plan
     expires_at: datetime | None
     estimate: estimates.Estimate
     now: datetime
 
 
-def prepare_request(*, template: Template, parameters: Any, request_type: str, expires_at: datetime | None) -> Prepared:
+def prepare_request(
+    *,
+    template: Template,
+    parameters: Any,
+    request_type: str,
+    expires_at: datetime | None,
+    request_id: str | None = None,
+) -> Prepared:
     """Everything a submission checks before it writes: active template, configured provider (409
-    naming the setting), parameters, expiry, price."""
+    naming the setting), parameters, the rendered document and its plan (names for ``request_id``),
+    expiry, and the price of that plan."""
     if not template.is_active:
         raise ValidationError({"template": [f"Template '{template.pk}' is inactive and cannot be requested."]})
     unavailable = provider_not_configured(template.provider)
@@ -80,15 +91,17 @@ def prepare_request(*, template: Template, parameters: Any, request_type: str, e
             template=template.pk,
             **unavailable.extra,
         )
-    rendered = template_services.render(template=template, parameters=parameters)
+    planned = planning.plan(
+        provider=template.provider,
+        body=template.body,
+        schema=template.parameters_schema,
+        parameters=parameters,
+        request_id=request_id,
+    )
     now = timezone.now()
     expires_at = resolve_expiry(template=template, request_type=request_type, expires_at=expires_at, now=now)
-    estimate = estimates.estimate(
-        provider=template.provider,
-        parameters=rendered.parameters,
-        hours=lifetime_hours(request_type=request_type, expires_at=expires_at, now=now),
-    )
-    return Prepared(rendered=rendered, expires_at=expires_at, estimate=estimate, now=now)
+    estimate = planning.price(planned.plan, lifetime_hours(request_type=request_type, expires_at=expires_at, now=now))
+    return Prepared(rendered=planned.rendered, plan=planned.plan, expires_at=expires_at, estimate=estimate, now=now)
 
 
 def estimate_request(
@@ -100,7 +113,7 @@ def estimate_request(
     expires_at: datetime | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
-    """Price a request without submitting it, and say whether it would fit the caller's quota now."""
+    """Plan and price a request without submitting it, and say whether it would fit the caller's quota now."""
     prepared = prepare_request(
         template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
     )
@@ -110,6 +123,7 @@ def estimate_request(
         "parameters": prepared.rendered.parameters,
         "request_type": request_type,
         "expires_at": prepared.expires_at,
+        "plan": prepared.plan.as_dict(),
         "estimate": prepared.estimate.as_dict(),
         "quota": quota_services.preview(user=actor, amounts=prepared.estimate.reservation()),
     }
@@ -124,11 +138,18 @@ def submit_request(
     request_type: str = RequestType.TEMPORARY,
     expires_at: datetime | None = None,
 ) -> ProvisionRequest:
-    """Validate the parameters against the template's schema, price the request, reserve the
-    estimate on the requester's quota (409 when it does not fit), and store the request with a
-    snapshot of the template version it was made from."""
+    """Validate the parameters against the template's schema, render and plan the document, price
+    the plan, reserve the estimate on the requester's quota (409 when it does not fit), and store
+    the request with its plan (what provisioning will apply, as it is) and a snapshot of the
+    template version it was made from. The request's id is chosen first, so that the plan names
+    what it will create exactly as it will be named."""
+    request_id = ObjectId()
     prepared = prepare_request(
-        template=template, parameters=parameters, request_type=request_type, expires_at=expires_at
+        template=template,
+        parameters=parameters,
+        request_type=request_type,
+        expires_at=expires_at,
+        request_id=str(request_id),
     )
     rendered, expires_at, estimate, now = prepared.rendered, prepared.expires_at, prepared.estimate, prepared.now
     policy = Policy.of_template(template)
@@ -149,11 +170,13 @@ def submit_request(
 
     def unit() -> ProvisionRequest:
         request = ProvisionRequest.objects.create(
+            id=request_id,
             requested_by=actor,
             template=template,
             template_version=template.version,
             template_snapshot=snapshot,
             parameters=rendered.parameters,
+            plan=prepared.plan.as_dict(),
             description=description,
             request_type=request_type,
             expires_at=expires_at,
