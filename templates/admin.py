@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+import providers
 from cloudassist.admin import (
     HISTORY_ROWS,
     HistoryFormSet,
@@ -63,6 +64,10 @@ class TemplateForm(forms.ModelForm):
         "The preview below shows the request form it draws.",
     )
 
+    provider = forms.ChoiceField(
+        choices=providers.choices, help_text="The plugin that plans, prices and applies the rendered body."
+    )
+
     class Meta:
         model = Template
         fields = [
@@ -90,7 +95,8 @@ class TemplateForm(forms.ModelForm):
         cleaned = super().clean()
         current = self.instance
         try:
-            rendering.check_definition(
+            services.check_definition(
+                provider=cleaned.get("provider", current.provider),
                 body=cleaned.get("body", current.body),
                 parameters_schema=cleaned.get("parameters_schema", current.parameters_schema),
                 default_lifetime_hours=cleaned.get("default_lifetime_hours", current.default_lifetime_hours),

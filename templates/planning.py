@@ -107,6 +107,16 @@ def _missing_examples(schema: dict, error: ValidationError) -> ValidationError:
     return error
 
 
+def _while_checking(error: ValidationError, parameters: dict[str, Any]) -> ValidationError:
+    """Say what the template was rendered with when saving it found a problem."""
+    shown = ", ".join(f"{name}={value!r}" for name, value in parameters.items()) or "no parameters"
+    context = f" (rendered with its defaults and examples: {shown})"
+    fields = getattr(error, "message_dict", None)
+    if not fields:
+        return error
+    return ValidationError({path: [message + context for message in messages] for path, messages in fields.items()})
+
+
 def check_template(*, provider: str, body: str, schema: dict, lifetime_hours: int) -> tuple[Planned, Estimate]:
     """What saving a template checks beyond its syntax: rendered with each example parameter set,
     the document is the plugin's, it plans, and its plan can be priced. Returns the default
@@ -118,8 +128,11 @@ def check_template(*, provider: str, body: str, schema: dict, lifetime_hours: in
             resolved = rendering.resolve_parameters(schema, parameters)
         except ValidationError as exc:
             raise _missing_examples(schema, exc) from exc
-        planned = plan(provider=provider, body=body, schema=schema, parameters=resolved)
-        estimate = price(planned.plan, lifetime_hours)
+        try:
+            planned = plan(provider=provider, body=body, schema=schema, parameters=resolved)
+            estimate = price(planned.plan, lifetime_hours)
+        except ValidationError as exc:
+            raise _while_checking(exc, parameters) from exc
         if first is None:
             first = (planned, estimate)
     assert first is not None

@@ -18,22 +18,39 @@ from templates.models import Template, TemplateVersion
 DEFINITION_FIELDS = ("body", "parameters_schema")
 
 
-def _check(template: Template) -> None:
-    """The definition is sound, and rendered with its defaults and examples it is a document its
-    provider's plugin supports, plans and can price (errors name the path)."""
-    planning.plugin(template.provider)
+def check_definition(
+    *,
+    provider: str,
+    body: str,
+    parameters_schema: Any,
+    default_lifetime_hours: int,
+    max_lifetime_hours: int,
+    max_total_lifetime_hours: int | None = None,
+) -> tuple[planning.Planned, Any]:
+    """What saving a template checks (the API, the admin form): the provider is a registered plugin,
+    the definition is sound, and rendered with its defaults and examples it is a document the plugin
+    supports, plans and can price (errors name the path). Returns the default render's plan and estimate."""
+    planning.plugin(provider)
     rendering.check_definition(
+        body=body,
+        parameters_schema=parameters_schema,
+        default_lifetime_hours=default_lifetime_hours,
+        max_lifetime_hours=max_lifetime_hours,
+        max_total_lifetime_hours=max_total_lifetime_hours,
+    )
+    return planning.check_template(
+        provider=provider, body=body, schema=parameters_schema, lifetime_hours=default_lifetime_hours
+    )
+
+
+def _check(template: Template) -> None:
+    check_definition(
+        provider=template.provider,
         body=template.body,
         parameters_schema=template.parameters_schema,
         default_lifetime_hours=template.default_lifetime_hours,
         max_lifetime_hours=template.max_lifetime_hours,
         max_total_lifetime_hours=template.max_total_lifetime_hours,
-    )
-    planning.check_template(
-        provider=template.provider,
-        body=template.body,
-        schema=template.parameters_schema,
-        lifetime_hours=template.default_lifetime_hours,
     )
 
 

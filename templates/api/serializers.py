@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+import providers
 from cloudassist.api.fields import LinkField
 from cloudassist.api.serializers import BaseModelSerializer
 from templates import selectors
@@ -8,6 +9,9 @@ from templates.models import POLICY_FIELDS, Template
 
 class TemplateSerializer(BaseModelSerializer):
     created_by = LinkField(view_name="user-detail", read_only=True)
+    provider = serializers.ChoiceField(
+        choices=providers.choices(), help_text="The plugin that plans, prices and applies the rendered body."
+    )
     available = serializers.SerializerMethodField(help_text="Whether it can be requested now (its provider is set up).")
     unavailable_reason = serializers.SerializerMethodField(
         help_text="Why it cannot be requested now, naming the setting to set; empty when available."
