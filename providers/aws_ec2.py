@@ -41,7 +41,7 @@ A key pair registered under an older key is recognised through the older keys in
 ``SECRETS_KEYS``.
 
 Reconciliation: ``inventory`` lists, in the regions of ``AWS_INVENTORY_REGIONS`` (default:
-every region where EC2 exists), the instances that are not terminated, the security groups and
+``AWS_REGION`` and the regions with instance prices), the instances that are not terminated, the security groups and
 the key pairs tagged ``managed-by: cloudassist``; ``missing`` says which planned resources of a
 deployed request are gone (fewer instances running than planned, the security group, the key
 pair); ``remove`` deletes one orphan, only when it carries the ``managed-by`` tag.
@@ -166,7 +166,12 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                                     "fromPort": _PORT,
                                     "toPort": _PORT,
                                     "cidr": {"type": "string"},
-                                    "description": {"type": "string", "maxLength": 255},
+                                    "description": {
+                                        "type": "string",
+                                        "maxLength": 255,
+                                        "pattern": r"^[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$",
+                                        "errorMessage": "at most 255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*",
+                                    },
                                 },
                             },
                         }
@@ -484,8 +489,18 @@ def _image(ec2, spec: Spec) -> dict[str, Any]:
     return images[0]
 
 
-def _inventory_regions() -> list[str]:
-    return list(getattr(settings, "AWS_INVENTORY_REGIONS", None) or sorted(aws.regions("ec2")))
+def inventory_regions() -> list[str]:
+    """Where ``inventory`` looks: ``AWS_INVENTORY_REGIONS`` when set, else ``AWS_REGION`` and every
+    region with instance prices (a template can only be saved, and a request submitted, for a
+    region its plan can be priced in). Not every region of EC2: against the emulator that takes
+    half a minute, and on AWS a region not enabled for the account refuses the calls."""
+    configured = getattr(settings, "AWS_INVENTORY_REGIONS", None)
+    if configured:
+        return list(configured)
+    from quotas.models import InstancePrice
+
+    priced = set(InstancePrice.objects.values_list("region", flat=True).distinct())
+    return sorted((priced | {settings.AWS_REGION}) & aws.regions("ec2"))
 
 
 def _managed(tags: dict[str, str]) -> bool:
@@ -811,7 +826,7 @@ class Ec2Provider(Provider):
     def inventory(self) -> list[Found]:
         found: list[Found] = []
         managed = [{"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_VALUE]}]
-        for region in _inventory_regions():
+        for region in inventory_regions():
             ec2 = aws.client("ec2", region)
             live = [state for state in LIVE_STATES if state != "shutting-down"]
             filters = [*managed, {"Name": "instance-state-name", "Values": live}]

@@ -18,10 +18,10 @@ from django.core.exceptions import ValidationError
 
 import providers
 from providers import aws
-from providers.aws_ec2 import DEFAULT_AMI_PARAMETER, public_openssh, ssh_key
+from providers.aws_ec2 import DEFAULT_AMI_PARAMETER, inventory_regions, public_openssh, ssh_key
 from providers.base import Found, ProviderError, State, Target, TransientProviderError
 from quotas.estimates import Prices
-from quotas.pricing_seed import seed_pricing
+from quotas.pricing_seed import REGIONS, seed_pricing
 from templates import planning
 from templates import services as template_services
 from templates.seed import EC2_INSTANCE
@@ -245,6 +245,11 @@ def test_a_document_that_omits_count_and_root_volume_gets_the_schema_defaults():
             "  securityGroup: {ingress: [{protocol: udp, cidr: 0.0.0.0/0}]}\n",
             "body.spec.securityGroup.ingress[0].fromPort",
             "required for udp rules",
+        ),
+        (
+            "  securityGroup: {ingress: [{protocol: '-1', cidr: 0.0.0.0/0, description: 'é'}]}\n",
+            "body.spec.securityGroup.ingress[0].description",
+            "at most 255 letters",
         ),
         (
             "  securityGroup: {ingress: [{protocol: sctp, fromPort: 1, toPort: 2, cidr: 0.0.0.0/0}]}\n",
@@ -545,3 +550,25 @@ def test_remove_refuses_an_instance_not_tagged_managed_by_cloudassist(boto):
         )
     answer = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])
     assert answer["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
+
+
+def test_inventory_looks_in_the_priced_regions_unless_told(settings):
+    settings.AWS_REGION = "ca-central-1"
+    assert inventory_regions() == sorted({*REGIONS, "ca-central-1"})
+    settings.AWS_INVENTORY_REGIONS = ["eu-west-1"]
+    assert inventory_regions() == ["eu-west-1"]
+
+
+def test_the_security_group_summary_says_each_rule_in_words():
+    rules = (
+        "  securityGroup:\n    ingress:\n"
+        "      - {protocol: tcp, fromPort: 8000, toPort: 8080, cidr: 10.1.0.0/16}\n"
+        "      - {protocol: icmp, fromPort: -1, toPort: -1, cidr: 10.0.0.0/8}\n"
+        "      - {protocol: '-1', cidr: 192.168.0.0/24}\n"
+    )
+    template = make_template("ec2-rules", body=MINIMAL_BODY + "spec:\n" + rules, schema=EDITED_SCHEMA)
+    request_id = str(ObjectId())
+    assert planned(template, request_id=request_id).plan.lines[1] == (
+        f"security group cloudassist-{request_id}: tcp 8000-8080 from 10.1.0.0/16; icmp from 10.0.0.0/8; "
+        "all traffic from 192.168.0.0/24"
+    )
