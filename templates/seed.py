@@ -236,6 +236,13 @@ spec:
     size: {{ volume_size }}
     type: {{ volume_type }}
   keyPair: generated
+  # Open ports with a security group of the request's own (without one, the default VPC's
+  # default group applies), and tag the instances and their volumes:
+  # securityGroup:
+  #   ingress:
+  #     - {protocol: tcp, fromPort: 22, toPort: 22, cidr: 10.0.0.0/8, description: ssh}
+  # tags:
+  #   team: a
 """,
 }
 

@@ -5,21 +5,17 @@ checked with plain boto3 describe calls against it.
 """
 
 import configparser
-import shutil
-import subprocess
 
 import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
 from bson import ObjectId
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_ssh_private_key
 from kubernetes.config.kube_config import KubeConfigLoader
 
 import providers
 from cloudassist import embedded
 from providers import aws
-from providers.aws_ec2 import public_openssh, ssh_key
 from providers.base import ProviderError, State, Target, TransientProviderError
 from provisioning.tests.conftest import EKS_PARAMETERS
 
@@ -440,165 +436,3 @@ def test_s3_never_adopts_or_deletes_a_bucket_of_another_request(boto):
 def test_s3_bad_parameters_are_provider_errors(parameters, message):
     with pytest.raises(ProviderError, match=message):
         providers.get("aws-s3").create(make_target(parameters))
-
-
-# --- aws-ec2 ------------------------------------------------------------------------------------
-
-EC2_PARAMETERS = {"region": "eu-west-1", "instance_type": "t3.micro", "count": 2, "volume_size": 30}
-
-
-def _instances(ec2, target: Target) -> list[dict]:
-    answer = ec2.describe_instances(Filters=[{"Name": "tag:cloudassist-request", "Values": [target.request_id]}])
-    return [instance for reservation in answer["Reservations"] for instance in reservation["Instances"]]
-
-
-def test_ec2_create_launches_tagged_instances_with_the_requests_key_pair(boto):
-    target = make_target(EC2_PARAMETERS)
-
-    outcome = providers.get("aws-ec2").create(target)
-
-    assert outcome.state == State.READY
-    ec2 = boto("ec2", "eu-west-1")
-    instances = _instances(ec2, target)
-    assert sorted(outcome.outputs["instance_ids"]) == sorted(i["InstanceId"] for i in instances)
-    assert len(instances) == 2
-    for instance in instances:
-        assert instance["State"]["Name"] == "running"
-        assert instance["InstanceType"] == "t3.micro"
-        assert instance["KeyName"] == f"cloudassist-{target.request_id}"
-        assert aws.tag_dict(instance["Tags"]) == {**target.tags, "Name": f"cloudassist-{target.short_id}"}
-    assert outcome.outputs["private_ips"] == [
-        next(i["PrivateIpAddress"] for i in instances if i["InstanceId"] == instance_id)
-        for instance_id in outcome.outputs["instance_ids"]
-    ]
-    assert all(outcome.outputs["public_ips"])
-    volumes = ec2.describe_volumes(Filters=[{"Name": "tag:cloudassist-request", "Values": [target.request_id]}])
-    assert sorted((v["Size"], v["VolumeType"]) for v in volumes["Volumes"]) == [(30, "gp3"), (30, "gp3")]
-    # The default image: the latest Amazon Linux 2023 from AWS's public SSM parameter.
-    ami = boto("ssm", "eu-west-1").get_parameter(
-        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    )["Parameter"]["Value"]
-    assert {i["ImageId"] for i in instances} == {ami}
-    assert outcome.outputs["ssh_user"] == "ec2-user"
-
-    (pair,) = ec2.describe_key_pairs(KeyNames=[f"cloudassist-{target.request_id}"], IncludePublicKey=True)["KeyPairs"]
-    assert aws.tag_dict(pair["Tags"]) == target.tags
-    assert outcome.secret_kind == "credentials"
-    assert outcome.secret.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
-    private = load_ssh_private_key(outcome.secret.encode(), password=None)
-    public = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
-    assert pair["PublicKey"].split()[:2] == public.split()[:2]
-
-
-def test_ec2_create_again_launches_nothing_and_tops_up_what_went_missing(boto):
-    target = make_target(EC2_PARAMETERS)
-    provider = providers.get("aws-ec2")
-    first = provider.create(target)
-
-    again = provider.create(target)
-
-    assert again.state == State.READY
-    assert again.steps == []
-    assert again.outputs == first.outputs
-    assert again.secret == first.secret
-    ec2 = boto("ec2", "eu-west-1")
-    assert len(_instances(ec2, target)) == 2
-
-    # One instance terminated behind our back: the next create launches one more.
-    ec2.terminate_instances(InstanceIds=first.outputs["instance_ids"][:1])
-    topped_up = provider.create(target)
-    assert [step.action for step in topped_up.steps] == ["run_instances"]
-    assert len(topped_up.outputs["instance_ids"]) == 2
-    assert first.outputs["instance_ids"][1] in topped_up.outputs["instance_ids"]
-    assert topped_up.secret == first.secret
-
-
-def test_ec2_status_hands_out_the_same_key_again(boto):
-    target = make_target(EC2_PARAMETERS)
-    provider = providers.get("aws-ec2")
-    assert provider.status(target).state == State.ABSENT
-    created = provider.create(target)
-
-    status = provider.status(target)
-
-    assert status.state == State.READY
-    assert status.outputs == created.outputs
-    assert status.secret == created.secret
-
-
-def test_ec2_delete_terminates_the_instances_and_deletes_the_key_pair(boto):
-    target = make_target(EC2_PARAMETERS)
-    provider = providers.get("aws-ec2")
-    created = provider.create(target)
-
-    outcome = provider.delete(target)
-
-    assert outcome.state == State.ABSENT
-    assert [step.action for step in outcome.steps] == ["terminate_instances", "delete_key_pair"]
-    ec2 = boto("ec2", "eu-west-1")
-    answer = ec2.describe_instances(InstanceIds=created.outputs["instance_ids"])
-    assert {i["State"]["Name"] for r in answer["Reservations"] for i in r["Instances"]} == {"terminated"}
-    assert _error_code(ec2.describe_key_pairs, KeyNames=[f"cloudassist-{target.request_id}"]) == (
-        "InvalidKeyPair.NotFound"
-    )
-    again = provider.delete(target)
-    assert again.state == State.ABSENT
-    assert [step.action for step in again.steps] == ["delete"]
-    assert provider.status(target).state == State.ABSENT
-
-
-def test_ec2_uses_the_ami_asked_for(boto):
-    ec2 = boto("ec2", "us-east-2")
-    images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}])
-    ami = images["Images"][0]["ImageId"]
-    target = make_target({"region": "us-east-2", "ami": ami})
-
-    outcome = providers.get("aws-ec2").create(target)
-
-    assert [i["ImageId"] for i in _instances(ec2, target)] == [ami]
-    assert outcome.outputs["ami"] == ami
-    assert outcome.outputs["ssh_user"] is None  # only known for the default image
-
-
-def test_ec2_key_pair_of_a_rotated_secrets_key_is_still_recognised(settings, boto):
-    target = make_target(EC2_PARAMETERS)
-    provider = providers.get("aws-ec2")
-    created = provider.create(target)
-    settings.SECRETS_KEYS = ["a-new-key", *settings.SECRETS_KEYS]
-
-    assert provider.status(target).secret == created.secret  # derived with the older key, which still decrypts
-
-    settings.SECRETS_KEYS = ["a-new-key"]
-    status = provider.status(target)
-    assert status.state == State.READY
-    assert status.secret is None  # never a key that does not fit
-
-
-@pytest.mark.parametrize(
-    ("parameters", "message"),
-    [
-        ({"instance_type": "t9.bogus"}, "InvalidInstanceType"),
-        ({"ami": "ami-0123456789abcdef0"}, "parameters.ami: there is no AMI ami-0123456789abcdef0"),
-        ({"ami": "not-an-ami"}, "parameters.ami: 'not-an-ami' is not an AMI id"),
-        ({"count": 0}, "parameters.count: must be between 1 and 20"),
-        ({"region": "mars-1"}, "parameters.region: 'mars-1' is not an AWS region"),
-        ({"volume_type": "floppy"}, "parameters.volume_type: 'floppy' is not an EBS volume type"),
-    ],
-)
-def test_ec2_bad_parameters_are_provider_errors(parameters, message, boto):
-    target = make_target(parameters)
-    with pytest.raises(ProviderError, match=message) as info:
-        providers.get("aws-ec2").create(target)
-    assert not isinstance(info.value, TransientProviderError)
-    assert _instances(boto("ec2"), target) == []
-
-
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="OpenSSH's ssh-keygen is not installed")
-def test_ec2_private_key_is_read_by_openssh(tmp_path):
-    target = make_target({"region": "eu-west-1"})
-    outcome = providers.get("aws-ec2").create(target)
-    key_file = tmp_path / "key"
-    key_file.write_text(outcome.secret)
-    key_file.chmod(0o600)
-    result = subprocess.run(["ssh-keygen", "-y", "-f", str(key_file)], capture_output=True, text=True, check=True)
-    assert result.stdout.split()[:2] == public_openssh(ssh_key(target.request_id)).split()[:2]

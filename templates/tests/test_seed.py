@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from quotas import estimates
 from quotas.pricing_seed import seed_pricing
-from templates import rendering
+from templates import planning, rendering
 from templates.seed import EC2_INSTANCE, S3_BUCKET, TEMPLATES
 
 
@@ -66,14 +66,19 @@ def test_ec2_instance_renders_with_defaults_and_an_ami():
 def test_every_choice_of_the_ec2_template_is_priced():
     seed_pricing()
     properties = EC2_INSTANCE["parameters_schema"]["properties"]
+    prices = estimates.Prices()
     for region in properties["region"]["enum"]:
         for instance_type in properties["instance_type"]["enum"]:
             for volume_type in properties["volume_type"]["enum"]:
-                parameters = render(
-                    EC2_INSTANCE,
-                    {"region": region, "instance_type": instance_type, "volume_type": volume_type, "count": 2},
-                ).parameters
-                estimate = estimates.estimate(provider="aws-ec2", parameters=parameters, hours=10)
+                parameters = {"region": region, "instance_type": instance_type, "volume_type": volume_type, "count": 2}
+                planned = planning.plan(
+                    provider="aws-ec2",
+                    body=EC2_INSTANCE["body"],
+                    schema=EC2_INSTANCE["parameters_schema"],
+                    parameters=parameters,
+                    request_id="0123456789abcdef01234567",
+                )
+                estimate = planning.price(planned.plan, 10, prices)
                 assert estimate.usd > 0
                 assert estimate.machine_hours == Decimal(20)
                 assert estimate.disk_gb_hours == Decimal(2 * 8 * 10)
