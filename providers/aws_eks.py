@@ -47,7 +47,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from botocore.exceptions import ClientError
@@ -68,6 +68,9 @@ from providers.base import (
     TransientProviderError,
     short_id,
 )
+
+if TYPE_CHECKING:
+    from quotas.estimates import Estimate, Prices
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 EMULATOR_CLUSTER_ROLE = "cloudassist-emulator-eks-cluster"
@@ -638,7 +641,7 @@ class EksProvider(Provider):
             )
         return Plan(provider=self.name, resources=resources, spec=spec)
 
-    def estimate(self, plan: Plan, hours: Decimal, prices) -> Any:
+    def estimate(self, plan: Plan, hours: Decimal, prices: Prices) -> Estimate:
         from quotas import estimates
 
         spec = plan.spec

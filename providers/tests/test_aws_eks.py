@@ -541,3 +541,16 @@ def test_missing_reports_what_was_deleted_behind_the_plugins_back(eks_template, 
     assert provider.missing(target) == [f"managed node group ng-spot of EKS cluster {name}"]
     provider.delete(target)
     assert provider.missing(target) == [f"EKS cluster {name}"]
+
+
+def test_every_choice_of_the_seeded_template_is_priced_as_planned(eks_template):
+    properties = eks_template.parameters_schema["properties"]
+    prices = Prices()
+    for region in properties["region"]["enum"]:
+        for instance_type in properties["instance_type"]["enum"]:
+            parameters = {"cluster_name": "team-a", "region": region, "instance_type": instance_type}
+            plan = plan_of(eks_template, parameters)
+            items = planning.price(plan, 8, prices).line_items
+            assert [item.quantity for item in items] == [1, 2, 2 * 20]  # the template's defaults
+            assert items[1].description.startswith(f"2 x {instance_type} ({region}")
+            assert items[2].description == f"2 x 20 GB gp3 ({region})"
