@@ -70,11 +70,14 @@ kind: ClusterConfig
 metadata:
   name: {{ cluster_name }}
   region: {{ region }}
-nodeGroups:
+managedNodeGroups:
   - name: ng-1
     instanceType: {{ instance_type }}
     desiredCapacity: {{ desired_capacity }}
+    minSize: {{ desired_capacity }}
+    maxSize: {{ desired_capacity }}
     volumeSize: {{ volume_size }}
+    volumeType: gp3
 """,
 }
 
