@@ -378,9 +378,8 @@ CONFIG_MAX_WAIT_SECONDS = env.int("CONFIG_MAX_WAIT_SECONDS", default=300)
 # Watches re-read their entry this often, in case a Redis notification was lost (or Redis is down).
 CONFIG_WATCH_POLL_SECONDS = env.float("CONFIG_WATCH_POLL_SECONDS", default=5.0)
 
-# Cost estimates (quotas/estimates.py): EKS node volumes, the shared cluster's node type for
-# pricing namespaces, and the horizon over which a PERMANENT request is priced.
-EKS_NODE_VOLUME_TYPE = env.str("EKS_NODE_VOLUME_TYPE", default="gp3")
+# Cost estimates: the shared cluster's node type and region (the kubernetes plugin prices a namespace
+# by its CPU share of that node), and the horizon over which a PERMANENT request is priced.
 SHARED_CLUSTER_NODE_TYPE = env.str("SHARED_CLUSTER_NODE_TYPE", default="m5.large")
 SHARED_CLUSTER_REGION = env.str("SHARED_CLUSTER_REGION", default="us-east-1")
 PERMANENT_ESTIMATE_HOURS = env.int("PERMANENT_ESTIMATE_HOURS", default=730)
