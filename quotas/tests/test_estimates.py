@@ -1,15 +1,32 @@
+"""quotas prices what a plugin asks it to (line items from the price tables); it knows no providers."""
+
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from quotas.estimates import estimate
+from quotas import estimates
+from quotas.estimates import Estimate, Prices
 
 
 @pytest.mark.django_db
-def test_eks_estimate_itemises_control_plane_nodes_and_volumes(templates):
-    parameters = {"region": "us-east-1", "instance_type": "t3.medium", "desired_capacity": 2, "volume_size": 20}
-    result = estimate(provider="aws-eks", parameters=parameters, hours=10)
+def test_line_items_from_the_price_tables(pricing):
+    prices = Prices()
+    hours = Decimal(10)
+    result = Estimate(
+        hours=hours,
+        line_items=[
+            estimates.service(
+                prices, "eks-control-plane", "us-east-1", hours, description="control plane", unit="clusters", where="x"
+            ),
+            estimates.instances(
+                prices, count=2, instance_type="t3.medium", region="us-east-1", hours=hours, where="body.type"
+            ),
+            estimates.volumes(
+                prices, count=2, size_gb=20, disk_type="gp3", region="us-east-1", hours=hours, where="body.disk"
+            ),
+        ],
+    )
     items = {item.unit: item for item in result.line_items}
     assert items["clusters"].usd == Decimal("1.0")  # $0.10/h x 10 h
     assert items["instances"].usd == Decimal("0.832")  # 2 x $0.0416/h x 10 h
@@ -28,40 +45,31 @@ def test_eks_estimate_itemises_control_plane_nodes_and_volumes(templates):
 
 
 @pytest.mark.django_db
-def test_prices_differ_by_region(templates):
-    east = estimate(provider="aws-eks", parameters={"region": "us-east-1", "instance_type": "m5.large"}, hours=1)
-    ireland = estimate(provider="aws-eks", parameters={"region": "eu-west-1", "instance_type": "m5.large"}, hours=1)
-    assert ireland.usd > east.usd
+def test_prices_differ_by_region(pricing):
+    prices = Prices()
+    east = prices.instance("m5.large", "us-east-1", where="x").usd_per_hour
+    ireland = prices.instance("m5.large", "eu-west-1", where="x").usd_per_hour
+    assert ireland > east
 
 
 @pytest.mark.django_db
-def test_namespace_is_a_cpu_share_of_the_shared_node(templates, settings):
-    settings.SHARED_CLUSTER_NODE_TYPE, settings.SHARED_CLUSTER_REGION = "m5.large", "us-east-1"
-    result = estimate(provider="kubernetes", parameters={"namespace": "x", "cpu_limit": 1}, hours=8)
-    assert result.machine_hours == 4  # 1 of m5.large's 2 vCPUs for 8 h
-    assert result.usd == Decimal("0.384")  # 4 machine-hours x $0.096
-    whole = estimate(provider="kubernetes", parameters={"namespace": "x", "cpu_limit": 2}, hours=25)
-    assert whole.as_dict()["usd"] == "2.40"  # money keeps its cents
+def test_each_price_is_read_once_per_estimate(pricing, mongo_commands):
+    prices = Prices()
+    with mongo_commands() as seen:
+        for _ in range(3):
+            prices.instance("m5.large", "us-east-1", where="x")
+    assert len(seen.on("quotas_instanceprice")) == 1
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("parameters", "field"),
+    ("instance_type", "region", "says"),
     [
-        ({"region": "us-east-1", "instance_type": "t9.gigantic"}, "parameters.instance_type"),
-        ({"region": "mars-north-1", "instance_type": "t3.medium"}, "parameters.region"),
+        ("t9.gigantic", "us-east-1", "No price is known for instance type 't9.gigantic'"),
+        ("t3.medium", "mars-north-1", "No prices are known for region 'mars-north-1'"),
     ],
 )
-def test_unknown_prices_are_an_error_never_zero(templates, parameters, field):
+def test_unknown_prices_are_an_error_naming_the_path_never_zero(pricing, instance_type, region, says):
     with pytest.raises(ValidationError) as missing:
-        estimate(provider="aws-eks", parameters=parameters, hours=1)
-    assert field in missing.value.message_dict
-
-
-@pytest.mark.django_db
-def test_every_seeded_template_choice_is_priced(eks):
-    schema = eks.parameters_schema["properties"]
-    for region in schema["region"]["enum"]:
-        for instance_type in schema["instance_type"]["enum"]:
-            parameters = {"region": region, "instance_type": instance_type}
-            assert estimate(provider="aws-eks", parameters=parameters, hours=1).usd > 0
+        Prices().instance(instance_type, region, where="body.spec.instanceType")
+    assert says in missing.value.message_dict["body.spec.instanceType"][0]
