@@ -16,7 +16,7 @@ class ProvisioningConfig(ProjectAppConfig):
         PeriodicJob(
             "provisioning.jobs.reconcile_resources",
             "provisioning-reconcile-resources",
-            queue="provisioning",
+            queue="provisioning",  # provisioning.services.PROVISIONING_QUEUE
             interval_setting="RECONCILE_INTERVAL_SECONDS",
         ),
     )

@@ -12,6 +12,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+import providers
 from cloudassist import roles
 from cloudassist.admin import IndexedChangeListMixin, dollars, pretty_json
 from provisioning import reconciliation
@@ -19,12 +20,25 @@ from provisioning.admin.base import ReadOnlyConsoleMixin, change_link
 from provisioning.models import Orphan, OrphanState
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    """The registered plugins (no DISTINCT over the collection)."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return providers.choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
 @admin.register(Orphan)
 class OrphanAdmin(IndexedChangeListMixin, ReadOnlyConsoleMixin, admin.ModelAdmin):
     list_display = ["provider", "kind", "name", "region", "request_link", "orphaned_for", "created"]
     list_display += ["hourly_cost", "state", "last_seen"]
     list_display_links = ["name"]
-    list_filter = ["state", "provider"]
+    list_filter = ["state", ProviderFilter]
     search_fields = ["name", "request_tag"]
     search_help_text = "Search by resource name or request tag."
     ordering = ["-first_seen"]

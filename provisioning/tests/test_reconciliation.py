@@ -411,3 +411,17 @@ def test_the_api_shows_drift(dev_client, deployed):
     reconciliation.reconcile_resources(only=ONLY)
     body = dev_client.get(f"/api/v1/provision-requests/{request.pk}/").json()
     assert body["drift"]["missing"] == [f"bucket b-{str(request.pk)[-8:]}"]
+
+
+def test_the_reconcile_job_is_scheduled_on_its_own_interval_and_queue():
+    from django.apps import apps
+    from django.utils.module_loading import import_string
+
+    (job,) = [
+        job
+        for job in apps.get_app_config("provisioning").periodic_jobs
+        if job.name == "provisioning-reconcile-resources"
+    ]
+    assert import_string(job.func) is jobs.reconcile_resources
+    assert job.interval_setting == "RECONCILE_INTERVAL_SECONDS"
+    assert job.queue == services.PROVISIONING_QUEUE
