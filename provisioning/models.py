@@ -183,9 +183,9 @@ class Orphan(models.Model):
     found it (provisioning/reconciliation.py). One row per resource; seen again, it is updated."""
 
     provider = models.CharField(max_length=40, help_text="The plugin whose inventory found it.")
-    kind = models.CharField(max_length=60)
+    kind = models.CharField(max_length=100)
     name = models.CharField(max_length=255)
-    region = models.CharField(max_length=40, blank=True)
+    region = models.CharField(max_length=255, blank=True, help_text="A cloud region, or a Kubernetes cluster.")
     request_tag = models.CharField(
         max_length=40, blank=True, help_text="Its `cloudassist-request` tag (empty: tagged managed-by only)."
     )
