@@ -32,11 +32,12 @@ class MongoContentTypesConfig(ContentTypesConfig):
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """A job rq's cron scheduler enqueues every SWEEP_INTERVAL_SECONDS (cloudassist/cron.py)."""
+    """A job rq's cron scheduler enqueues every ``interval_setting`` seconds (cloudassist/cron.py)."""
 
     func: str  # dotted path of the job function
     name: str
     queue: str = "default"
+    interval_setting: str = "SWEEP_INTERVAL_SECONDS"  # the setting naming its interval, in seconds
 
 
 class ProjectAppConfig(AppConfig):

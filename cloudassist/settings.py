@@ -346,6 +346,11 @@ MIN_USEFUL_LIFETIME_MINUTES = env.int("MIN_USEFUL_LIFETIME_MINUTES", default=60)
 # The Retry-After of a 503 while MongoDB is unreachable (cloudassist/outages.py).
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# Reconciliation (provisioning/reconciliation.py): every RECONCILE_INTERVAL_SECONDS each provider lists what it
+# has tagged managed-by: cloudassist; what no live request owns is an orphan, removed once it has been
+# orphaned ORPHAN_PURGE_AFTER_HOURS (0: never automatically, only from the console or `manage.py reconcile --purge`).
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=600)
+ORPHAN_PURGE_AFTER_HOURS = env.float("ORPHAN_PURGE_AFTER_HOURS", default=24)
 # Crash recovery (provisioning/provisioner.py ``reconcile``): the worker renews a running job's heartbeat
 # every RQ_JOB_MONITORING_SECONDS; a job whose heartbeat is older than STALE_JOB_SECONDS lost its worker.
 # A request whose job is gone (Redis down or emptied, a worker killed) is enqueued again by the sweep

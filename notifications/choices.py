@@ -29,6 +29,7 @@ class Kind(models.TextChoices):
     REVIEW_REQUEST = "review_request", "A request awaits review (DevOps)"
     REVIEW_EXTENSION = "review_extension", "An extension awaits review (DevOps)"
     PURGE_FAILED = "purge_failed", "A purge failed (DevOps)"
+    DRIFTED = "drifted", "An environment's resources are missing"
 
 
 DEFAULT_CHANNELS = [Channel.EMAIL, Channel.IN_APP]

@@ -201,6 +201,28 @@ def purged(request) -> None:
     )
 
 
+def drifted(request, *, missing: list[str]) -> None:
+    """To the requester and DevOps: a deployed environment's resources are gone (the reconcile job
+    found it, provisioning/reconciliation.py). Sent when what is missing changes, never again for the same."""
+    listed = "\n".join(f"- {item}" for item in missing)
+    title = f"Resources missing: {_describe(request)}"
+    _to_requester(
+        request,
+        Kind.DRIFTED,
+        title,
+        f"Your environment {_describe(request)} is deployed, but these of its resources no longer exist:\n{listed}\n"
+        "Someone may have deleted them outside CloudAssist. DevOps are told too.",
+    )
+    _to_devops(
+        request,
+        Kind.DRIFTED,
+        title,
+        f"{_describe(request)} of {request.requested_by.get_username()} is DEPLOYED but its resources are "
+        f"missing:\n{listed}\nPurge it, or recreate what is missing by hand.",
+        asked_by=request.requested_by_id,
+    )
+
+
 def _to_devops(request, kind: str, title: str, body: str, *, link: str | None = None, asked_by=None) -> None:
     """To every DevOps engineer but the one who asked (nobody reviews their own request)."""
     notify(

@@ -7,7 +7,7 @@ by the cron schedule in cloudassist/cron.py (the sweep).
 from __future__ import annotations
 
 from cloudassist.logs import in_job_context
-from provisioning import provisioner
+from provisioning import provisioner, reconciliation
 
 
 @in_job_context
@@ -28,3 +28,8 @@ def purge(request_id: str) -> str:
 @in_job_context
 def sweep() -> dict[str, int]:
     return provisioner.sweep()
+
+
+@in_job_context
+def reconcile_resources() -> dict[str, int]:
+    return reconciliation.reconcile_resources()

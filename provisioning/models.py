@@ -81,6 +81,8 @@ class ProvisionRequest(models.Model):
             models.Index(fields=["status", "purge_after"], name="provreq_status_purge_after"),
             models.Index(fields=["status", "review_deadline"], name="provreq_status_review_deadline"),
             models.Index(fields=["-created_at", "-id"], name="provreq_created_id"),
+            # The drift check walks the DEPLOYED requests by primary key.
+            models.Index(fields=["status", "id"], name="provreq_status_id"),
         ]
 
     def __str__(self) -> str:
@@ -168,3 +170,49 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.provision_request_id}"
+
+
+class OrphanState(models.TextChoices):
+    FOUND = "FOUND", "Found (no live request owns it)"
+    PURGED = "PURGED", "Removed by CloudAssist"
+    GONE = "GONE", "No longer found"
+
+
+class Orphan(models.Model):
+    """A resource tagged ``managed-by: cloudassist`` that no live request owns, as the reconcile job
+    found it (provisioning/reconciliation.py). One row per resource; seen again, it is updated."""
+
+    provider = models.CharField(max_length=40, help_text="The plugin whose inventory found it.")
+    kind = models.CharField(max_length=100)
+    name = models.CharField(max_length=255)
+    region = models.CharField(max_length=255, blank=True, help_text="A cloud region, or a Kubernetes cluster.")
+    request_tag = models.CharField(
+        max_length=40, blank=True, help_text="Its `cloudassist-request` tag (empty: tagged managed-by only)."
+    )
+    created_at = models.DateTimeField(null=True, blank=True, help_text="When the cloud says it was created.")
+    first_seen = models.DateTimeField(help_text="When the reconcile job first found it orphaned.")
+    last_seen = models.DateTimeField()
+    usd_per_hour = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, help_text="Its estimated hourly cost."
+    )
+    detail = models.JSONField(default=dict, blank=True, help_text="What the plugin needs to remove it.")
+    state = models.CharField(max_length=8, choices=OrphanState.choices, default=OrphanState.FOUND)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    purged_by = models.CharField(max_length=150, blank=True, help_text="A username, or `system`.")
+    last_error = models.TextField(blank=True, help_text="Why the last removal failed.")
+
+    class Meta:
+        ordering = ["-first_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "kind", "region", "name"], name="orphan_unique_resource"),
+        ]
+        indexes = [
+            # The console's list (by state, newest first) and the sweep (per provider and state).
+            models.Index(fields=["state", "-first_seen", "-id"], name="orphan_state_first_seen_id"),
+            models.Index(fields=["-first_seen", "-id"], name="orphan_first_seen_id"),
+            models.Index(fields=["provider", "state"], name="orphan_provider_state"),
+        ]
+
+    def __str__(self) -> str:
+        where = f" in {self.region}" if self.region else ""
+        return f"{self.kind} {self.name}{where} ({self.provider})"

@@ -9,12 +9,13 @@ are not staff and cannot reach the admin at all.
 - ``requests``: provision requests (approve, reject, purge).
 - ``extensions``: extension requests (approve, reject), and the inline on a provision request.
 - ``events``: the audit trail, on its own and as inlines.
+- ``orphans``: resources no live request owns (the reconcile job's), with "purge now".
 - ``review``: the approve/reject/purge actions with their note page, shared by both reviews.
 - ``filters``: the list filters; ``base``: links, ages and the read-only console mixin.
 
 Importing the modules here registers their admins when Django's autodiscover imports the package.
 """
 
-from provisioning.admin import events, extensions, requests
+from provisioning.admin import events, extensions, orphans, requests
 
-__all__ = ["events", "extensions", "requests"]
+__all__ = ["events", "extensions", "orphans", "requests"]

@@ -92,4 +92,13 @@ def summary_card(request) -> dict[str, Any]:
         "quota_bars": _quota_bars(request.requested_by),
         "remarks": remarks,
         "verdict": _verdict(request),
+        "drift": _drift(request),
     }
+
+
+def _drift(request) -> dict[str, Any] | None:
+    """What the reconcile job found missing of a deployed environment, and when."""
+    drift = request.drift if isinstance(request.drift, dict) else None
+    if not drift:
+        return None
+    return {"missing": [str(item) for item in drift.get("missing") or []], "found_at": drift.get("found_at", "")}

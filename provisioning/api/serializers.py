@@ -67,6 +67,7 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
             "analysis_remarks",
             "cost_estimate",
             "outputs",
+            "drift",
             "actions",
             "events",
             "extensions",
