@@ -440,6 +440,8 @@ AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=5)
 # subnets (two availability zones or more) default to the default VPC's in the cluster's region.
 EKS_CLUSTER_ROLE_ARN = env.str("EKS_CLUSTER_ROLE_ARN", default="")
 EKS_NODE_ROLE_ARN = env.str("EKS_NODE_ROLE_ARN", default="")
+# Where the reconcile job lists the AWS plugins' resources; empty: AWS_REGION and the regions with prices.
+AWS_INVENTORY_REGIONS = [region.strip() for region in env.list("AWS_INVENTORY_REGIONS", default=[]) if region.strip()]
 EKS_SUBNET_IDS = [subnet.strip() for subnet in env.list("EKS_SUBNET_IDS", default=[]) if subnet.strip()]
 
 # --- Notification channels ---

@@ -117,6 +117,20 @@ def regions(service: str) -> frozenset[str]:
     return frozenset(boto3.session.Session().get_available_regions(service))
 
 
+def inventory_regions(service: str) -> list[str]:
+    """Where the reconcile job looks for ``service``'s resources: ``AWS_INVENTORY_REGIONS`` when
+    set, else ``AWS_REGION`` and every region with instance prices (a template can only be saved,
+    and a request submitted, for a region its plan can be priced in). Not every region of the
+    service: against the emulator that takes half a minute, and on AWS a region not enabled for
+    the account refuses the calls."""
+    if settings.AWS_INVENTORY_REGIONS:
+        return list(settings.AWS_INVENTORY_REGIONS)
+    from quotas.models import InstancePrice
+
+    priced = set(InstancePrice.objects.values_list("region", flat=True).distinct())
+    return sorted((priced | {settings.AWS_REGION}) & regions(service))
+
+
 # --- errors -----------------------------------------------------------------------------------
 
 

@@ -490,17 +490,7 @@ def _image(ec2, spec: Spec) -> dict[str, Any]:
 
 
 def inventory_regions() -> list[str]:
-    """Where ``inventory`` looks: ``AWS_INVENTORY_REGIONS`` when set, else ``AWS_REGION`` and every
-    region with instance prices (a template can only be saved, and a request submitted, for a
-    region its plan can be priced in). Not every region of EC2: against the emulator that takes
-    half a minute, and on AWS a region not enabled for the account refuses the calls."""
-    configured = getattr(settings, "AWS_INVENTORY_REGIONS", None)
-    if configured:
-        return list(configured)
-    from quotas.models import InstancePrice
-
-    priced = set(InstancePrice.objects.values_list("region", flat=True).distinct())
-    return sorted((priced | {settings.AWS_REGION}) & aws.regions("ec2"))
+    return aws.inventory_regions("ec2")
 
 
 def _managed(tags: dict[str, str]) -> bool:

@@ -890,7 +890,7 @@ class EksProvider(Provider):
     # --- reconciliation -------------------------------------------------------------------------
 
     def inventory(self, regions: Iterable[str] | None = None) -> list[Found]:
-        """The EKS clusters tagged ``managed-by: cloudassist`` in ``regions`` (``AWS_REGION`` by default)."""
+        """The EKS clusters tagged ``managed-by: cloudassist`` in ``regions`` (``aws.inventory_regions`` by default)."""
         return inventory(regions)
 
     def missing(self, target: Target) -> list[str]:
@@ -921,10 +921,10 @@ class EksProvider(Provider):
 
 
 def inventory(regions: Iterable[str] | None = None) -> list[Found]:
-    """The EKS clusters tagged ``managed-by: cloudassist`` in ``regions`` (default ``[AWS_REGION]``),
+    """The EKS clusters tagged ``managed-by: cloudassist`` in ``regions`` (default: ``aws.inventory_regions``),
     each with its estimated hourly cost (control plane and node groups) when prices are known."""
     found = []
-    for region in regions or [settings.AWS_REGION]:
+    for region in regions or aws.inventory_regions("eks"):
         eks = aws.client("eks", region)
         with aws.translate(f"list the EKS clusters in {region}"):
             names = [name for page in eks.get_paginator("list_clusters").paginate() for name in page["clusters"]]
