@@ -187,8 +187,14 @@ metadata:
   region: {{ region }}
 spec:
   versioning: {{ versioning | tojson }}
-  publicAccess: blocked
-  credentials: iam-user-access-key
+  encryption:
+    algorithm: AES256  # what S3 applies anyway; aws:kms (with kmsKeyId) for a KMS key
+  publicAccessBlock:
+    blockPublicAcls: true
+    ignorePublicAcls: true
+    blockPublicPolicy: true
+    restrictPublicBuckets: true
+  credentials: iam-user-access-key  # an IAM user whose access key reaches only this bucket
 """,
 }
 

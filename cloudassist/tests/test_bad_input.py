@@ -27,7 +27,7 @@ TEMPLATE = {
     "id": "bad-input",
     "name": "Bad input",
     "resource_type": "S3_BUCKET",
-    "provider": "aws-s3",
+    "provider": "noop",  # API mechanics: any document (aws-s3 checks an S3Bucket document)
     "body": "bucket: {{ bucket }}\n",
     "parameters_schema": {"type": "object", "properties": {"bucket": {"type": "string"}}},
     "default_lifetime_hours": 4,

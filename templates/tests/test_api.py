@@ -8,7 +8,7 @@ NEW_TEMPLATE = {
     "id": "small-bucket",
     "name": "Small bucket",
     "resource_type": "S3_BUCKET",
-    "provider": "noop",
+    "provider": "noop",  # API mechanics: any document (aws-s3 checks an S3Bucket document)
     "body": "bucket: {{ bucket }}\nregion: {{ region }}\n",
     "parameters_schema": {
         "type": "object",

@@ -86,7 +86,15 @@ def test_every_choice_of_the_ec2_template_is_priced():
 
 @pytest.mark.django_db
 def test_s3_bucket_is_not_estimated_in_advance():
-    parameters = render(S3_BUCKET, {"bucket": "team-a-logs"}).parameters
-    estimate = estimates.estimate(provider="aws-s3", parameters=parameters, hours=10)
+    planned = planning.plan(
+        provider=S3_BUCKET["provider"],
+        body=S3_BUCKET["body"],
+        schema=S3_BUCKET["parameters_schema"],
+        parameters={"bucket": "team-a-logs"},
+        request_id="0123456789abcdef01234567",
+    )
+    assert [resource.kind for resource in planned.plan.resources] == ["S3 bucket", "IAM user"]
+    estimate = planning.price(planned.plan, 10)
     assert estimate.usd == 0
-    assert estimate.notes
+    assert estimate.line_items == []
+    assert estimate.notes == ["This resource is billed by use and is not estimated in advance."]
