@@ -56,9 +56,7 @@ subjects:
 """
 
 
-def plan_for(
-    parameters: dict | None = None, *, body: str = DEV_NAMESPACE["body"], request_id: str | None = REQUEST_ID
-):
+def plan_for(parameters: dict | None = None, *, body: str = DEV_NAMESPACE["body"], request_id: str | None = REQUEST_ID):
     """The plan of the dev-namespace template (or ``body`` with its schema) for ``parameters``."""
     return planning.plan(
         provider="kubernetes",
