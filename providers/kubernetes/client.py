@@ -77,10 +77,16 @@ class Session:
         self.api_client = api_client(cluster)
         self.core = k8s.CoreV1Api(self.api_client)
         self.rbac = k8s.RbacAuthorizationV1Api(self.api_client)
+        self.networking = k8s.NetworkingV1Api(self.api_client)
         self.timeout = settings.SHARED_CLUSTER_API_TIMEOUT
 
     def close(self) -> None:
         self.api_client.close()
+
+    def method(self, api: str, verb: str, snake: str) -> Callable[..., Any]:
+        """The typed API's method: ``method("core", "create", "config_map")`` is
+        ``CoreV1Api.create_namespaced_config_map``."""
+        return getattr(getattr(self, api), f"{verb}_namespaced_{snake}")
 
     def send(self, description: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``call`` for a request with a JSON body: the generated client leaves Content-Type out on

@@ -1,27 +1,19 @@
-"""The Kubernetes objects: pure functions of the target, validated by the tests with
-``kubernetes-validate --strict``."""
+"""The objects the plugin adds to a template's: its access objects (a ServiceAccount, a Role and a
+RoleBinding, for the requester's kubeconfig), the request's labels and annotations on every object,
+the Namespace's pod-security label, and the TokenRequest. Pure functions, validated by the tests
+with ``kubernetes-validate --strict``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from providers.base import ProviderError, Target
-from providers.kubernetes.naming import (
-    ROLE_BINDING_NAME,
-    ROLE_NAME,
-    namespace_name,
-    object_annotations,
-    object_labels,
-    quota_limits,
-    service_account_name,
-)
+from providers.base import ProviderError
+from providers.kubernetes.naming import ROLE_BINDING_NAME, ROLE_NAME, labels_of, service_account_name
 
 POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")  # Pod Security Admission
 DEFAULT_POD_SECURITY = "baseline"
 
-# The LimitRange's per-container defaults, as in the dev-namespace template's body.
-CONTAINER_DEFAULT = {"cpu": "500m", "memory": "512Mi"}
-CONTAINER_DEFAULT_REQUEST = {"cpu": "100m", "memory": "128Mi"}
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 
 _ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 _READ_VERBS = ["get", "list", "watch"]
@@ -62,84 +54,56 @@ ROLE_RULES: list[dict[str, Any]] = [
 ]
 
 
-def _metadata(target: Target, name: str, *, namespaced: bool = True) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if namespaced:
-        metadata["namespace"] = namespace_name(target)
-    metadata["labels"] = object_labels(target)
-    metadata["annotations"] = object_annotations(target)
-    return metadata
+def tagged(obj: dict[str, Any], tags: dict[str, str], *, namespace: str | None = None) -> dict[str, Any]:
+    """A copy of ``obj`` carrying ``tags`` as labels (sanitised) and annotations (verbatim), over
+    any the template gave, and in ``namespace`` when it is namespaced."""
+    metadata = dict(obj["metadata"])
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels_of(tags)}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **tags}
+    return {**obj, "metadata": metadata}
 
 
-def build_namespace(target: Target, *, pod_security: str = DEFAULT_POD_SECURITY) -> dict[str, Any]:
-    """The namespace; ``pod_security`` is the Pod Security Standard its pods are held to (a
-    namespace admin who may run privileged pods could otherwise break out of the namespace)."""
-    metadata = _metadata(target, namespace_name(target), namespaced=False)
-    if pod_security not in POD_SECURITY_LEVELS:
+def pod_security_level(namespace: dict[str, Any], setting: str) -> str:
+    """The Namespace's enforced Pod Security Standard: the setting's (a namespace admin who may run
+    privileged pods could break out of the namespace), or the template's when it is stricter."""
+    if setting not in POD_SECURITY_LEVELS:
         raise ProviderError(
-            f"SHARED_CLUSTER_POD_SECURITY must be one of {', '.join(POD_SECURITY_LEVELS)}; got {pod_security!r}."
+            f"SHARED_CLUSTER_POD_SECURITY must be one of {', '.join(POD_SECURITY_LEVELS)}; got {setting!r}."
         )
-    metadata["labels"]["pod-security.kubernetes.io/enforce"] = pod_security
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+    asked = (namespace["metadata"].get("labels") or {}).get(POD_SECURITY_LABEL)
+    if asked in POD_SECURITY_LEVELS and POD_SECURITY_LEVELS.index(asked) > POD_SECURITY_LEVELS.index(setting):
+        return asked
+    return setting
 
 
-def build_service_account(target: Target) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(target, service_account_name(target))}
+def with_pod_security(namespace: dict[str, Any], level: str) -> dict[str, Any]:
+    metadata = dict(namespace["metadata"])
+    metadata["labels"] = {**(metadata.get("labels") or {}), POD_SECURITY_LABEL: level}
+    return {**namespace, "metadata": metadata}
 
 
-def build_role(target: Target) -> dict[str, Any]:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": _metadata(target, ROLE_NAME),
-        "rules": [{key: list(value) for key, value in rule.items()} for rule in ROLE_RULES],
-    }
-
-
-def build_role_binding(target: Target) -> dict[str, Any]:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": _metadata(target, ROLE_BINDING_NAME),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAME},
-        "subjects": [
-            {"kind": "ServiceAccount", "name": service_account_name(target), "namespace": namespace_name(target)}
-        ],
-    }
-
-
-def build_resource_quota(target: Target) -> dict[str, Any]:
-    cpu, memory_gi = quota_limits(target)
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": _metadata(target, f"{namespace_name(target)}-quota"),
-        "spec": {
-            "hard": {
-                "requests.cpu": str(cpu),
-                "limits.cpu": str(cpu),
-                "requests.memory": f"{memory_gi}Gi",
-                "limits.memory": f"{memory_gi}Gi",
-            }
+def build_access(namespace: str, request_id: str | None) -> list[dict[str, Any]]:
+    """The ServiceAccount the requester's kubeconfig authenticates as, a Role over what developers
+    deploy in the namespace, and the RoleBinding of one to the other."""
+    account = service_account_name(request_id)
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": ROLE_NAME, "namespace": namespace},
+            "rules": [{key: list(value) for key, value in rule.items()} for rule in ROLE_RULES],
         },
-    }
-
-
-def build_limit_range(target: Target) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": _metadata(target, f"{namespace_name(target)}-defaults"),
-        "spec": {
-            "limits": [
-                {
-                    "type": "Container",
-                    "default": dict(CONTAINER_DEFAULT),
-                    "defaultRequest": dict(CONTAINER_DEFAULT_REQUEST),
-                }
-            ]
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": ROLE_BINDING_NAME, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
         },
-    }
+    ]
 
 
 def build_token_request(expiration_seconds: int) -> dict[str, Any]:
@@ -149,15 +113,3 @@ def build_token_request(expiration_seconds: int) -> dict[str, Any]:
         "kind": "TokenRequest",
         "spec": {"audiences": [], "expirationSeconds": expiration_seconds},
     }
-
-
-def build_manifests(target: Target, *, pod_security: str = DEFAULT_POD_SECURITY) -> list[dict[str, Any]]:
-    """Every object ``create`` applies, in order."""
-    return [
-        build_namespace(target, pod_security=pod_security),
-        build_service_account(target),
-        build_role(target),
-        build_role_binding(target),
-        build_resource_quota(target),
-        build_limit_range(target),
-    ]

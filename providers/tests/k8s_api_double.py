@@ -3,11 +3,12 @@
 It implements just what the ``kubernetes`` provider calls, over real HTTP on 127.0.0.1, and
 keeps objects in memory:
 
-- namespaces: POST, GET, DELETE (a delete marks the namespace Terminating, as a real server
-  does while its finalizer runs; ``finish_deletions()`` then removes it and its contents);
-- in a namespace, serviceaccounts, resourcequotas, limitranges, roles and rolebindings: POST,
-  GET, PATCH (JSON merge patch, RFC 7386; strategic merge is treated the same, which is exact for
-  the objects the provider patches);
+- namespaces: POST, GET (one, or the list with an equality ``labelSelector``), PATCH, DELETE (a
+  delete marks the namespace Terminating, as a real server does while its finalizer runs;
+  ``finish_deletions()`` then removes it and its contents);
+- in a namespace, serviceaccounts, resourcequotas, limitranges, configmaps, roles, rolebindings
+  and networkpolicies: POST, GET, PATCH (JSON merge patch, RFC 7386; strategic merge is treated
+  the same, which is exact for the objects the provider patches), DELETE;
 - serviceaccounts/{name}/token: POST (a TokenRequest).
 
 Like the real server it checks the bearer token (401), answers 404 NotFound, 409 AlreadyExists
@@ -44,28 +45,20 @@ RESOURCES = {
     "resourcequotas": ("api/v1", "v1", "ResourceQuota", True),
     "limitranges": ("api/v1", "v1", "LimitRange", True),
     "roles": ("apis/rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1", "Role", True),
+    "configmaps": ("api/v1", "v1", "ConfigMap", True),
     "rolebindings": ("apis/rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1", "RoleBinding", True),
+    "networkpolicies": ("apis/networking.k8s.io/v1", "networking.k8s.io/v1", "NetworkPolicy", True),
 }
-GROUPS = {"rbac.authorization.k8s.io/v1": "rbac.authorization.k8s.io"}
+GROUPS = {"rbac.authorization.k8s.io/v1": "rbac.authorization.k8s.io", "networking.k8s.io/v1": "networking.k8s.io"}
+_GROUP_PATHS = r"(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1|apis/networking\.k8s\.io/v1)"
+_NAMESPACED = r"(?P<resource>serviceaccounts|resourcequotas|limitranges|configmaps|roles|rolebindings|networkpolicies)"
 
 _ROUTES = [
     (re.compile(r"^/api/v1/(?P<resource>namespaces)$"), "collection"),
     (re.compile(r"^/api/v1/(?P<resource>namespaces)/(?P<name>[^/]+)$"), "object"),
     (re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/serviceaccounts/(?P<name>[^/]+)/token$"), "token"),
-    (
-        re.compile(
-            r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces/(?P<namespace>[^/]+)/"
-            r"(?P<resource>serviceaccounts|resourcequotas|limitranges|roles|rolebindings)$"
-        ),
-        "collection",
-    ),
-    (
-        re.compile(
-            r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces/(?P<namespace>[^/]+)/"
-            r"(?P<resource>serviceaccounts|resourcequotas|limitranges|roles|rolebindings)/(?P<name>[^/]+)$"
-        ),
-        "object",
-    ),
+    (re.compile(rf"^/{_GROUP_PATHS}/namespaces/(?P<namespace>[^/]+)/{_NAMESPACED}$"), "collection"),
+    (re.compile(rf"^/{_GROUP_PATHS}/namespaces/(?P<namespace>[^/]+)/{_NAMESPACED}/(?P<name>[^/]+)$"), "object"),
 ]
 
 
@@ -252,16 +245,23 @@ class KubernetesAPIDouble:
 
     # --- the API --------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: Any, query: dict[str, list[str]] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         if headers.get("authorization") != f"Bearer {self.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
         for pattern, kind in _ROUTES:
             match = pattern.match(path)
             if match:
                 params = match.groupdict()
+                resource = params.get("resource")
+                if resource and not path.startswith(f"/{RESOURCES[resource][0]}/"):
+                    break  # a resource under another group's path: not found, as on a real server
                 handler = getattr(self, f"_{kind}_{method.lower()}", None)
                 if handler is None:
                     raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method ({method}) here")
+                if kind == "collection" and method.upper() == "GET":
+                    params["query"] = query or {}
                 with self._lock:
                     return handler(body=body, **params)
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -298,6 +298,32 @@ class KubernetesAPIDouble:
             )
         return 201, self._store(resource, namespace, body)
 
+    def _collection_get(
+        self, *, body: Any, resource: str, query: dict[str, list[str]], namespace: str | None = None
+    ) -> tuple[int, dict]:
+        """The list, filtered by an equality label selector (``a=b,c=d``)."""
+        wanted: dict[str, str] = {}
+        for selector in query.get("labelSelector", []):
+            for term in filter(None, selector.split(",")):
+                key, sep, value = term.partition("=")
+                if not sep or key.endswith("!"):
+                    raise ApiError(400, "BadRequest", f"the double understands equality selectors only: {term}")
+                wanted[key.strip()] = value.lstrip("=").strip()
+        items = [
+            copy.deepcopy(obj)
+            for (res, ns, _name), obj in sorted(self.objects.items(), key=lambda entry: entry[0][2])
+            if res == resource
+            and ns == namespace
+            and all((obj["metadata"].get("labels") or {}).get(key) == value for key, value in wanted.items())
+        ]
+        _group, api_version, kind, _namespaced = RESOURCES[resource]
+        return 200, {
+            "kind": f"{kind}List",
+            "apiVersion": api_version,
+            "metadata": {"resourceVersion": str(next(self._versions))},
+            "items": items,
+        }
+
     def _object_get(self, *, body: Any, resource: str, name: str, namespace: str | None = None) -> tuple[int, dict]:
         return 200, copy.deepcopy(self._existing(resource, namespace, name))
 
@@ -317,9 +343,10 @@ class KubernetesAPIDouble:
         return 200, copy.deepcopy(patched)
 
     def _object_delete(self, *, body: Any, resource: str, name: str, namespace: str | None = None) -> tuple[int, dict]:
-        if resource != "namespaces":
-            raise ApiError(405, "MethodNotAllowed", "the double deletes namespaces only")
         current = self._existing(resource, namespace, name)
+        if resource != "namespaces":
+            del self.objects[(resource, namespace, name)]
+            return 200, status_body(200, "", "") | {"status": "Success", "details": {"name": name, "kind": resource}}
         uid = ((body or {}).get("preconditions") or {}).get("uid")
         if uid and uid != current["metadata"]["uid"]:
             raise ApiError(
@@ -446,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(fault.status, reason, fault.message)
             if body is not None and not isinstance(body, dict | list):
                 raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
-            status, answer = self.api.handle(self.command, split.path, headers, body)
+            status, answer = self.api.handle(self.command, split.path, headers, body, parse_qs(split.query))
         except ApiError as exc:
             status, answer = exc.code, status_body(exc.code, exc.reason, exc.message, exc.details)
         payload = json.dumps(answer).encode()

@@ -1,4 +1,4 @@
-"""providers/kubernetes/manifests.py: the objects the ``kubernetes`` provider applies."""
+"""providers/kubernetes/manifests.py: the objects the plugin adds, and the objects it applies."""
 
 from __future__ import annotations
 
@@ -9,32 +9,35 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from django.core.exceptions import ValidationError
 
-from providers.base import ProviderError, Target
-from providers.kubernetes.manifests import (
-    build_manifests,
-    build_namespace,
-    build_resource_quota,
-    build_role,
-    build_token_request,
+from providers.kubernetes.manifests import build_access, build_token_request, tagged
+from providers.tests.kubernetes.support import (
+    NAMESPACE,
+    NETWORK_AND_RBAC,
+    REQUEST_ID,
+    VALIDATE_VERSIONS,
+    make_target,
+    plan_for,
 )
-from providers.tests.kubernetes.support import NAMESPACE, REQUEST_ID, VALIDATE_VERSIONS, make_target
-from templates import rendering
+from templates import planning
 from templates.seed import DEV_NAMESPACE
 
-# --- the manifests ----------------------------------------------------------------------------
+
+def _applied(target):
+    return [tagged(obj, target.tags) for obj in target.spec["objects"]]
 
 
 @pytest.mark.parametrize("version", VALIDATE_VERSIONS)
 def test_every_object_passes_strict_validation(version):
-    target = make_target(owner="Alice.Smith@example.com")
-    for obj in [*build_manifests(target), build_token_request(3600)]:
+    target = make_target(owner="Alice.Smith@example.com", body=DEV_NAMESPACE["body"] + NETWORK_AND_RBAC)
+    for obj in [*_applied(target), build_token_request(3600)]:
         kubernetes_validate.validate(obj, version, strict=True)
 
 
 def test_manifests_pass_the_kubernetes_validate_command(tmp_path):
     manifests = tmp_path / "namespace.yaml"
-    manifests.write_text(yaml.safe_dump_all(build_manifests(make_target())))
+    manifests.write_text(yaml.safe_dump_all(_applied(make_target())))
     command = Path(sys.executable).with_name("kubernetes-validate")
     version = VALIDATE_VERSIONS[-1]
     result = subprocess.run(
@@ -45,11 +48,14 @@ def test_manifests_pass_the_kubernetes_validate_command(tmp_path):
     assert "WARN" not in result.stdout
 
 
-def test_manifests_follow_the_parameters_and_the_template():
+def test_the_plan_applies_the_template_as_rendered_plus_the_access_objects():
     target = make_target(cpu_limit=4, memory_limit_gi=8)
-    namespace, account, role, binding, quota, limits = build_manifests(target)
+    namespace, account, role, binding, quota, limits = target.spec["objects"]
+    assert target.spec["namespace"] == NAMESPACE
+    assert namespace["kind"] == "Namespace"
     assert namespace["metadata"]["name"] == NAMESPACE
     assert {obj["metadata"]["namespace"] for obj in (account, role, binding, quota, limits)} == {NAMESPACE}
+    assert [account["kind"], role["kind"], binding["kind"]] == ["ServiceAccount", "Role", "RoleBinding"]
     assert quota["metadata"]["name"] == f"{NAMESPACE}-quota"
     assert quota["spec"]["hard"] == {
         "requests.cpu": "4",
@@ -73,42 +79,29 @@ def test_manifests_follow_the_parameters_and_the_template():
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}
     ]
-
-
-@pytest.mark.parametrize(
-    "parameters", [{"namespace": "team-b"}, {"namespace": "team-b", "cpu_limit": 16, "memory_limit_gi": 1}]
-)
-def test_quota_and_limits_are_what_the_reviewed_template_says(parameters):
-    """The provider applies the dev-namespace template's ResourceQuota and LimitRange as rendered."""
-    rendered = rendering.render(
-        body=DEV_NAMESPACE["body"], schema=DEV_NAMESPACE["parameters_schema"], parameters=parameters
-    )
-    target = Target(
-        request_id=REQUEST_ID,
-        owner="dev1",
-        parameters=rendered.parameters,
-        manifests=rendered.manifests,
-        expires_at=None,
-    )
-    built = {obj["kind"]: obj for obj in build_manifests(target)}
-    for manifest in rendered.manifests:
-        obj = built[manifest["kind"]]
-        assert obj["metadata"]["name"] == manifest["metadata"]["name"]
-        assert obj["metadata"].get("namespace") == manifest["metadata"].get("namespace")
-        assert manifest["metadata"].get("labels", {}).items() <= obj["metadata"]["labels"].items()
-        assert obj.get("spec") == manifest.get("spec")
+    for obj in target.spec["objects"]:
+        assert obj["metadata"]["labels"]["cloudassist-request"] == REQUEST_ID
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "cloudassist"
+        assert obj["metadata"]["annotations"]["cloudassist-request"] == REQUEST_ID
 
 
 def test_parameter_defaults_are_the_templates():
-    quota = build_resource_quota(
-        Target(request_id=REQUEST_ID, owner="dev1", parameters={"namespace": "x1"}, manifests=[], expires_at=None)
-    )
+    plan = planning.plan(
+        provider="kubernetes",
+        body=DEV_NAMESPACE["body"],
+        schema=DEV_NAMESPACE["parameters_schema"],
+        parameters={"namespace": NAMESPACE},
+    ).plan
+    quota = next(obj for obj in plan.spec["objects"] if obj["kind"] == "ResourceQuota")
     assert quota["spec"]["hard"]["limits.cpu"] == "2"
     assert quota["spec"]["hard"]["limits.memory"] == "4Gi"
+    # A dry run names no request: its service account carries the placeholder.
+    assert plan.spec["service_account"] == "cloudassist-xxxxxxxx"
+    assert "cloudassist-request" not in plan.spec["objects"][0]["metadata"]["labels"]
 
 
 def test_role_stays_inside_the_namespace():
-    rules = build_role(make_target())["rules"]
+    rules = build_access(NAMESPACE, REQUEST_ID)[1]["rules"]
     groups = {group for rule in rules for group in rule["apiGroups"]}
     resources = {resource for rule in rules for resource in rule["resources"]}
     verbs = {verb for rule in rules for verb in rule["verbs"]}
@@ -138,15 +131,30 @@ def test_role_stays_inside_the_namespace():
 
 
 def test_pod_security_is_enforced_on_the_namespace(settings, provider, shared_cluster):
-    assert build_namespace(make_target())["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    label = "pod-security.kubernetes.io/enforce"
+    assert make_target().spec["objects"][0]["metadata"]["labels"][label] == "baseline"
     settings.SHARED_CLUSTER_POD_SECURITY = "restricted"
-    provider.create(make_target())
-    labels = shared_cluster.get("namespaces", NAMESPACE)["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    target = make_target()
+    assert target.plan.resources[0].attributes["pod_security"] == "restricted"
+    provider.create(target)
+    assert shared_cluster.get("namespaces", NAMESPACE)["metadata"]["labels"][label] == "restricted"
 
 
-def test_an_unknown_pod_security_level_is_refused(settings, provider, shared_cluster):
+@pytest.mark.parametrize(
+    ("asked", "setting", "enforced"), [("restricted", "baseline", "restricted"), ("privileged", "baseline", "baseline")]
+)
+def test_a_template_may_be_stricter_than_the_setting_never_laxer(asked, setting, enforced, settings):
+    settings.SHARED_CLUSTER_POD_SECURITY = setting
+    body = DEV_NAMESPACE["body"].replace(
+        "    app.kubernetes.io/managed-by: cloudassist\n",
+        f"    app.kubernetes.io/managed-by: cloudassist\n    pod-security.kubernetes.io/enforce: {asked}\n",
+    )
+    plan = plan_for(body=body)
+    assert plan.spec["objects"][0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == enforced
+
+
+def test_an_unknown_pod_security_level_is_refused(settings, shared_cluster):
     settings.SHARED_CLUSTER_POD_SECURITY = "lenient"
-    with pytest.raises(ProviderError, match="SHARED_CLUSTER_POD_SECURITY"):
-        provider.create(make_target())
+    with pytest.raises(ValidationError, match="SHARED_CLUSTER_POD_SECURITY"):
+        make_target()
     assert shared_cluster.requests == []

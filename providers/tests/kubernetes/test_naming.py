@@ -1,18 +1,19 @@
-"""providers/kubernetes/naming.py: names, labels and the parameters they come from."""
+"""providers/kubernetes/naming.py: labels, annotations and the rules for the namespace's name."""
 
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from providers.base import ProviderError
-from providers.kubernetes.manifests import build_namespace
+import providers
+from providers.kubernetes.manifests import tagged
 from providers.kubernetes.naming import label_value
 from providers.tests.kubernetes.support import LABEL_VALUE, make_target
 
 
 def test_labels_are_valid_and_annotations_keep_the_tags():
     target = make_target(owner="Alice Smith+ops@example.com", request_id="x" * 70)
-    metadata = build_namespace(target)["metadata"]
+    metadata = tagged(target.spec["objects"][0], target.tags)["metadata"]
     assert metadata["labels"]["app.kubernetes.io/managed-by"] == "cloudassist"
     assert metadata["labels"]["cloudassist-owner"] == "Alice-Smith-ops-example.com"
     assert metadata["labels"]["cloudassist-request"] == "x" * 63
@@ -26,15 +27,20 @@ def test_label_value_sanitising(value):
     assert len(label_value(value)) <= 63
 
 
-@pytest.mark.parametrize("name", ["Team", "1team", "team_a", "a" * 64, "", None, "team-", "default", "kube-system"])
-def test_bad_namespace_names_are_refused(name, provider, shared_cluster):
-    with pytest.raises(ProviderError, match="namespace"):
-        provider.create(make_target(namespace=name))
-    assert shared_cluster.requests == []
+def _namespace(name):
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "quota"},
+            "spec": {"hard": {"limits.cpu": "1"}},
+        },
+    ]
 
 
-@pytest.mark.parametrize(("key", "value"), [("cpu_limit", 0), ("cpu_limit", "2"), ("memory_limit_gi", True)])
-def test_bad_limits_are_refused(key, value, provider, shared_cluster):
-    with pytest.raises(ProviderError, match=key):
-        provider.create(make_target(**{key: value}))
-    assert shared_cluster.requests == []
+@pytest.mark.parametrize("name", ["Team", "1team", "team_a", "a" * 64, "", "team-", "default", "kube-system"])
+def test_bad_namespace_names_are_refused_naming_the_field(name):
+    with pytest.raises(ValidationError) as caught:
+        providers.get("kubernetes").plan(_namespace(name))
+    assert list(caught.value.message_dict) == ["body[0].metadata.name"]

@@ -9,7 +9,7 @@ import yaml
 
 import providers
 from providers.base import ProviderError, State, TransientProviderError
-from providers.kubernetes.manifests import ROLE_RULES, build_manifests
+from providers.kubernetes.manifests import ROLE_RULES, tagged
 from providers.kubernetes.naming import ROLE_BINDING_NAME, ROLE_NAME, service_account_name
 from providers.kubernetes.provider import KubernetesNamespaceProvider
 from providers.tests.kubernetes.support import (
@@ -36,7 +36,7 @@ def test_create_makes_everything_and_returns_a_namespace_scoped_kubeconfig(provi
 
     assert outcome.state == State.READY
     assert outcome.secret_kind == "kubeconfig"
-    account = service_account_name(target)
+    account = service_account_name(target.request_id)
     assert account == "cloudassist-a7b8c9d0"
     assert api.names("namespaces") == [NAMESPACE]
     assert api.names("serviceaccounts", NAMESPACE) == [account]
@@ -48,9 +48,9 @@ def test_create_makes_everything_and_returns_a_namespace_scoped_kubeconfig(provi
     assert namespace["metadata"]["labels"]["cloudassist-request"] == REQUEST_ID
     assert namespace["metadata"]["labels"]["cloudassist-owner"] == "dev1"
     assert api.get("resourcequotas", f"{NAMESPACE}-quota", NAMESPACE)["spec"]["hard"]["limits.memory"] == "6Gi"
-    # Every object was sent as built, with a JSON body.
+    # Every object was sent as planned (with the owner's tags too), with a JSON body.
     posted = [call for call in api.calls("POST") if not call.path.endswith("/token")]
-    assert [call.body for call in posted] == build_manifests(target)
+    assert [call.body for call in posted] == [tagged(obj, target.tags) for obj in target.spec["objects"]]
     assert all(call.headers["content-type"] == "application/json" for call in api.calls("POST"))
 
     config = yaml.safe_load(outcome.secret)
@@ -120,7 +120,7 @@ def test_create_twice_is_idempotent(provider, shared_cluster):
     assert {key: (obj["metadata"]["uid"]) for key, obj in api.objects.items()} == before  # nothing new, nothing lost
     assert [step.action for step in second.steps] == ["exists"] + ["update"] * 5 + ["token"]
     patches = api.calls("PATCH")
-    assert len(patches) == 5
+    assert len(patches) == 6  # the namespace's labels too
     assert {call.headers["content-type"] for call in patches} == {"application/merge-patch+json"}
     assert yaml.safe_load(second.secret)["contexts"] == yaml.safe_load(first.secret)["contexts"]
 
