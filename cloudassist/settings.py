@@ -56,10 +56,12 @@ INSTALLED_APPS = [
     "csp",  # django-csp: the Content-Security-Policy header (its system checks)
     "cloudassist.apps.MongoRQConfig",
     "cloudassist.apps.CloudAssistConfig",
-    "templates.apps.TemplatesConfig",
-    "providers.apps.ProvidersConfig",
-    "provisioning.apps.ProvisioningConfig",
+    # The project's apps bottom layer first: demo data is seeded in this order (templates are
+    # priced when saved, so the prices come before them).
     "quotas.apps.QuotasConfig",
+    "providers.apps.ProvidersConfig",
+    "templates.apps.TemplatesConfig",
+    "provisioning.apps.ProvisioningConfig",
     "notifications.apps.NotificationsConfig",
     "configs.apps.ConfigsConfig",
     "portal.apps.PortalConfig",
