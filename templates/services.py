@@ -146,3 +146,23 @@ def set_active(*, template: Template, active: bool) -> Template:
 def render(*, template: Template, parameters: Any) -> rendering.Rendered:
     """Dry run: validate parameters against the template's schema and render its body."""
     return rendering.render(body=template.body, schema=template.parameters_schema, parameters=parameters)
+
+
+def dry_run(*, template: Template, parameters: Any, lifetime_hours: int | None = None) -> dict[str, Any]:
+    """Plan and price what a request with ``parameters`` would create, without submitting it:
+    priced for ``lifetime_hours`` (the template's default lifetime when None, at most its maximum)."""
+    hours = template.default_lifetime_hours if lifetime_hours is None else lifetime_hours
+    if not 1 <= hours <= template.max_lifetime_hours:
+        raise ValidationError(
+            {"lifetime_hours": [f"Must be between 1 and {template.max_lifetime_hours} (this template's maximum)."]}
+        )
+    planned = planning.plan(
+        provider=template.provider, body=template.body, schema=template.parameters_schema, parameters=parameters
+    )
+    return {
+        "template": template.pk,
+        "template_version": template.version,
+        "parameters": planned.rendered.parameters,
+        "plan": planned.plan.as_dict(),
+        "estimate": planning.price(planned.plan, hours).as_dict(),
+    }
