@@ -61,8 +61,9 @@ def entries() -> list[Entry]:
 
 def provisional_estimate(*, actor, template: Template, parameters: dict, hours) -> dict:
     """While the form is still incomplete: the plan and price of what is filled in so far (the
-    schema's defaults and examples for the rest, and for the values that do not validate yet) and the quota preview, from the same planner and
-    quota check as ``estimate_request``. Raises a ValidationError when they cannot be planned."""
+    schema's defaults and examples for the rest, and for the values that do not validate yet) and
+    the quota preview, from the same planner and quota check as ``estimate_request``. Raises a
+    ValidationError when they cannot be planned."""
     filled = {**planning.example_parameters(template.parameters_schema), **parameters}
     try:
         planned = _plan(template, filled)

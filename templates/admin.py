@@ -138,7 +138,15 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
     search_fields = ["id", "name", "description"]
-    readonly_fields = ["availability", "form_preview", "default_plan", "version", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "availability",
+        "form_preview",
+        "default_plan",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["activate", "deactivate"]
     inlines = [TemplateVersionInline]
     version_template = "admin/templates/template/version.html"

@@ -40,7 +40,9 @@ def policy_of(template) -> dict:
 def policy_values(policy: dict) -> dict:
     """A stored policy back as field values (amounts as Decimals); fields it lacks are left out."""
     return {
-        name: (None if policy[name] is None else Decimal(policy[name])) if name in DECIMAL_POLICY_FIELDS else policy[name]
+        name: (None if policy[name] is None else Decimal(policy[name]))
+        if name in DECIMAL_POLICY_FIELDS
+        else policy[name]
         for name in VERSIONED_POLICY_FIELDS
         if name in policy
     }
@@ -108,7 +110,9 @@ class Template(models.Model):
     requester_can_retry = models.BooleanField(
         default=False, help_text="Let the requester retry a failed provisioning (DevOps always can)."
     )
-    version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped when body, schema or policy change.")
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Bumped when body, schema or policy change."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )

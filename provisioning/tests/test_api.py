@@ -496,7 +496,11 @@ def test_the_plan_stored_at_submission_is_on_the_detail_and_without_its_spec_in_
     expected_resources = [
         {key: resource[key] for key in ("kind", "name", "summary", "attributes")} for resource in stored["resources"]
     ]
-    assert created.json()["plan"] == {"provider": stored["provider"], "resources": expected_resources, "spec": stored["spec"]}
+    assert created.json()["plan"] == {
+        "provider": stored["provider"],
+        "resources": expected_resources,
+        "spec": stored["spec"],
+    }
 
     detail = clients["owner"].get(f"{URL}{created.json()['id']}/").json()
     assert detail["plan"]["provider"] == "aws-eks"

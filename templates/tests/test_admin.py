@@ -194,7 +194,10 @@ def test_a_policy_change_is_a_version_its_diff_shows_and_a_rollback_restores(adm
     assert "Required approvals <strong>(changed)</strong>" in page
     assert 'value="Roll back to version 1"' in page
 
-    assert admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"}).status_code == 302
+    assert (
+        admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"}).status_code
+        == 302
+    )
     rolled = Template.objects.get(pk="dev-namespace")
     assert (rolled.version, rolled.required_approvals) == (3, before)
 

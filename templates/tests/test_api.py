@@ -318,7 +318,9 @@ def test_plan_is_in_the_openapi_schema(seeded, dev_client):
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operation = schema["paths"]["/api/v1/templates/{id}/plan/"]["post"]
-    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].startswith("#/components/schemas/PlanRequest")
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].startswith(
+        "#/components/schemas/PlanRequest"
+    )
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PlanResult")
     components = schema["components"]["schemas"]
     assert {"template", "template_version", "parameters", "plan", "estimate"} <= set(

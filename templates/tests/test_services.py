@@ -127,4 +127,8 @@ def test_a_policy_change_alone_is_a_version_and_a_rollback_restores_it(namespace
     assert TemplateVersion.objects.get(template=namespace_template, version=4).policy == rows[1].policy
     rolled = services.roll_back(template=stored, version=3, actor=None)
     stored = Template.objects.get(pk="dev-namespace")
-    assert (stored.auto_approve, stored.auto_approve_max_usd, stored.max_lifetime_hours) == (True, Decimal("12.50"), 200)
+    assert (stored.auto_approve, stored.auto_approve_max_usd, stored.max_lifetime_hours) == (
+        True,
+        Decimal("12.50"),
+        200,
+    )
