@@ -61,17 +61,32 @@ def entries() -> list[Entry]:
 
 def provisional_estimate(*, actor, template: Template, parameters: dict, hours) -> dict:
     """While the form is still incomplete: the plan and price of what is filled in so far (the
-    schema's defaults and examples for the rest) and the quota preview, from the same planner and
-    quota check as ``estimate_request``. Raises a ValidationError when they cannot be planned."""
-    planned = planning.plan(
-        provider=template.provider,
-        body=template.body,
-        schema=template.parameters_schema,
-        parameters={**planning.example_parameters(template.parameters_schema), **parameters},
-    )
+    schema's defaults and examples for the rest, and for the values that do not validate yet) and
+    the quota preview, from the same planner and quota check as ``estimate_request``. Raises a
+    ValidationError when they cannot be planned."""
+    filled = {**planning.example_parameters(template.parameters_schema), **parameters}
+    try:
+        planned = _plan(template, filled)
+    except ValidationError as exc:
+        # The values that do not validate yet are left to their defaults and examples.
+        wrong = {path.split(".", 1)[1].split(".")[0] for path in _fields(exc) if path.startswith("parameters.")}
+        if not wrong & set(parameters):
+            raise
+        kept = {name: value for name, value in parameters.items() if name not in wrong}
+        planned = _plan(template, {**planning.example_parameters(template.parameters_schema), **kept})
     estimate = planning.price(planned.plan, hours)
     return {
         "plan": planned.plan.as_dict(),
         "estimate": estimate.as_dict(),
         "quota": quota_services.preview(user=actor, amounts=estimate.reservation()),
     }
+
+
+def _plan(template: Template, parameters: dict):
+    return planning.plan(
+        provider=template.provider, body=template.body, schema=template.parameters_schema, parameters=parameters
+    )
+
+
+def _fields(exc: ValidationError) -> list[str]:
+    return list(exc.message_dict) if hasattr(exc, "error_dict") else []

@@ -48,6 +48,32 @@ BUTTONS = (
 BUTTONS_BY_SLUG = {button.slug: button for button in BUTTONS}
 
 
+# The request page's heading over its plan, by where the request is in its life.
+PLAN_HEADINGS = {
+    **dict.fromkeys((R.REQUESTED, R.APPROVED, R.INITIATED), "What will be created"),
+    **dict.fromkeys((R.DEPLOYED, R.EXPIRED, R.PURGE_INITIATED, R.PURGE_FAILED, R.PURGED), "What was created"),
+    **dict.fromkeys((R.REVOKED, R.REJECTED, R.TIMED_OUT), "What would have been created"),
+    R.FAILED: "What was to be created",
+}
+
+
+def plan_summary(plan: dict | None, *, status: str | None = None) -> dict | None:
+    """A stored or dry-run plan (``Plan.as_dict()``) as the pages show it: a heading for the
+    request's status, the provider, and each resource's summary; None without a plan."""
+    if not isinstance(plan, dict):
+        return None
+    resources = [
+        {"kind": resource.get("kind", ""), "name": resource.get("name", ""), "summary": resource.get("summary", "")}
+        for resource in plan.get("resources") or []
+        if isinstance(resource, dict)
+    ]
+    return {
+        "heading": PLAN_HEADINGS.get(status, "What will be created"),
+        "provider": plan.get("provider", ""),
+        "resources": resources,
+    }
+
+
 def status_class(status: str) -> str:
     return STATUS_CLASSES.get(status, "")
 

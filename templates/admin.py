@@ -26,8 +26,8 @@ from cloudassist.admin import (
     refusal,
 )
 from cloudassist.exceptions import ApplicationError
-from templates import rendering, selectors, services
-from templates.models import POLICY_FIELDS, Template, TemplateVersion
+from templates import planning, rendering, selectors, services
+from templates.models import POLICY_FIELDS, VERSIONED_POLICY_FIELDS, Template, TemplateVersion, policy_of
 
 EDITOR = "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 100%; box-sizing: border-box;"
 
@@ -94,15 +94,17 @@ class TemplateForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         current = self.instance
+        body = cleaned.get("body", current.body)
+        schema = cleaned.get("parameters_schema", current.parameters_schema)
         try:
             services.check_definition(
                 provider=cleaned.get("provider", current.provider),
-                body=cleaned.get("body", current.body),
-                parameters_schema=cleaned.get("parameters_schema", current.parameters_schema),
+                body=body,
+                parameters_schema=schema,
                 default_lifetime_hours=cleaned.get("default_lifetime_hours", current.default_lifetime_hours),
                 max_lifetime_hours=cleaned.get("max_lifetime_hours", current.max_lifetime_hours),
                 max_total_lifetime_hours=cleaned.get("max_total_lifetime_hours", current.max_total_lifetime_hours),
-            )
+            )  # rendered with its defaults and examples, planned and priced: errors land on the form
         except ValidationError as exc:
             add_errors(self, exc)
         return cleaned
@@ -134,13 +136,21 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
     search_fields = ["id", "name", "description"]
-    readonly_fields = ["availability", "form_preview", "version", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "availability",
+        "form_preview",
+        "default_plan",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["activate", "deactivate"]
     inlines = [TemplateVersionInline]
     version_template = "admin/templates/template/version.html"
     fieldsets = [
         (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active", "availability"]}),
-        ("Definition", {"fields": ["body", "parameters_schema", "form_preview"]}),
+        ("Definition", {"fields": ["body", "parameters_schema", "form_preview", "default_plan"]}),
         ("Lifetime (hours)", {"fields": ["default_lifetime_hours", "max_lifetime_hours"]}),
         ("Auto-approval policy", {"fields": ["auto_approve", "auto_approve_max_usd"]}),
         ("Review, lease and purge policy", {"fields": list(POLICY_FIELDS)}),
@@ -173,6 +183,34 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
             '<table class="form-preview"><thead><tr><th>Field</th><th>Input</th><th>Help</th></tr></thead>'
             "<tbody>{}</tbody></table>",
             format_html_join("", "<tr><td>{}{}</td><td>{}</td><td>{}</td></tr>", _preview_rows(fields)),
+        )
+
+    @admin.display(description="plan and estimate of the default render")
+    def default_plan(self, obj):
+        """What the saved template creates and costs rendered with its defaults (and examples) for
+        its default lifetime, as its plugin plans and prices it; the errors in words otherwise."""
+        if obj is None or not obj.pk:
+            return format_html("<em>{}</em>", "Shown once the template is saved.")
+        try:
+            planned, estimate = planning.check_template(
+                provider=obj.provider,
+                body=obj.body,
+                schema=obj.parameters_schema,
+                lifetime_hours=obj.default_lifetime_hours,
+            )
+        except ValidationError as exc:
+            return format_html(
+                '<div class="plan-errors"><p><strong>{}</strong></p><ul class="errorlist">{}</ul></div>',
+                "It cannot be planned with its default parameters:",
+                format_html_join("", "<li>{}</li>", ((line,) for line in _error_lines(exc))),
+            )
+        return format_html(
+            '<div class="default-plan"><h3>{}</h3><ul class="plan">{}</ul><h3>{}</h3>{}</div>',
+            f"What it creates ({planned.plan.provider})",
+            format_html_join("", "<li>{}</li>", ((line,) for line in planned.plan.lines))
+            or format_html("<li><em>{}</em></li>", "Nothing."),
+            f"Estimate for {obj.default_lifetime_hours} hours (the default lifetime)",
+            _estimate_table(estimate.as_dict()),
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -237,7 +275,8 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
             "schema_diff": _diff(
                 _indented(old.parameters_schema), _indented(template.parameters_schema), version, template.version
             ),
-            "same": old.body == template.body and old.parameters_schema == template.parameters_schema,
+            "policy_rows": _policy_rows(old, template),
+            "same": services.same_definition(old, template),
             "may_roll_back": may_roll_back,
             "change_url": change_url,
             "media": self.media,
@@ -259,6 +298,65 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     @admin.action(description="Deactivate selected templates")
     def deactivate(self, request, queryset):
         self._set_active(request, queryset, active=False)
+
+
+def _policy_rows(old: TemplateVersion, template: Template) -> list[dict]:
+    """Each policy field as version ``old`` had it and as it is now, the differing ones marked
+    (a version from before policies were kept shows "not recorded")."""
+    current = policy_of(template)
+    rows = []
+    for name in VERSIONED_POLICY_FIELDS:
+        recorded = old.policy is not None and name in old.policy
+        then = old.policy[name] if recorded else None
+        rows.append(
+            {
+                "name": name,
+                "label": Template._meta.get_field(name).verbose_name,
+                "old": _policy_value(then) if recorded else "not recorded",
+                "current": _policy_value(current[name]),
+                "changed": recorded and then != current[name],
+            }
+        )
+    return rows
+
+
+def _policy_value(value) -> str:
+    if value is None:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _error_lines(exc: ValidationError) -> list[str]:
+    """Each error with the path it names (``body.managedNodeGroups[0].ami: not supported``)."""
+    if hasattr(exc, "error_dict"):
+        return [f"{path}: {message}" for path, messages in exc.message_dict.items() for message in messages]
+    return list(exc.messages)
+
+
+def _estimate_table(estimate: dict) -> str:
+    """An estimate's line items and total (``Estimate.as_dict()``), and its notes."""
+    rows = format_html_join(
+        "",
+        '<tr><td>{}</td><td>{} {}</td><td>{} {}</td><td class="num">${}</td></tr>',
+        (
+            (item["description"], item["quantity"], item["unit"], item["usd_rate"], item["rate_unit"], item["usd"])
+            for item in estimate["line_items"]
+        ),
+    )
+    if not rows:
+        rows = format_html('<tr><td colspan="4"><em>{}</em></td></tr>', "No line items.")
+    return format_html(
+        '<table class="estimate"><thead><tr><th scope="col">Item</th><th scope="col">Quantity</th>'
+        '<th scope="col">Rate</th><th scope="col">Cost</th></tr></thead><tbody>{}</tbody>'
+        '<tfoot><tr><th scope="row" colspan="3">Total for {} hours</th><td class="num total">${}</td></tr></tfoot>'
+        "</table>{}",
+        rows,
+        estimate["hours"],
+        estimate["usd"],
+        format_html_join("", '<p class="help">{}</p>', ((note,) for note in estimate["notes"])),
+    )
 
 
 def _indented(value) -> str:

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -14,6 +16,36 @@ POLICY_FIELDS = (
     "required_approvals_above_usd",
     "requester_can_retry",
 )
+# What a template version keeps besides its body and schema: every policy field, so that a change
+# of policy is a version in the history and a rollback restores it.
+VERSIONED_POLICY_FIELDS = (
+    "default_lifetime_hours",
+    "max_lifetime_hours",
+    "auto_approve",
+    "auto_approve_max_usd",
+    *POLICY_FIELDS,
+)
+DECIMAL_POLICY_FIELDS = ("auto_approve_max_usd", "required_approvals_above_usd")
+
+
+def policy_of(template) -> dict:
+    """The template's policy fields, JSON-ready (amounts as strings, so they round-trip exactly)."""
+    return {
+        name: (None if value is None else str(value)) if name in DECIMAL_POLICY_FIELDS else value
+        for name in VERSIONED_POLICY_FIELDS
+        for value in [getattr(template, name)]
+    }
+
+
+def policy_values(policy: dict) -> dict:
+    """A stored policy back as field values (amounts as Decimals); fields it lacks are left out."""
+    return {
+        name: (None if policy[name] is None else Decimal(policy[name]))
+        if name in DECIMAL_POLICY_FIELDS
+        else policy[name]
+        for name in VERSIONED_POLICY_FIELDS
+        if name in policy
+    }
 
 
 class Template(models.Model):
@@ -78,7 +110,9 @@ class Template(models.Model):
     requester_can_retry = models.BooleanField(
         default=False, help_text="Let the requester retry a failed provisioning (DevOps always can)."
     )
-    version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped when body or schema change.")
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Bumped when body, schema or policy change."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -102,7 +136,7 @@ class Template(models.Model):
 
 
 class TemplateVersion(models.Model):
-    """Every definition (body and parameters schema) a template has had, for history, diff and rollback.
+    """Every definition (body, parameters schema and policy) a template has had, for history, diff and rollback.
 
     Written by templates.services with each version bump, in the same transaction."""
 
@@ -110,6 +144,11 @@ class TemplateVersion(models.Model):
     version = models.PositiveIntegerField()
     body = models.TextField()
     parameters_schema = models.JSONField(default=dict, blank=True)
+    policy = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The policy fields (lifetimes, auto-approval, review, lease and purge); null before they were kept.",
+    )
     action = models.CharField(max_length=32, help_text="create, update, rollback to N, or recorded (before history)")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,7 +1,8 @@
 """Template use cases: create, update, roll back, (de)activate, render.
 
-Every definition (body and parameters schema) is kept as a TemplateVersion, written in the same
-transaction as the version bump."""
+Every definition (body, parameters schema and the policy fields: lifetimes, auto-approval, review,
+lease and purge) is kept as a TemplateVersion, written in the same transaction as the version bump;
+a change of any of them is a new version, and a rollback restores all three."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.utils import timezone
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from templates import planning, rendering
-from templates.models import Template, TemplateVersion
+from templates.models import VERSIONED_POLICY_FIELDS, Template, TemplateVersion, policy_of, policy_values
 
-DEFINITION_FIELDS = ("body", "parameters_schema")
+DEFINITION_FIELDS = ("body", "parameters_schema", *VERSIONED_POLICY_FIELDS)
 
 
 def check_definition(
@@ -73,19 +74,22 @@ def _author(actor):
     return actor if actor is not None and actor.is_authenticated else None
 
 
-def _record(template: Template, *, action: str, author, version: int | None = None, body=None, schema=None):
+def _record(
+    template: Template, *, action: str, author, version: int | None = None, body=None, schema=None, policy=None
+):
     TemplateVersion.objects.create(
         template=template,
         version=template.version if version is None else version,
         body=template.body if body is None else body,
         parameters_schema=template.parameters_schema if schema is None else schema,
+        policy=policy_of(template) if policy is None else policy,
         action=action,
         author=author,
     )
 
 
 def update_template(*, template: Template, actor=None, _action: str = "update", **fields: Any) -> Template:
-    """Change a template; a change to its body or schema bumps its version and is kept in its history.
+    """Change a template; a change to its body, schema or policy bumps its version and is kept in its history.
 
     Compare-and-set on the version the caller read: of two concurrent definition changes
     made from the same version, one wins and the other gets a 409 instead of silently
@@ -94,7 +98,7 @@ def update_template(*, template: Template, actor=None, _action: str = "update", 
     fields.pop("id", None)
     changes_definition = any(name in fields and fields[name] != getattr(template, name) for name in DEFINITION_FIELDS)
     read_version = template.version
-    before = {"body": template.body, "schema": template.parameters_schema}
+    before = {"body": template.body, "schema": template.parameters_schema, "policy": policy_of(template)}
     for name, value in fields.items():
         setattr(template, name, value)
     _check(template)
@@ -127,7 +131,7 @@ def roll_back(*, template: Template, version: int, actor, if_version: int | None
         raise ValidationError({"version": [f"Template '{template.pk}' has no version {version}."]})
     if if_version is not None and if_version != template.version:
         raise Conflict(f"Template '{template.pk}' changed meanwhile (now version {template.version}); look again.")
-    if old.body == template.body and old.parameters_schema == template.parameters_schema:
+    if same_definition(old, template):
         raise Conflict(f"Version {version} is the current definition of '{template.pk}'; nothing to roll back.")
     return update_template(
         template=template,
@@ -135,6 +139,18 @@ def roll_back(*, template: Template, version: int, actor, if_version: int | None
         _action=f"rollback to {version}",
         body=old.body,
         parameters_schema=old.parameters_schema,
+        **policy_values(old.policy or {}),  # versions from before policies were kept restore none
+    )
+
+
+def same_definition(old: TemplateVersion, template: Template) -> bool:
+    """Whether version ``old`` is the template's current body, schema and policy (a version from
+    before policies were kept compares on body and schema only)."""
+    current = policy_of(template)
+    return (
+        old.body == template.body
+        and old.parameters_schema == template.parameters_schema
+        and all(current[name] == value for name, value in (old.policy or {}).items() if name in current)
     )
 
 
@@ -147,3 +163,23 @@ def set_active(*, template: Template, active: bool) -> Template:
 def render(*, template: Template, parameters: Any) -> rendering.Rendered:
     """Dry run: validate parameters against the template's schema and render its body."""
     return rendering.render(body=template.body, schema=template.parameters_schema, parameters=parameters)
+
+
+def dry_run(*, template: Template, parameters: Any, lifetime_hours: int | None = None) -> dict[str, Any]:
+    """Plan and price what a request with ``parameters`` would create, without submitting it:
+    priced for ``lifetime_hours`` (the template's default lifetime when None, at most its maximum)."""
+    hours = template.default_lifetime_hours if lifetime_hours is None else lifetime_hours
+    if not 1 <= hours <= template.max_lifetime_hours:
+        raise ValidationError(
+            {"lifetime_hours": [f"Must be between 1 and {template.max_lifetime_hours} (this template's maximum)."]}
+        )
+    planned = planning.plan(
+        provider=template.provider, body=template.body, schema=template.parameters_schema, parameters=parameters
+    )
+    return {
+        "template": template.pk,
+        "template_version": template.version,
+        "parameters": planned.rendered.parameters,
+        "plan": planned.plan.as_dict(),
+        "estimate": planning.price(planned.plan, hours).as_dict(),
+    }

@@ -252,3 +252,30 @@ def test_the_estimate_of_a_bad_value_lists_what_to_fix(dev):
     assert "The price of what is filled in so far. Fix these before submitting" in html
     assert "99 is greater than the maximum of 10" in html
     assert not ProvisionRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_live_estimate_shows_what_the_request_would_create(dev, dev_user):
+    from django.utils.html import escape
+
+    from portal.forms.request import RequestForm
+    from provisioning import services
+
+    template = Template.objects.get(pk="basic-eks-cluster")
+    form = RequestForm(template, EKS_FORM)
+    assert form.is_valid()
+    planned = services.estimate_request(actor=dev_user, **form.submission())["plan"]
+    summaries = [resource["summary"] for resource in planned["resources"]]
+    assert summaries
+
+    html = dev.post(f"{EKS_URL}estimate/", EKS_FORM).content.decode()
+    assert '<h3 id="plan-heading">What will be created</h3>' in html
+    assert '<ul class="plan" aria-labelledby="plan-heading">' in html
+    for summary in summaries:
+        assert f">{escape(summary)}</li>" in html
+    assert html.index('class="plan"') < html.index('class="line-items"')  # beside the estimate, before its items
+
+    # While some fields still need fixing, the plan of what is filled in so far.
+    html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "99"}).content.decode()
+    assert "Fix these before submitting" in html
+    assert '<ul class="plan"' in html

@@ -90,3 +90,27 @@ def test_request_page_polls_while_working(dev, make_request):
     assert 'hx-select="#request-status"' in dev.get(url(request)).content.decode()
     ProvisionRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DEPLOYED)
     assert "hx-trigger" not in dev.get(url(request)).content.decode()
+
+
+@pytest.mark.django_db
+def test_request_page_shows_what_will_be_and_what_was_created(dev, make_request, deploy):
+    from django.utils.html import escape
+
+    request = make_request(description="team cluster")
+    summaries = [resource["summary"] for resource in request.plan["resources"]]
+    assert summaries
+    html = dev.get(url(request)).content.decode()
+    assert '<h2 id="plan-heading">What will be created</h2>' in html
+    plan_section = html[html.index('id="plan-heading"') : html.index("</section>", html.index('id="plan-heading"'))]
+    assert '<ul class="plan">' in plan_section
+    for summary in summaries:
+        assert f">{escape(summary)}</li>" in plan_section
+
+    deploy(request)
+    html = dev.get(url(request)).content.decode()
+    assert '<h2 id="plan-heading">What was created</h2>' in html
+    for summary in summaries:
+        assert f">{escape(summary)}</li>" in html
+
+    ProvisionRequest.objects.filter(pk=request.pk).update(plan=None)  # from before plans were kept
+    assert "No plan was recorded for this request" in dev.get(url(request)).content.decode()

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from cloudassist.exceptions import ApplicationError
 from portal import catalog as catalog_entries
+from portal import presenters
 from portal.display import quota_preview
 from portal.forms.request import RequestForm
 from provisioning import services
@@ -54,7 +55,8 @@ def request_new(request, template_id: str):
 @login_required
 @require_POST
 def request_estimate(request, template_id: str):
-    """The htmx partial beside the form: line items, total, and what the quota would have left."""
+    """The htmx partial beside the form: what the request would create (the plan's resources), the
+    line items and total, and what the quota would have left."""
     template = _template(template_id)
     form = RequestForm(template, request.POST)
     context = {"template": template, "form": form}
@@ -69,6 +71,7 @@ def request_estimate(request, template_id: str):
         except ApplicationError as exc:
             form.add_error(exc.message)
     if result is not None:
+        context["plan"] = presenters.plan_summary(result.get("plan"))
         context["estimate"] = result["estimate"]
         context["quota"] = quota_preview(result["quota"], estimate=result["estimate"])
     return render(request, "portal/_estimate.html", context)

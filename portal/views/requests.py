@@ -34,6 +34,7 @@ def request_page(request, pk: str):
         {
             "r": provision_request,
             "estimate": provision_request.cost_estimate or {},
+            "plan": presenters.plan_summary(provision_request.plan, status=provision_request.status),
             "events": list(selectors.events_for(request=provision_request)),
             "extensions": extensions,
             "polling": provision_request.working,

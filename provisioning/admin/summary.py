@@ -1,5 +1,6 @@
 """The summary card on a provision request's review page: total cost, quota use, the analysis as
-sentences and the policy's verdict, read from the request, its policy and the requester's quota."""
+sentences, the policy's verdict, and what the request creates (its plan's resources, above the
+estimate's line items), read from the request, its policy and the requester's quota."""
 
 from __future__ import annotations
 
@@ -85,7 +86,14 @@ def summary_card(request) -> dict[str, Any]:
         for remark in request.analysis_remarks or []
         if isinstance(remark, dict) and remark.get("code") not in QUOTA_REMARKS
     ]
+    plan = request.plan if isinstance(request.plan, dict) else {}
     return {
+        "plan_provider": plan.get("provider", ""),
+        "plan": [
+            resource.get("summary", "")
+            for resource in plan.get("resources") or []
+            if isinstance(resource, dict) and resource.get("summary")
+        ],
         "total": dollars(estimate.get("usd")) if estimate else None,
         "hours": estimate.get("hours"),
         "line_items": _line_items(estimate),

@@ -12,6 +12,7 @@ from cloudassist import selectors
 from cloudassist.api.serializers import ErrorSerializer
 from provisioning import bills, services
 from provisioning.api.serializers import ProvisionRequestCreateSerializer
+from templates.api.serializers import PlanSerializer
 
 User = get_user_model()
 
@@ -22,6 +23,7 @@ class EstimateResultSerializer(serializers.Serializer):
     parameters = serializers.JSONField(help_text="With the template's defaults applied.")
     request_type = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
+    plan = PlanSerializer(help_text="What the request would create (names carry a placeholder suffix until submitted).")
     estimate = serializers.JSONField(help_text="hours, usd, machine_hours, disk_gb_hours, line_items, notes.")
     quota = serializers.JSONField(help_text="`fits`, and the breakdown against your quota.")
 

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cloudassist.api.fields import IdOrHyperlinkField, LinkField, cached_url, related_list_url
@@ -5,7 +6,7 @@ from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, Strict
 from provisioning import selectors, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, Event, ExtensionRequest, ProvisionRequest
-from templates.api.serializers import TemplateSerializer
+from templates.api.serializers import PlanSerializer, TemplateSerializer, plan_data
 from templates.models import Template
 
 NOTE_MAX_LENGTH = 5000
@@ -33,6 +34,10 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
     actions = serializers.SerializerMethodField(help_text="What you may do with this request now.")
     events = serializers.SerializerMethodField(help_text="Its audit trail.")
     extensions = serializers.SerializerMethodField(help_text="Its extension requests.")
+    plan = serializers.SerializerMethodField(
+        help_text="What it creates (provider, resources with a summary each, and on the detail the spec the "
+        "plugin applies), planned at submission; null for requests from before plans were stored."
+    )
 
     expandable = {
         "requested_by": lambda: UserSummarySerializer,
@@ -65,6 +70,7 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
             "purge_after",
             "extension",
             "analysis_remarks",
+            "plan",
             "cost_estimate",
             "outputs",
             "drift",
@@ -82,6 +88,11 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         if getattr(view, "action", None) == "list":
             fields.pop("template_snapshot")  # the body and schema are on the detail page
         return fields
+
+    @extend_schema_field(PlanSerializer(allow_null=True))
+    def get_plan(self, obj) -> dict | None:
+        view = self.context.get("view")
+        return plan_data(obj.plan, spec=getattr(view, "action", None) != "list")
 
     def get_approvals(self, obj) -> list[dict]:
         return [

@@ -485,3 +485,32 @@ def test_a_patch_with_read_only_or_unknown_fields_is_a_400_naming_them(clients, 
     assert fields["colour"][0].startswith("Unknown field")
     pending.refresh_from_db()
     assert (pending.description, pending.status) == ("keep me", RequestStatus.REQUESTED)
+
+
+@pytest.mark.django_db
+def test_the_plan_stored_at_submission_is_on_the_detail_and_without_its_spec_in_the_list(clients, eks):
+    created = _submit(clients["owner"])
+    assert created.status_code == 201, created.json()
+    stored = ProvisionRequest.objects.get(pk=created.json()["id"]).plan
+    assert stored["resources"]
+    expected_resources = [
+        {key: resource[key] for key in ("kind", "name", "summary", "attributes")} for resource in stored["resources"]
+    ]
+    assert created.json()["plan"] == {
+        "provider": stored["provider"],
+        "resources": expected_resources,
+        "spec": stored["spec"],
+    }
+
+    detail = clients["owner"].get(f"{URL}{created.json()['id']}/").json()
+    assert detail["plan"]["provider"] == "aws-eks"
+    assert [resource["summary"] for resource in detail["plan"]["resources"]] == [
+        resource["summary"] for resource in stored["resources"]
+    ]
+    assert detail["plan"]["spec"] == stored["spec"]
+
+    listed = clients["owner"].get(URL).json()["results"][0]
+    assert listed["plan"] == {"provider": stored["provider"], "resources": expected_resources}
+
+    ProvisionRequest.objects.filter(pk=created.json()["id"]).update(plan=None)  # from before plans were stored
+    assert clients["owner"].get(f"{URL}{created.json()['id']}/").json()["plan"] is None

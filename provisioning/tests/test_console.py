@@ -115,3 +115,21 @@ def test_quota_and_price_screens_show_dollars(client, admin_user, dev_user, temp
     Quota.objects.create(user=dev_user, usd_budget=Decimal("50"))
     assert "$50.00" in client.get("/admin/quotas/quota/").content.decode()
     assert re.search(r"\$\d+\.\d{4}", client.get("/admin/quotas/instanceprice/").content.decode())
+
+
+@pytest.mark.django_db
+def test_the_summary_card_shows_what_the_request_creates_above_the_line_items(ops, make_request):
+    from django.utils.html import escape
+
+    pending = make_request(description="demo")
+    summaries = [resource["summary"] for resource in pending.plan["resources"]]
+    assert summaries
+    page = ops.get(f"{REQUESTS}{pending.pk}/change/").content.decode()
+    card = page.split('id="summary-card"', 1)[1].split('<fieldset class="module aligned', 1)[0]
+    assert f"What it creates ({pending.plan['provider']})</h3>" in card
+    plan = card.split('<ul class="plan"', 1)[1].split("</ul>", 1)[0]
+    assert [f"<li>{escape(summary)}</li>" for summary in summaries] == [
+        f"<li>{item.strip()}" for item in plan.split("<li>")[1:]
+    ]
+    if '<table class="line-items"' in card:
+        assert card.index('<ul class="plan"') < card.index('<table class="line-items"')

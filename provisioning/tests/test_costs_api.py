@@ -102,3 +102,17 @@ def test_estimates_and_submissions_of_a_template_past_the_sandbox_bounds_are_400
     assert response.status_code == 400, response.content[:300]
     assert "Refused by the template sandbox" in response.json()["fields"]["body"][0]
     assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_estimate_carries_the_plan_it_prices(dev_client, templates, dev_user):
+    from providers.base import Plan
+    from templates import planning
+
+    response = dev_client.post("/api/v1/estimates/", _request_body(), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    plan = Plan.from_dict(body["plan"])
+    assert plan.lines
+    assert all(resource["summary"] for resource in body["plan"]["resources"])
+    assert body["estimate"] == planning.price(plan, Decimal(body["estimate"]["hours"])).as_dict()

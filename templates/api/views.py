@@ -8,7 +8,13 @@ from cloudassist.api.permissions import IsAdminOrReadOnly
 from cloudassist.api.serializers import ErrorSerializer
 from templates import rendering, selectors, services
 from templates.api.filtersets import TemplateFilterSet
-from templates.api.serializers import RenderRequestSerializer, RenderResultSerializer, TemplateSerializer
+from templates.api.serializers import (
+    PlanRequestSerializer,
+    PlanResultSerializer,
+    RenderRequestSerializer,
+    RenderResultSerializer,
+    TemplateSerializer,
+)
 
 
 class TemplateViewSet(viewsets.ModelViewSet):
@@ -28,11 +34,13 @@ class TemplateViewSet(viewsets.ModelViewSet):
     def get_serializer_class(self):
         if self.action == "render_template":  # the browsable API's form asks for the parameters
             return RenderRequestSerializer
+        if self.action == "plan_template":
+            return PlanRequestSerializer
         return super().get_serializer_class()
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
-        if self.action == "render_template" and "data" not in kwargs and self.kwargs.get("pk"):
+        if self.action in {"render_template", "plan_template"} and "data" not in kwargs and self.kwargs.get("pk"):
             template = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
             if template is not None:
                 serializer.fields["parameters"].initial = rendering.example_parameters(template.parameters_schema or {})
@@ -65,3 +73,17 @@ class TemplateViewSet(viewsets.ModelViewSet):
                 "document": result.document,
             }
         )
+
+    @extend_schema(
+        request=PlanRequestSerializer,
+        responses={200: PlanResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="plan", permission_classes=[IsAuthenticated])
+    def plan_template(self, request, pk=None):
+        """Dry run: what a request with these parameters would create (the plan, resource by
+        resource) and what it would cost for `lifetime_hours` (default: the template's default
+        lifetime). Nothing is submitted or reserved; names carry a placeholder suffix."""
+        template = self.get_object()
+        payload = PlanRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(PlanResultSerializer(services.dry_run(template=template, **payload.validated_data)).data)

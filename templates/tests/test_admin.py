@@ -31,7 +31,9 @@ def _form(**overrides):
         "provider": "noop",
         "is_active": "on",
         "body": "instance: {{ size }}\n",
-        "parameters_schema": json.dumps({"type": "object", "properties": {"size": {"type": "string", "default": "s"}}}),
+        "parameters_schema": json.dumps(
+            {"type": "object", "properties": {"size": {"type": "string", "default": "small"}}}
+        ),
         "default_lifetime_hours": "4",
         "max_lifetime_hours": "8",
         "review_timeout_hours": "72",
@@ -172,6 +174,34 @@ def test_versions_are_kept_diffed_and_rolled_back_through_the_service(admin_brow
     assert Template.objects.get(pk="dev-namespace").version == 3  # a stale page does not roll back again
 
 
+@pytest.mark.django_db
+def test_a_policy_change_is_a_version_its_diff_shows_and_a_rollback_restores(admin_browser):
+    from templates import services
+
+    template = Template.objects.get(pk="dev-namespace")
+    before = template.required_approvals
+    services.update_template(template=template, required_approvals=before + 1, actor=None)
+    assert Template.objects.get(pk="dev-namespace").version == 2
+
+    diff = admin_browser.get("/admin/templates/template/dev-namespace/versions/1/")
+    rows = {row["name"]: row for row in diff.context["policy_rows"]}
+    assert rows["required_approvals"]["changed"]
+    assert (rows["required_approvals"]["old"], rows["required_approvals"]["current"]) == (str(before), str(before + 1))
+    assert not rows["max_lifetime_hours"]["changed"]
+    page = diff.content.decode()
+    assert "<h2>Policy</h2>" in page
+    assert 'data-field="required_approvals"' in page
+    assert "Required approvals <strong>(changed)</strong>" in page
+    assert 'value="Roll back to version 1"' in page
+
+    assert (
+        admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"}).status_code
+        == 302
+    )
+    rolled = Template.objects.get(pk="dev-namespace")
+    assert (rolled.version, rolled.required_approvals) == (3, before)
+
+
 def _deep_schema(depth: int) -> str:
     schema = '{"type": "object"}'
     for _ in range(depth):
@@ -195,3 +225,44 @@ def test_definitions_nested_too_deeply_are_form_errors(admin_browser, field, val
     errors = response.context["adminform"].form.errors
     assert says in " ".join(errors[field]), errors
     assert not Template.objects.filter(pk="admin-made").exists()
+
+
+@pytest.mark.django_db
+def test_the_template_page_shows_the_plan_and_estimate_of_the_default_render(admin_browser):
+    from django.utils.html import escape
+
+    from templates import planning
+
+    template = Template.objects.get(pk="basic-eks-cluster")
+    planned, estimate = planning.check_template(
+        provider=template.provider,
+        body=template.body,
+        schema=template.parameters_schema,
+        lifetime_hours=template.default_lifetime_hours,
+    )
+    page = admin_browser.get("/admin/templates/template/basic-eks-cluster/change/").content.decode()
+    assert "Plan and estimate of the default render" in page
+    assert '<ul class="plan">' in page
+    assert planned.plan.lines
+    for line in planned.plan.lines:
+        assert f"<li>{escape(line)}</li>" in page
+    priced = estimate.as_dict()
+    assert f"Total for {priced['hours']} hours" in page
+    assert f'<td class="num total">${priced["usd"]}</td>' in page
+    for item in priced["line_items"]:
+        assert escape(item["description"]) in page
+
+
+@pytest.mark.django_db
+def test_the_template_page_says_why_a_template_cannot_be_planned(admin_browser):
+    Template.objects.create(  # written behind the service's back: the page still opens
+        id="broken",
+        name="Broken",
+        resource_type="EC2_INSTANCE",
+        provider="noop",
+        body="instance: {{ size }}\n",
+        parameters_schema={"type": "object", "properties": {"size": {"type": "integer", "minimum": 5}}},
+    )
+    page = admin_browser.get("/admin/templates/template/broken/change/").content.decode()
+    assert "It cannot be planned with its default parameters:" in page
+    assert "<li>body: Undefined value in template: &#x27;size&#x27; is undefined</li>" in page

@@ -248,3 +248,89 @@ def test_a_schema_nested_too_deeply_is_a_400(admin_client_api):
     response = admin_client_api.post("/api/v1/templates/", {**NEW_TEMPLATE, "parameters_schema": schema}, format="json")
     assert response.status_code == 400
     assert "nested more than" in response.json()["fields"]["parameters_schema"][0]
+
+
+NOOP_TEMPLATE = {
+    "id": "noop-thing",
+    "name": "Noop thing",
+    "resource_type": "EC2_INSTANCE",
+    "provider": "noop",
+    "body": "size: {{ size }}\ncount: {{ count }}\n",
+    "parameters_schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "size": {"type": "string", "default": "small"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 3, "default": 1},
+        },
+    },
+    "default_lifetime_hours": 4,
+    "max_lifetime_hours": 48,
+}
+
+
+@pytest.mark.django_db
+def test_plan_is_a_dry_run_returning_the_plan_and_its_estimate(seeded, dev_client):
+    from templates import planning
+
+    template = Template.objects.get(pk="basic-eks-cluster")
+    parameters = planning.example_parameters(template.parameters_schema)
+    response = dev_client.post(
+        "/api/v1/templates/basic-eks-cluster/plan/", {"parameters": parameters, "lifetime_hours": 10}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    expected = planning.plan(
+        provider=template.provider, body=template.body, schema=template.parameters_schema, parameters=parameters
+    )
+    assert (body["template"], body["template_version"]) == ("basic-eks-cluster", template.version)
+    assert body["parameters"] == expected.rendered.parameters
+    assert body["plan"]["provider"] == template.provider
+    assert [resource["summary"] for resource in body["plan"]["resources"]] == expected.plan.lines
+    assert body["plan"]["spec"] == expected.plan.spec
+    assert body["estimate"] == planning.price(expected.plan, 10).as_dict()
+    assert body["estimate"]["hours"] == "10"
+
+
+@pytest.mark.django_db
+def test_plan_prices_the_default_lifetime_and_refuses_more_than_the_maximum(seeded, dev_client):
+    Template.objects.create(**NOOP_TEMPLATE)
+    response = dev_client.post("/api/v1/templates/noop-thing/plan/", {}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["estimate"]["hours"] == "4"
+    assert response.json()["parameters"] == {"size": "small", "count": 1}
+    assert response.json()["plan"]["resources"]
+    for hours in (49, 0):
+        response = dev_client.post("/api/v1/templates/noop-thing/plan/", {"lifetime_hours": hours}, format="json")
+        assert response.status_code == 400
+        assert set(response.json()["fields"]) == {"lifetime_hours"}
+
+
+@pytest.mark.django_db
+def test_plan_errors_name_each_parameter(seeded, dev_client):
+    Template.objects.create(**NOOP_TEMPLATE)
+    response = dev_client.post(
+        "/api/v1/templates/noop-thing/plan/", {"parameters": {"count": 9, "colour": "red"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"parameters.count", "parameters.colour"}
+    assert dev_client.post("/api/v1/templates/nope/plan/", {}, format="json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_plan_is_in_the_openapi_schema(seeded, dev_client):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/templates/{id}/plan/"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].startswith(
+        "#/components/schemas/PlanRequest"
+    )
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PlanResult")
+    components = schema["components"]["schemas"]
+    assert {"template", "template_version", "parameters", "plan", "estimate"} <= set(
+        components["PlanResult"]["properties"]
+    )
+    assert {"provider", "resources", "spec"} <= set(components["Plan"]["properties"])
+    assert "plan" in components["EstimateResult"]["properties"]
+    assert "plan" in components["ProvisionRequest"]["properties"]

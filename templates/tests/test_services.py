@@ -100,3 +100,35 @@ def test_a_template_from_before_the_history_keeps_the_definition_it_replaces(nam
         (2, "update", False),
         (1, "recorded", True),
     ]
+
+
+@pytest.mark.django_db
+def test_a_policy_change_alone_is_a_version_and_a_rollback_restores_it(namespace_template):
+    from decimal import Decimal
+
+    from templates.models import TemplateVersion, policy_of
+
+    before = (namespace_template.max_lifetime_hours, namespace_template.required_approvals)
+    services.update_template(template=namespace_template, max_lifetime_hours=200, required_approvals=2)
+    services.update_template(template=namespace_template, auto_approve=True, auto_approve_max_usd=Decimal("12.50"))
+    stored = Template.objects.get(pk="dev-namespace")
+    assert (stored.version, stored.max_lifetime_hours, stored.required_approvals) == (3, 200, 2)
+    rows = {row.version: row for row in TemplateVersion.objects.filter(template=namespace_template)}
+    assert rows[2].policy["max_lifetime_hours"] == 200
+    assert rows[2].policy["required_approvals"] == 2
+    assert rows[3].policy["auto_approve_max_usd"] == "12.50"
+    assert rows[1].body == rows[3].body  # the body did not change: the policy alone made the versions
+
+    rolled = services.roll_back(template=stored, version=1, actor=None)
+    stored = Template.objects.get(pk="dev-namespace")
+    assert rolled.version == stored.version == 4
+    assert (stored.max_lifetime_hours, stored.required_approvals) == before
+    assert policy_of(stored) == rows[1].policy
+    assert TemplateVersion.objects.get(template=namespace_template, version=4).policy == rows[1].policy
+    rolled = services.roll_back(template=stored, version=3, actor=None)
+    stored = Template.objects.get(pk="dev-namespace")
+    assert (stored.auto_approve, stored.auto_approve_max_usd, stored.max_lifetime_hours) == (
+        True,
+        Decimal("12.50"),
+        200,
+    )
