@@ -33,7 +33,8 @@ class SeedReport:
 
 def seed_demo(*, password: str | None = None) -> SeedReport:
     """Create what is missing, app by app (each app's ``demo_seed``, in INSTALLED_APPS order: the
-    users and roles, the prices, then the templates, which are priced when saved); passwords are set only when a user is created."""
+    users and roles, the prices, then the templates, which are priced when saved); passwords are set
+    only when a user is created."""
     password = password or settings.DEMO_PASSWORD
     report = SeedReport()
     for config in project_apps():
