@@ -114,7 +114,13 @@ def _while_checking(error: ValidationError, parameters: dict[str, Any]) -> Valid
     fields = getattr(error, "message_dict", None)
     if not fields:
         return error
-    return ValidationError({path: [message + context for message in messages] for path, messages in fields.items()})
+    # Errors at a path of the document name it already; a render error ("body") gets the context.
+    return ValidationError(
+        {
+            path: [message + context if path == "body" else message for message in messages]
+            for path, messages in fields.items()
+        }
+    )
 
 
 def check_template(*, provider: str, body: str, schema: dict, lifetime_hours: int) -> tuple[Planned, Estimate]:

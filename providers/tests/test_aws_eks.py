@@ -508,8 +508,11 @@ def test_inventory_finds_a_cluster_made_by_hand_with_the_tag_and_remove_deletes_
     eks.create_cluster(name="not-ours", roleArn=role, resourcesVpcConfig={}, tags={"team": "b"})
     provider = providers.get("aws-eks")
 
-    assert provider.inventory() == []  # AWS_REGION is us-east-1
-    found = provider.inventory(["eu-west-1"])
+    settings.AWS_INVENTORY_REGIONS = ["us-east-1"]
+    assert provider.inventory() == []  # not where it looks
+    settings.AWS_INVENTORY_REGIONS = []
+    found = provider.inventory()  # AWS_REGION and the priced regions: eu-west-1 too
+    assert found == provider.inventory(["eu-west-1"])
 
     (orphan,) = found
     assert (orphan.kind, orphan.name, orphan.request_id, orphan.region) == ("EKS cluster", "orphan", "r1", "eu-west-1")

@@ -26,7 +26,7 @@ def test_renders_the_seed_eks_cluster_with_defaults():
     (config,) = result.manifests
     assert config["kind"] == "ClusterConfig"
     assert config["metadata"] == {"name": "team-a", "region": "us-east-1"}
-    assert config["nodeGroups"][0]["desiredCapacity"] == 2
+    assert config["managedNodeGroups"][0]["desiredCapacity"] == 2
 
 
 def test_renders_the_namespace_as_three_manifests():
