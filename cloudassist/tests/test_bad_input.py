@@ -29,7 +29,7 @@ TEMPLATE = {
     "resource_type": "S3_BUCKET",
     "provider": "noop",  # API mechanics: any document (aws-s3 checks an S3Bucket document)
     "body": "bucket: {{ bucket }}\n",
-    "parameters_schema": {"type": "object", "properties": {"bucket": {"type": "string"}}},
+    "parameters_schema": {"type": "object", "properties": {"bucket": {"type": "string", "examples": ["b"]}}},
     "default_lifetime_hours": 4,
     "max_lifetime_hours": 48,
 }
