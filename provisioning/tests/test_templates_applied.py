@@ -204,3 +204,14 @@ def test_the_reconcile_job_finds_an_orphan_made_by_hand_and_purges_it_after_the_
     }
     assert states[made] in ("shutting-down", "terminated")
     assert states[untagged["InstanceId"]] == "running"
+
+
+@pytest.mark.parametrize("template", ["basic-eks-cluster", "dev-namespace", "s3-bucket", "ec2-instance"])
+def test_every_seeded_template_is_estimated_at_the_price_of_its_stored_plan(templates, dev_client, template):
+    """The estimate that sets the quota hold and the auto-approval threshold is the plan's price."""
+    parameters = planning.example_parameters(templates[template].parameters_schema)
+    request = _submit(dev_client, template, parameters)
+    plan = plans.plan_of(request)
+    assert plan.provider == templates[template].provider
+    assert [resource["summary"] for resource in request.plan["resources"]] == plan.lines
+    assert request.cost_estimate == planning.price(plan, request.cost_estimate["hours"]).as_dict()
