@@ -12,6 +12,7 @@ from rq import SimpleWorker
 
 from cloudassist.logs import ContextFilter, JsonFormatter, request_id
 from provisioning.models import ProvisionRequest
+from provisioning.tests.conftest import use_provider
 
 
 def _record(message: str = "hello", **extra) -> logging.LogRecord:
@@ -65,8 +66,7 @@ def test_jobs_log_with_the_id_of_the_request_that_enqueued_them(make_request, de
     queue = django_rq.get_queue("provisioning")
     queue.empty()
     request = make_request()
-    snapshot = {**request.template_snapshot, "provider": "noop"}
-    ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
+    use_provider(request, "noop")
     approved = devops_client.post(
         f"/api/v1/provision-requests/{request.pk}/approve/", {}, format="json", HTTP_X_REQUEST_ID="trace-approve-42"
     )

@@ -26,6 +26,7 @@ from providers.base import Provider, ProviderError
 from provisioning import jobs, services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
+from provisioning.tests.conftest import use_provider
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-metrics-token"
@@ -217,11 +218,7 @@ def test_a_system_approval_is_counted_as_system(scrape, make_request, provisioni
 
 
 def _approved(make_request, devops_user, provider: str) -> ProvisionRequest:
-    request = make_request()
-    ProvisionRequest.objects.filter(pk=request.pk).update(
-        template_snapshot={**request.template_snapshot, "provider": provider}
-    )
-    request.refresh_from_db()
+    request = use_provider(make_request(), provider)
     services.approve_request(actor=devops_user, request=request)
     return request
 

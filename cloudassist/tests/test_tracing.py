@@ -33,6 +33,7 @@ from rq import Queue, SimpleWorker, Worker
 from cloudassist import embedded, logs, tracing
 from providers import aws
 from provisioning.models import ProvisionRequest
+from provisioning.tests.conftest import use_provider
 
 OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 TEST_QUEUE = "tracing-test"
@@ -311,8 +312,7 @@ def test_a_job_continues_and_links_to_the_request_that_enqueued_it(
     make_request, devops_client, provisioning_queue, spans
 ):
     request = make_request()
-    snapshot = {**request.template_snapshot, "provider": "noop"}
-    ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
+    use_provider(request, "noop")
     spans.clear()
     approved = devops_client.post(f"/api/v1/provision-requests/{request.pk}/approve/", {}, format="json")
     assert approved.status_code == 200

@@ -16,3 +16,16 @@ def namespace_request_body(**overrides):
         "expires_at": (timezone.now() + timedelta(hours=8)).isoformat(),
         **overrides,
     }
+
+
+def use_provider(request, provider: str):
+    """The request as if its template named ``provider`` (an in-process one: no cloud account in the
+    test): its snapshot and its stored plan say so; the plan's resources stay as they were planned."""
+    from provisioning.models import ProvisionRequest
+
+    ProvisionRequest.objects.filter(pk=request.pk).update(
+        template_snapshot={**request.template_snapshot, "provider": provider},
+        plan={**(request.plan or {}), "provider": provider},
+    )
+    request.refresh_from_db()
+    return request

@@ -13,6 +13,7 @@ from notifications.models import Delivery, Notification
 from provisioning import announcements, jobs, services
 from provisioning.choices import RequestStatus
 from provisioning.models import ProvisionRequest
+from provisioning.tests.conftest import use_provider
 from quotas.models import Quota
 from quotas.services import QuotaExceeded
 
@@ -22,11 +23,7 @@ def kinds(user) -> list[str]:
 
 
 def _noop(request) -> ProvisionRequest:
-    ProvisionRequest.objects.filter(pk=request.pk).update(
-        template_snapshot={**request.template_snapshot, "provider": "noop"}
-    )
-    request.refresh_from_db()
-    return request
+    return use_provider(request, "noop")
 
 
 @pytest.mark.django_db

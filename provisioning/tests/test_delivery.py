@@ -7,7 +7,8 @@ from rest_framework.test import APIClient
 
 from provisioning import jobs, services
 from provisioning.choices import RequestStatus
-from provisioning.models import Event, ProvisionRequest
+from provisioning.models import Event
+from provisioning.tests.conftest import use_provider
 
 URL = "/api/v1/provision-requests/"
 SECRET = "noop credentials for"
@@ -15,11 +16,7 @@ SECRET = "noop credentials for"
 
 @pytest.fixture
 def deployed(make_request, devops_user, provisioning_queue):
-    request = make_request()
-    ProvisionRequest.objects.filter(pk=request.pk).update(
-        template_snapshot={**request.template_snapshot, "provider": "noop"}
-    )
-    request.refresh_from_db()
+    request = use_provider(make_request(), "noop")
     services.approve_request(actor=devops_user, request=request)
     assert jobs.provision(str(request.pk)) == "deployed"
     provisioning_queue.empty()

@@ -17,7 +17,7 @@ from providers.base import Outcome, Provider, ProviderError, State
 from provisioning import jobs, services, transitions
 from provisioning.choices import RequestStatus
 from provisioning.models import Credential, Event, ProvisionRequest
-from provisioning.tests.conftest import ONE_CPU
+from provisioning.tests.conftest import ONE_CPU, use_provider
 from quotas import services as quota_services
 from quotas.choices import ReservationState
 
@@ -61,10 +61,7 @@ def failed(make_request, devops_user, provisioning_queue, settings):
 
     def make(**fields) -> ProvisionRequest:
         ATTEMPTS.clear()
-        request = make_request(**fields)
-        snapshot = {**request.template_snapshot, "provider": "test-fails-once"}
-        ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
-        request.refresh_from_db()
+        request = use_provider(make_request(**fields), "test-fails-once")
         services.approve_request(actor=devops_user, request=request)
         assert jobs.provision(str(request.pk)) == "failed"
         provisioning_queue.empty()

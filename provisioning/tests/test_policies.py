@@ -18,6 +18,7 @@ from provisioning import jobs, provisioner, services
 from provisioning.choices import ExtensionSlot, RequestStatus
 from provisioning.models import Event, ProvisionRequest
 from provisioning.policies import Policy
+from provisioning.tests.conftest import use_provider
 from provisioning.transitions import InvalidTransition
 from quotas.choices import ReservationState
 from templates.models import Template
@@ -32,11 +33,7 @@ def _set_policy(template: Template, **values) -> Template:
 
 def _use_noop(request: ProvisionRequest) -> ProvisionRequest:
     """Let the noop provider purge it (no cloud account in these tests)."""
-    ProvisionRequest.objects.filter(pk=request.pk).update(
-        template_snapshot={**request.template_snapshot, "provider": "noop"}
-    )
-    request.refresh_from_db()
-    return request
+    return use_provider(request, "noop")
 
 
 # --- the policy itself --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from providers.base import Outcome, Provider, ProviderError, State, Step, Transi
 from provisioning import jobs, provisioner, services
 from provisioning.choices import RequestStatus, RequestType
 from provisioning.models import Credential, Event, ProvisionRequest
+from provisioning.tests.conftest import use_provider
 from quotas import services as quota_services
 from templates.models import Template
 
@@ -58,13 +59,6 @@ def _reset_calls():
     CALLS.clear()
 
 
-def _use(request: ProvisionRequest, provider: str) -> ProvisionRequest:
-    snapshot = {**request.template_snapshot, "provider": provider}
-    ProvisionRequest.objects.filter(pk=request.pk).update(template_snapshot=snapshot)
-    request.refresh_from_db()
-    return request
-
-
 def _actions(request) -> list[str]:
     return list(Event.objects.filter(provision_request=request).values_list("action", flat=True))
 
@@ -72,7 +66,7 @@ def _actions(request) -> list[str]:
 @pytest.fixture
 def approved(make_request, devops_user, provisioning_queue):
     def make(provider: str = "noop", **fields) -> ProvisionRequest:
-        request = _use(make_request(**fields), provider)
+        request = use_provider(make_request(**fields), provider)
         services.approve_request(actor=devops_user, request=request)
         provisioning_queue.empty()
         return request
