@@ -46,11 +46,15 @@ def test_the_seeds_request_is_accepted_and_priced(templates, dev_client):
     [
         (
             lambda: InstancePrice.objects.filter(instance_type="t2.micro", region="us-west-1").delete(),
-            "instance_type",
+            "body.managedNodeGroups[0].instanceType",
             "t2.micro",
         ),
-        (lambda: ServicePrice.objects.filter(region="us-west-1").delete(), "region", "eks-control-plane"),
-        (lambda: DiskPrice.objects.filter(region="us-west-1").delete(), "region", "gp3"),
+        (
+            lambda: ServicePrice.objects.filter(region="us-west-1").delete(),
+            "body.metadata.region",
+            "eks-control-plane",
+        ),
+        (lambda: DiskPrice.objects.filter(region="us-west-1").delete(), "body.managedNodeGroups[0].volumeType", "gp3"),
     ],
 )
 def test_an_unpriced_combination_is_a_400_at_submission_naming_what_has_no_price(
@@ -60,6 +64,6 @@ def test_an_unpriced_combination_is_a_400_at_submission_naming_what_has_no_price
     response = dev_client.post(URL, SEED_REQUEST, format="json")
     assert response.status_code == 400, response.json()
     body = response.json()
-    assert f"parameters.{field}" in body["fields"], body
+    assert field in body["fields"], body  # the place in the rendered document that asked for the price
     assert named in body["error"], body
     assert "us-west-1" in body["error"], body

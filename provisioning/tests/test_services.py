@@ -45,11 +45,14 @@ def test_submit_snapshots_the_template_and_applies_defaults(eks, dev_user):
     assert stored.expires_at == request.expires_at
     assert _trail(request) == [("submit", "", "REQUESTED")]
 
-    # A later template change leaves the snapshot alone.
-    template_services.update_template(template=eks, body="apiVersion: v2\nname: {{ cluster_name }}\n")
+    # A later template change leaves the snapshot and the plan alone.
+    planned = stored.plan
+    assert [resource["kind"] for resource in planned["resources"]] == ["EKS cluster", "managed node group"]
+    template_services.update_template(template=eks, body=eks.body.replace("ng-1", "ng-other"))
     stored.refresh_from_db()
     assert stored.template_snapshot["body"] != eks.body
     assert stored.template_version == 1
+    assert stored.plan == planned
 
 
 @pytest.mark.django_db

@@ -265,4 +265,4 @@ def test_the_template_page_says_why_a_template_cannot_be_planned(admin_browser):
     )
     page = admin_browser.get("/admin/templates/template/broken/change/").content.decode()
     assert "It cannot be planned with its default parameters:" in page
-    assert "<li>body: Undefined value in template: &#x27;size&#x27; is undefined</li>" in page
+    assert "<li>body: Undefined value in template: &#x27;size&#x27; is undefined" in page
