@@ -1,5 +1,5 @@
 """What the AWS providers (aws-eks, aws-s3, aws-ec2) share: the one place that builds boto3
-clients, error translation, bounded waiting, parameter checks and tags.
+clients, error translation, bounded waiting, the regions to list for the reconcile job, and tags.
 
 Clients talk to ``AWS_ENDPOINT_URL`` when it is set; otherwise, when the emulator is in use
 (``AWS_USE_EMULATOR``), to the embedded moto server on ``EMBEDDED_MOTO_PORT`` with dummy
@@ -9,11 +9,10 @@ credentials; otherwise to AWS itself with boto3's usual credential chain.
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import boto3
 from botocore.config import Config
@@ -187,48 +186,6 @@ def wait_for(check: Callable[[], T | None], *, what: str) -> T:
         if remaining <= 0:
             raise TransientProviderError(f"{what} after {settings.AWS_WAIT_SECONDS}s; will check again")
         time.sleep(min(settings.AWS_POLL_SECONDS, remaining))
-
-
-# --- parameters -------------------------------------------------------------------------------
-
-_MISSING = object()
-
-
-def parameter(target: Target, name: str, kind: type, default: Any = _MISSING) -> Any:
-    """A parameter of the request, of the given type; ProviderError naming it otherwise."""
-    if name not in target.parameters or target.parameters[name] is None:
-        if default is _MISSING:
-            raise ProviderError(f"parameters.{name}: this parameter is required.")
-        return default
-    value = target.parameters[name]
-    # JSON Schema integers may arrive as 3.0; booleans are not integers here.
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ProviderError(f"parameters.{name}: expected {kind.__name__}, got {type(value).__name__}.")
-    return value
-
-
-def integer(target: Target, name: str, default: int, *, minimum: int, maximum: int) -> int:
-    value = parameter(target, name, int, default)
-    if not minimum <= value <= maximum:
-        raise ProviderError(f"parameters.{name}: must be between {minimum} and {maximum}, not {value}.")
-    return value
-
-
-def matching(target: Target, name: str, pattern: re.Pattern, default: Any = _MISSING, *, what: str) -> str:
-    value = parameter(target, name, str, default)
-    if not pattern.fullmatch(value):
-        raise ProviderError(f"parameters.{name}: '{value}' is not {what}.")
-    return value
-
-
-def region(target: Target, service: str) -> str:
-    """The request's region (default ``AWS_REGION``), checked against the regions of ``service``."""
-    value = parameter(target, "region", str, settings.AWS_REGION)
-    if value not in regions(service):
-        raise ProviderError(f"parameters.region: '{value}' is not an AWS region where {service} is available.")
-    return value
 
 
 # --- tags -------------------------------------------------------------------------------------
