@@ -105,7 +105,6 @@ class Target:
     owner: str  # the requester's username, for tags
     plan: Plan
     expires_at: datetime | None
-    parameters: dict[str, Any] = field(default_factory=dict)  # the request's parameters, for outputs only
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -42,7 +42,6 @@ def target_for(request: ProvisionRequest) -> Target:
         owner=request.requested_by.get_username(),
         plan=plans.plan_of(request),
         expires_at=request.expires_at,
-        parameters=dict(request.parameters or {}),
     )
 
 

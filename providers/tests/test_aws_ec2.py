@@ -120,7 +120,7 @@ def planned(template, parameters: dict | None = None, *, request_id: str | None 
 def make_target(template, parameters: dict | None = None, *, request_id: str | None = None) -> Target:
     request_id = request_id or str(ObjectId())
     plan = planned(template, parameters, request_id=request_id).plan
-    return Target(request_id=request_id, owner="dev1", plan=plan, expires_at=None, parameters=parameters or {})
+    return Target(request_id=request_id, owner="dev1", plan=plan, expires_at=None)
 
 
 @pytest.fixture

@@ -103,7 +103,6 @@ def make_target(template, parameters=PARAMETERS, *, request_id: str | None = Non
         owner="dev1",
         plan=plan_of(template, parameters, request_id=request_id),
         expires_at=None,
-        parameters=dict(parameters),
     )
 
 

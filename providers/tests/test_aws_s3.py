@@ -79,7 +79,7 @@ def target_of(template, parameters: dict, *, request_id: str | None = None, owne
         parameters=parameters,
         request_id=request_id,
     )
-    return Target(request_id=request_id, owner=owner, plan=planned.plan, expires_at=None, parameters=parameters)
+    return Target(request_id=request_id, owner=owner, plan=planned.plan, expires_at=None)
 
 
 def _error_code(call, **kwargs) -> str:
