@@ -493,6 +493,14 @@ def inventory_regions() -> list[str]:
     return aws.inventory_regions("ec2")
 
 
+def _hourly(prices, instance_type: str | None, region: str) -> Decimal | None:
+    """What one instance of ``instance_type`` costs an hour, or None when no price is known."""
+    try:
+        return prices.instance(instance_type or "", region, where="instanceType").usd_per_hour
+    except ValidationError:
+        return None
+
+
 def _managed(tags: dict[str, str]) -> bool:
     return tags.get(MANAGED_TAG) == MANAGED_VALUE
 
@@ -814,6 +822,9 @@ class Ec2Provider(Provider):
     # --- reconciliation -------------------------------------------------------------------------
 
     def inventory(self) -> list[Found]:
+        from quotas.estimates import Prices
+
+        prices = Prices()  # each instance priced at its type's on-demand rate, each price read once
         found: list[Found] = []
         managed = [{"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_VALUE]}]
         for region in inventory_regions():
@@ -830,6 +841,7 @@ class Ec2Provider(Provider):
                             request_id=tags.get(aws.REQUEST_TAG),
                             region=region,
                             created_at=_aware(instance.get("LaunchTime")),
+                            usd_per_hour=_hourly(prices, instance.get("InstanceType"), region),
                             detail={
                                 "instance_type": instance.get("InstanceType"),
                                 "state": instance["State"]["Name"],

@@ -16,6 +16,7 @@ from provisioning.choices import RequestStatus
 from provisioning.models import Orphan, ProvisionRequest
 from provisioning.reconciliation import reconcile_resources
 from provisioning.tests.test_end_to_end import URL, queues, work  # noqa: F401 -- the fixture
+from quotas.models import InstancePrice
 from templates import planning
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("moto_endpoint")]
@@ -192,6 +193,7 @@ def test_the_reconcile_job_finds_an_orphan_made_by_hand_and_purges_it_after_the_
     reconcile_resources(only=["aws-ec2"])
     orphan = Orphan.objects.get(name=made)
     assert (orphan.provider, orphan.state, orphan.request_tag) == ("aws-ec2", "FOUND", "gone")
+    assert orphan.usd_per_hour == InstancePrice.objects.get(instance_type="t3.micro", region="us-east-1").usd_per_hour
     assert not Orphan.objects.filter(name=untagged["InstanceId"]).exists()  # not ours: never touched
 
     reconcile_resources(only=["aws-ec2"], now=timezone.now() + timedelta(hours=3))
