@@ -2,14 +2,17 @@
 sweep what is due. A Notification row is the in-app channel (the API lists it); each
 email or webhook delivery is a Delivery row with its own status, attempts and last error.
 Nothing is lost when Redis is down: rows are written first, jobs only point at them, and
-the sweep enqueues every delivery that is still pending.
+the sweep enqueues every delivery that is still pending and has no job waiting or running.
+Delivery is at least once: a second send needs a crash between a send and its status write.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+import random
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 import django_rq
 from django.conf import settings
@@ -19,8 +22,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
+from rq.job import Job
 
-from cloudassist import logs, roles
+from cloudassist import db, logs, roles
 from notifications import channels, metrics
 from notifications.channels import destinations
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
@@ -33,6 +37,11 @@ SENDING_LEASE = timedelta(minutes=5)  # a delivery being sent is not picked up a
 # Deliveries have their own queue and worker: a slow SMTP server never holds back provisioning.
 QUEUE = "notifications"
 DELIVER_JOB = "notifications.jobs.deliver"
+WAITING_JOB_STATES = ("queued", "deferred", "scheduled")  # and "started" while its worker's heartbeat lasts
+# MongoDB's "retry this" codes on a plain write: not primary (10107, 13435, 189), node recovering or
+# shutting down (11600, 11602, 91, 13436), network trouble reported by the server (6, 7, 89, 9001, 262).
+RETRYABLE_WRITE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+STATUS_WRITE_ATTEMPTS = 6  # with server selection's own wait (MONGODB_TIMEOUT_MS) each: an election fits
 
 
 def channels_for(user, kind: str) -> list[str]:
@@ -87,14 +96,42 @@ def notify(
     return created
 
 
+def _job_id(delivery_id) -> str:
+    return f"deliver-{delivery_id}"
+
+
+def _needs_job(job: Job | None, *, stale: datetime) -> bool:
+    """Whether a delivery whose rq job is ``job`` needs a new one: no job (never enqueued, or Redis
+    lost it), a finished or failed one, or one started by a worker whose heartbeat stopped (killed).
+    A job still waiting in the queue, or running, is left alone: enqueueing it again would put a
+    second copy of its id in the queue (rq does not deduplicate), the backlog feeding itself."""
+    if job is None:
+        return True
+    state = job.get_status(refresh=False)
+    if state in WAITING_JOB_STATES:
+        return False
+    if state != "started":
+        return True
+    heartbeat = job.last_heartbeat or job.started_at
+    if heartbeat is not None and timezone.is_naive(heartbeat):
+        heartbeat = heartbeat.replace(tzinfo=UTC)  # rq writes UTC
+    return heartbeat is not None and heartbeat < stale
+
+
 def enqueue_deliveries(delivery_ids: Iterable) -> int:
     """One ``notifications.jobs.deliver`` job per delivery (named by its dotted path, which rq
-    imports when it runs it: the jobs call these services, not the other way round)."""
+    imports when it runs it: the jobs call these services, not the other way round), with a
+    deterministic job id: a delivery whose job is waiting or running is not enqueued again."""
     count = 0
     try:
         queue = django_rq.get_queue(QUEUE)
-        for delivery_id in delivery_ids:
-            queue.enqueue(DELIVER_JOB, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
+        job_ids = [_job_id(delivery_id) for delivery_id in delivery_ids]
+        jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer) if job_ids else []
+        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
+        for job_id, job in zip(job_ids, jobs, strict=True):
+            if not _needs_job(job, stale=stale):
+                continue
+            queue.enqueue(DELIVER_JOB, job_id.removeprefix("deliver-"), job_id=job_id, meta=logs.job_meta())
             count += 1
     except Exception:
         logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)
@@ -148,8 +185,12 @@ def deliver(delivery_id, *, now: datetime | None = None) -> str:
             _finish(delivery, attempts, status=DeliveryStatus.FAILED, error=error, now=now)
             metrics.delivery(channel=delivery.channel, outcome="failed")
             return "failed"
-        _claimed(delivery, attempts).update(
-            last_error=str(exc)[:1000], next_attempt_at=now + backoff(attempts), updated_at=now
+        error = str(exc)[:1000]
+        _retried(
+            lambda: _claimed(delivery, attempts).update(
+                last_error=error, next_attempt_at=now + backoff(attempts), updated_at=now
+            ),
+            what=f"delivery {delivery.pk}: the retry time",
         )
         metrics.delivery(channel=delivery.channel, outcome="retry")
         return "retry later"
@@ -173,18 +214,55 @@ def _claim(delivery_id, *, now: datetime) -> tuple[Delivery | None, str]:
     return delivery, ""
 
 
+def is_retryable_write_error(exc: BaseException | None) -> bool:
+    """Whether a failed write may simply be tried again: MongoDB unreachable or electing a primary
+    (``db.is_unavailable``: pymongo's ``NotPrimaryError`` is one), a retryable code however the
+    backend wrapped it, or a retryable label."""
+    if exc is None:
+        return False
+    if db.is_unavailable(exc) or db.is_transient(exc):
+        return True
+    seen, depth = exc, 0
+    while seen is not None and depth < 20:
+        has_label = getattr(seen, "has_error_label", None)
+        if getattr(seen, "code", None) in RETRYABLE_WRITE_CODES or (has_label and has_label("RetryableWriteError")):
+            return True
+        seen, depth = seen.__cause__ or seen.__context__, depth + 1
+    return False
+
+
+def _retried(write: Callable[[], int], *, what: str) -> int:
+    """Run one idempotent write (a compare-and-set), again on MongoDB's retryable errors with a
+    bounded backoff: a delivery's status after its send must survive an election, or the lease
+    expires and the sweep sends it a second time."""
+    for attempt in range(1, STATUS_WRITE_ATTEMPTS + 1):
+        try:
+            return write()
+        except Exception as exc:
+            if attempt == STATUS_WRITE_ATTEMPTS or not is_retryable_write_error(exc):
+                raise
+            logger.warning("%s failed (%s: %s), retrying (attempt %s)", what, type(exc).__name__, exc, attempt)
+            time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.0))  # noqa: S311 -- jitter
+    raise AssertionError("unreachable")
+
+
 def _claimed(delivery: Delivery, attempts: int):
     """The delivery as this attempt claimed it: a resend meanwhile (attempts reset) wins."""
     return Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=attempts)
 
 
 def _finish(delivery: Delivery, attempts: int, *, status: str, error: str, now: datetime) -> None:
-    _claimed(delivery, attempts).update(
-        status=status,
-        last_error=error[:1000],
-        sent_at=now if status == DeliveryStatus.SENT else None,
-        next_attempt_at=None,
-        updated_at=now,
+    """The attempt's outcome, retried on an election: a compare-and-set on the claim, so a write that
+    was applied before its error was reported matches nothing the second time."""
+    _retried(
+        lambda: _claimed(delivery, attempts).update(
+            status=status,
+            last_error=error[:1000],
+            sent_at=now if status == DeliveryStatus.SENT else None,
+            next_attempt_at=None,
+            updated_at=now,
+        ),
+        what=f"delivery {delivery.pk}: status {status}",
     )
 
 
@@ -217,7 +295,8 @@ def mark_read(*, user, notification: Notification | None = None) -> int:
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue the deliveries that are due (what to announce is the announcing app's sweep)."""
+    """Enqueue the deliveries that are due and have no job waiting or running (what to announce is
+    the announcing app's sweep)."""
     return {"enqueued": enqueue_deliveries(due_deliveries(now=now))}
 
 

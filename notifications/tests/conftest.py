@@ -9,6 +9,7 @@ pointed at it (SMTP backend, no TLS, no auth, EMAIL_TIMEOUT=5) for the test.
     smtp_server.fail_next(n=1, code=451, text="4.3.0 Try again later", stage="DATA")
                                 # the next n transactions get that reply at DATA (or at "RCPT")
     smtp_server.stop() / .start()   # down (connection refused on the same port) and back up
+    smtp_server.after_accept = fn   # called (in the server's thread) once a message is accepted
 
 ``webhook_server``: an HTTP server on a free loopback port that records what it receives, with
 WEBHOOK_SIGNING_SECRET set to ``.secret`` and WEBHOOK_ALLOWED_NETWORKS to 127.0.0.1/32 (webhooks
@@ -74,6 +75,7 @@ class SMTPServer:
         self._lock = threading.Lock()
         self._failures: list[tuple[str, str]] = []  # (stage, reply) for the next transactions
         self._controller: Controller | None = None
+        self.after_accept = None  # called once a message is accepted, before the client hears 250
 
     # aiosmtpd handler hooks (run in the server's thread)
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -91,6 +93,8 @@ class SMTPServer:
         with self._lock:
             self.envelopes.append(Envelope(envelope.mail_from, list(envelope.rcpt_tos)))
             self.messages.append(message)
+        if self.after_accept is not None:
+            self.after_accept()
         return "250 Message accepted for delivery"
 
     def _take_failure(self, stage: str) -> str | None:

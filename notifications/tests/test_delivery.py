@@ -211,3 +211,103 @@ def test_no_webhook_secret_reaches_a_log(webhook_server, notifications_queue, ma
     assert "notifications.jobs.deliver" in text  # the capture works: the worker's job lines are there
     for secret in ("secret-token-in-path", webhook_server.secret, *signatures):
         assert secret not in text
+
+
+# --- the sweep and the queue: at most one job per delivery -----------------------------------------
+
+
+def _queued_ids(queue) -> list[str]:
+    ids = queue.job_ids
+    assert queue.count == len(ids)
+    return ids
+
+
+@pytest.mark.django_db
+def test_with_no_worker_running_the_sweep_keeps_one_queue_entry_per_delivery(
+    webhook_server, notifications_queue, make_request, devops_user, emailed_dev
+):
+    services.update_settings(
+        user=emailed_dev, channels={Kind.REQUEST_APPROVED: ["email", "webhook"]}, webhook_url=webhook_server.url
+    )
+    for _ in range(4):  # the notifications worker is paused: nothing drains the queue
+        approve(make_request, devops_user, emailed_dev)
+    deliveries = {f"deliver-{pk}" for pk in Delivery.objects.values_list("pk", flat=True)}
+    assert len(deliveries) >= 8  # 4 emails and 4 webhooks to the developer, and DevOps' own
+    assert sorted(_queued_ids(notifications_queue)) == sorted(deliveries)
+
+    start = timezone.now()
+    for sweep in range(1, 4):  # each sweep long after the last one, past any lease
+        now = start + sweep * (services.SENDING_LEASE + timedelta(minutes=1))
+        assert services.sweep(now=now)["enqueued"] == 0
+        queued = _queued_ids(notifications_queue)
+        assert len(queued) == len(set(queued)) == len(deliveries)
+
+    work(notifications_queue)  # the worker comes back: each delivery is tried once
+    assert _queued_ids(notifications_queue) == []
+    assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
+    assert len(webhook_server.requests) == 4
+
+
+@pytest.mark.django_db
+def test_the_sweep_enqueues_a_delivery_whose_job_is_lost_or_lost_its_worker(
+    smtp_server, notifications_queue, make_request, devops_user, emailed_dev
+):
+    from rq.job import JobStatus
+
+    approve(make_request, devops_user, emailed_dev)
+    deliveries = sorted(f"deliver-{pk}" for pk in Delivery.objects.values_list("pk", flat=True))
+    notifications_queue.empty()  # Redis lost the queue and its jobs
+    later = timezone.now() + timedelta(minutes=1)
+    assert services.sweep(now=later)["enqueued"] == len(deliveries)
+    assert sorted(_queued_ids(notifications_queue)) == deliveries
+
+    # A worker takes the developer's email, claims it and is killed: its job stays "started" and its
+    # heartbeat stops. Another job is started by a live worker (a fresh heartbeat).
+    email = Delivery.objects.get(channel="email", notification__recipient=emailed_dev)
+    lost = notifications_queue.fetch_job(f"deliver-{email.pk}")
+    notifications_queue.remove(lost)
+    lost.set_status(JobStatus.STARTED)
+    lost.heartbeat(timezone.now() - timedelta(minutes=10), ttl=3600)
+    services._claim(email.pk, now=later)
+
+    after_lease = later + services.SENDING_LEASE + timedelta(seconds=1)
+    assert services.sweep(now=after_lease)["enqueued"] == 1
+    queued = _queued_ids(notifications_queue)
+    assert sorted(queued) == deliveries
+
+    running = notifications_queue.fetch_job(queued[0])  # taken by a live worker meanwhile
+    notifications_queue.remove(running)
+    running.set_status(JobStatus.STARTED)
+    running.heartbeat(timezone.now(), ttl=3600)
+    assert services.sweep(now=after_lease + services.SENDING_LEASE)["enqueued"] == 0
+    assert len(_queued_ids(notifications_queue)) == len(deliveries) - 1
+
+
+# --- the status write after a send ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_status_write_that_fails_once_after_the_send_is_retried_and_nothing_is_sent_twice(
+    smtp_server, make_request, devops_user, emailed_dev
+):
+    from django.db import connection
+
+    admin = connection.connection.admin  # the real server: an election strikes right after the send
+    approve(make_request, devops_user, emailed_dev)
+    delivery = Delivery.objects.get(channel="email", notification__recipient=emailed_dev)
+
+    def election():  # "not primary" for the next update, as in a stepdown
+        admin.command(
+            "configureFailPoint", "failCommand", mode={"times": 1}, data={"failCommands": ["update"], "errorCode": 189}
+        )
+
+    smtp_server.after_accept = election
+    try:
+        assert services.deliver(delivery.pk) == "sent"
+    finally:
+        hits = admin.command("configureFailPoint", "failCommand", mode="off")["count"]
+    assert hits == 1  # the first status write did fail
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 1)
+    assert services.sweep(now=timezone.now() + timedelta(hours=1))["enqueued"] == 0
+    assert len(smtp_server.messages) == 1
