@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+# Every email and webhook of a notification carries its id: the same on a retry, so receivers can
+# drop a second copy (delivery is at least once).
+NOTIFICATION_HEADER = "X-CloudAssist-Notification"
+
 
 class ChannelError(Exception):
     """Delivery failed but may work later (server down, timeout, 5xx): retried with backoff."""

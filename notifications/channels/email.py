@@ -15,7 +15,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
-from notifications.channels.base import Channel, ChannelError, Message, PermanentChannelError, absolute_link
+from notifications.channels.base import (
+    NOTIFICATION_HEADER,
+    Channel,
+    ChannelError,
+    Message,
+    PermanentChannelError,
+    absolute_link,
+)
 
 SUBJECT_PREFIX = "[CloudAssist] "
 MAX_SUBJECT = 200
@@ -42,7 +49,7 @@ def build_email(message: Message) -> EmailMultiAlternatives:
         headers={
             "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation auto-replies
             "X-CloudAssist-Kind": message.kind,
-            "X-CloudAssist-Notification": message.notification_id,
+            NOTIFICATION_HEADER: message.notification_id,
         },
     )
     email.attach_alternative(render_to_string("notifications/email.html", context), "text/html")

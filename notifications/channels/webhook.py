@@ -11,6 +11,7 @@ Signature, for receivers that want to check the request came from CloudAssist::
 
     X-CloudAssist-Timestamp: 1767225600                 (Unix seconds when it was sent)
     X-CloudAssist-Signature: sha256=<hex digest>
+    X-CloudAssist-Notification: <notification id>       (the same on every retry: deduplicate on it)
     digest = HMAC-SHA256(key=WEBHOOK_SIGNING_SECRET, msg=b"<timestamp>." + <raw request body>)
 
 To verify: recompute the digest over the raw body bytes as received (before any JSON parsing),
@@ -42,7 +43,14 @@ import urllib3
 from django.conf import settings
 
 from notifications.channels import destinations
-from notifications.channels.base import Channel, ChannelError, Message, PermanentChannelError, absolute_link
+from notifications.channels.base import (
+    NOTIFICATION_HEADER,
+    Channel,
+    ChannelError,
+    Message,
+    PermanentChannelError,
+    absolute_link,
+)
 
 SIGNATURE_HEADER = "X-CloudAssist-Signature"
 TIMESTAMP_HEADER = "X-CloudAssist-Timestamp"
@@ -159,6 +167,7 @@ class WebhookChannel(Channel):
             "User-Agent": USER_AGENT,
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(secret, timestamp, body),
+            NOTIFICATION_HEADER: message.notification_id,
         }
         timeout = settings.WEBHOOK_TIMEOUT_SECONDS
         status = None

@@ -175,6 +175,7 @@ def test_webhook_posts_slack_compatible_json_with_a_valid_signature(webhook_serv
     assert request.path == "/hooks/T000/B000/secret-token-in-path"
     assert request.headers["Content-Type"].startswith("application/json")
     assert request.headers["User-Agent"].startswith("CloudAssist")
+    assert request.headers["X-CloudAssist-Notification"] == message.notification_id  # receivers deduplicate on it
     payload = request.json()
     # Slack's control characters in user content are escaped: no @channel pings, no fake links.
     assert (
