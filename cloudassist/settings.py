@@ -128,11 +128,20 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 
+# A down or hung Redis costs a request at most this long per try (connect, and each read), and the
+# process then leaves Redis alone for REDIS_RETRY_SECONDS (cloudassist/queues.py): the sweep enqueues
+# later. rq's worker raises the read timeout for its own blocking dequeue.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
+_RQ_URL = (
+    f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
+    f"socket_connect_timeout={REDIS_TIMEOUT_SECONDS}&socket_timeout={REDIS_TIMEOUT_SECONDS}"
+)
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
-    "provisioning": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    "default": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300},
+    "provisioning": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 3600},
     # Email and webhook deliveries, on a worker of their own (make run, the chart's notifier).
-    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "notifications": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300},
 }
 RQ_SHOW_ADMIN_LINK = True
 
@@ -505,7 +514,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cloudassist-cache",
         # Redis that is down or unreachable fails fast (the login throttle then fails open).
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
     },
 }
 RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -20,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
-from cloudassist import logs, roles
+from cloudassist import logs, queues, roles
 from notifications import channels, metrics
 from notifications.channels import destinations
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
@@ -92,10 +91,10 @@ def enqueue_deliveries(delivery_ids: Iterable) -> int:
     imports when it runs it: the jobs call these services, not the other way round)."""
     count = 0
     try:
-        queue = django_rq.get_queue(QUEUE)
-        for delivery_id in delivery_ids:
-            queue.enqueue(DELIVER_JOB, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
-            count += 1
+        with queues.queue(QUEUE) as queue:  # Redis down or hung: at most REDIS_TIMEOUT_SECONDS
+            for delivery_id in delivery_ids:
+                queue.enqueue(DELIVER_JOB, str(delivery_id), job_id=f"deliver-{delivery_id}", meta=logs.job_meta())
+                count += 1
     except Exception:
         logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)
     return count
