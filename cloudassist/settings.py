@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "cloudassist.api.errors.json_not_found_middleware",  # JSON 404s for the API with DEBUG on too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cloudassist.middleware.private_pages",  # HTML pages with a session: Cache-Control: private, no-store
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cloudassist.outages.DatabaseUnavailableMiddleware",  # MongoDB unreachable: 503, not 500
