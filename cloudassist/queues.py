@@ -7,15 +7,15 @@ Redis must never hold a request for long:
 - every queue connection gives up after ``REDIS_TIMEOUT_SECONDS`` (connect and each read;
   ``RQ_QUEUES`` URLs carry them, cloudassist/settings.py). rq's worker raises the read timeout
   for its own blocking dequeue (rq ``Worker._set_connection``);
-- once a queue operation failed with a connection error or a timeout, this process does not try
-  Redis again for ``REDIS_RETRY_SECONDS``: ``queue()`` raises ``QueueUnavailable`` at once. One
-  request pays the timeout, not every enqueue of every request (an approval enqueues its job and
-  its emails) during an outage.
+- once a queue operation failed with a connection error or a timeout, the rest of the same request
+  (or job: a sweep) does not try Redis again: ``queue()`` raises ``QueueUnavailable`` at once. An
+  approval enqueues its job and then its emails: it pays one timeout, not one per enqueue. The
+  next request tries again (no state outlives the request that saw the failure).
 """
 
 from __future__ import annotations
 
-import time
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,44 +23,39 @@ import django_rq
 import redis
 from django.conf import settings
 
+from cloudassist import logs
+
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+# The request (or job) id that saw Redis fail, with the failure: only that request skips Redis.
+_failed: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("redis_failed", default=None)
 
 
 class QueueUnavailable(RuntimeError):
-    """Redis failed a moment ago in this process: not tried again yet."""
+    """Redis failed earlier in this request or job: not tried again before it ends."""
 
 
-class _State:
-    retry_at = 0.0  # time.monotonic() before which queue() does not try Redis
+def unavailable() -> str:
+    """Why ``queue()`` refuses in this request or job ("" when it does not). Outside any request
+    or job (a shell, a management command) it never refuses."""
+    failed = _failed.get()
+    current = logs.request_id.get()
+    return failed[1] if failed is not None and current and failed[0] == current else ""
 
 
 @contextmanager
 def queue(name: str) -> Iterator:
     """``with queue("provisioning") as q: q.enqueue(...)``: the rq queue ``name``. Raises
-    ``QueueUnavailable`` while Redis is known to be unreachable; a connection error or timeout
-    inside the block marks it so (and propagates: callers log it, the sweep enqueues later)."""
-    remaining = _State.retry_at - time.monotonic()
-    if remaining > 0:
-        raise QueueUnavailable(
-            f"Redis failed less than {settings.REDIS_RETRY_SECONDS} s ago; trying again in {remaining:.1f} s"
-        )
+    ``QueueUnavailable`` when Redis already failed in this request or job; a connection error or
+    timeout inside the block marks it so (and propagates: callers log it, the sweep enqueues later)."""
+    reason = unavailable()
+    if reason:
+        raise QueueUnavailable(f"Redis failed earlier in this request, not tried again: {reason}")
     try:
         yield django_rq.get_queue(name)
-    except REDIS_ERRORS:
-        _State.retry_at = time.monotonic() + settings.REDIS_RETRY_SECONDS
+    except REDIS_ERRORS as exc:
+        _failed.set((logs.request_id.get(), f"{type(exc).__name__}: {exc}"))
         raise
-    else:
-        _State.retry_at = 0.0
-
-
-def unavailable() -> bool:
-    """Whether ``queue()`` would refuse now."""
-    return _State.retry_at > time.monotonic()
-
-
-def reset() -> None:
-    """Forget a past failure: the next ``queue()`` tries Redis (tests, after resuming Redis)."""
-    _State.retry_at = 0.0
 
 
 def ping() -> None:

@@ -129,11 +129,10 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 
-# A down or hung Redis costs a request at most this long per try (connect, and each read), and the
-# process then leaves Redis alone for REDIS_RETRY_SECONDS (cloudassist/queues.py): the sweep enqueues
-# later. rq's worker raises the read timeout for its own blocking dequeue.
+# A down or hung Redis costs a request one try of at most this long (connect, and each read): the rest
+# of the request leaves it alone (cloudassist/queues.py) and the sweep enqueues later. rq's worker
+# raises the read timeout for its own blocking dequeue.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
-REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 _RQ_URL = (
     f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
     f"socket_connect_timeout={REDIS_TIMEOUT_SECONDS}&socket_timeout={REDIS_TIMEOUT_SECONDS}"
