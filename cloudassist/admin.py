@@ -97,6 +97,22 @@ class CloudAssistAdminSite(admin.AdminSite):
     index_title = "Review requests, manage templates, users and roles"
     index_template = "admin/cloudassist/index.html"
 
+    def password_change(self, request, extra_context=None):
+        """Django's page, through the one password service (it revokes the user's API tokens)."""
+        from django.contrib.admin.forms import AdminPasswordChangeForm
+
+        from cloudassist.accounts import PasswordChangeView
+
+        defaults = {
+            "form_class": AdminPasswordChangeForm,
+            "success_url": reverse("admin:password_change_done", current_app=self.name),
+            "extra_context": {**self.each_context(request), **(extra_context or {})},
+        }
+        if self.password_change_template is not None:
+            defaults["template_name"] = self.password_change_template
+        request.current_app = self.name
+        return PasswordChangeView.as_view(**defaults)(request)
+
     def index(self, request, extra_context=None):
         return super().index(request, {"pending_reviews": self.pending_reviews(request), **(extra_context or {})})
 

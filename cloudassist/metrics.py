@@ -197,6 +197,28 @@ class QueueCollector:
         yield up(self.name, True)
 
 
+class RedisCollector:
+    """``cloudassist_redis_up``: 1 when Redis (the queues, the shared cache) answered a PING at
+    scrape time, within REDIS_TIMEOUT_SECONDS. The web serves without it (/ready stays 200), so this
+    is where an outage shows: alert on it."""
+
+    name = "redis"
+
+    def collect(self):
+        from cloudassist import queues
+
+        try:
+            queues.ping()
+        except Exception:
+            logger.warning("metrics: Redis does not answer", exc_info=True)
+            ok = False
+        else:
+            ok = True
+        family = GaugeMetricFamily("cloudassist_redis_up", "1 when Redis answered a PING at scrape time.")
+        family.add_metric([], 1.0 if ok else 0.0)
+        yield family
+
+
 class _ProcessRegistry:
     """The process's own metrics: the files of every process (multiprocess mode) or this one's."""
 
@@ -229,7 +251,7 @@ def exposition_registry(*, scrape_time: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessRegistry())
     if scrape_time:
-        for collector in (*_SCRAPE_COLLECTORS, QueueCollector()):
+        for collector in (*_SCRAPE_COLLECTORS, RedisCollector(), QueueCollector()):
             registry.register(collector)
     return registry
 

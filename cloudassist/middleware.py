@@ -17,6 +17,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from csp import middleware as csp_middleware
 from csp.constants import UNSAFE_INLINE
 from django.conf import settings
+from django.utils.cache import patch_cache_control
+from django.utils.decorators import sync_and_async_middleware
 from whitenoise import middleware
 
 CHUNK_BYTES = 64 * 1024
@@ -70,3 +72,29 @@ class CSPMiddleware(csp_middleware.CSPMiddleware):
             parts.update = {**(parts.update or {}), "script-src": [UNSAFE_INLINE]}
             parts.nonce = None
         return parts
+
+
+def _keep_private(request, response):
+    """A page rendered for a signed-in user (portal, admin, the browsable API) is theirs alone:
+    ``Cache-Control: private, no-store``, so no shared cache and no browser history keeps it after
+    sign-out. JSON and files keep their own caching headers. Signed in means a session cookie here:
+    asking ``request.user`` could query MongoDB after the outage middleware answered a 503 page."""
+    signed_in = bool(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    if signed_in and response.get("Content-Type", "").startswith("text/html"):
+        patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@sync_and_async_middleware
+def private_pages(get_response):
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            return _keep_private(request, await get_response(request))
+
+    else:
+
+        def middleware(request):
+            return _keep_private(request, get_response(request))
+
+    return middleware

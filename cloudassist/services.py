@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -14,10 +15,14 @@ from django.utils import timezone
 
 from cloudassist import roles
 from cloudassist.apps import project_apps
+from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict, NotFound
 from cloudassist.models import ApiToken, new_raw_token, token_digest
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
+
+TOKENS_REVOKED_MESSAGE = "Your API tokens were revoked: sign in again for a new one."
 
 
 def admin_permissions() -> dict[str, set[str]]:
@@ -117,11 +122,29 @@ def update_user(
             raise Conflict("You cannot remove the admin role from yourself.")
     for name, value in fields.items():
         setattr(user, name, value)
-    _set_password(user, password)
-    user.save()
+    if password is not None:
+        user.tokens_revoked = change_password(user=user, password=password, reason=f"password set by {actor}")
+    else:
+        user.save()
     _apply_roles(user, groups)
     _sync_staff(user)
     return user
+
+
+def change_password(*, user, password: str, reason: str, validate: bool = True) -> int:
+    """Set ``user``'s password (validated for strength unless a form did already) and revoke their API
+    tokens, which were issued under the old one, in one transaction: the one way a password changes
+    (portal, admin, API). Saves ``user`` (with any other changed field). Returns the tokens revoked."""
+    if validate:
+        _set_password(user, password)
+    else:
+        user.set_password(password)
+
+    def unit() -> int:
+        user.save()
+        return revoke_tokens(user, reason)
+
+    return run_atomic(unit)
 
 
 def delete_user(*, user, actor) -> None:
@@ -171,6 +194,13 @@ def revoke_token(*, user, token_id) -> None:
     deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
     if not deleted:
         raise NotFound("No such token among yours.")
+
+
+def revoke_tokens(user, reason: str) -> int:
+    """Delete every API token of ``user`` (a changed password, ...); logs how many and why."""
+    revoked, _ = ApiToken.objects.filter(user=user).delete()
+    logger.info("Revoked %s API token(s) of %s: %s", revoked, user.get_username(), reason)
+    return revoked
 
 
 def note_token_used(*, token: ApiToken, now=None) -> None:

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "cloudassist.api.errors.json_not_found_middleware",  # JSON 404s for the API with DEBUG on too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cloudassist.middleware.private_pages",  # HTML pages with a session: Cache-Control: private, no-store
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cloudassist.outages.DatabaseUnavailableMiddleware",  # MongoDB unreachable: 503, not 500
@@ -128,11 +129,19 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 
+# A down or hung Redis costs a request one try of at most this long (connect, and each read): the rest
+# of the request leaves it alone (cloudassist/queues.py) and the sweep enqueues later. rq's worker
+# raises the read timeout for its own blocking dequeue.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+_RQ_URL = (
+    f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
+    f"socket_connect_timeout={REDIS_TIMEOUT_SECONDS}&socket_timeout={REDIS_TIMEOUT_SECONDS}"
+)
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
-    "provisioning": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    "default": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300},
+    "provisioning": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 3600},
     # Email and webhook deliveries, on a worker of their own (make run, the chart's notifier).
-    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "notifications": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 300},
 }
 RQ_SHOW_ADMIN_LINK = True
 
@@ -505,7 +514,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cloudassist-cache",
         # Redis that is down or unreachable fails fast (the login throttle then fails open).
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
     },
 }
 RQ = {"WORKER_CLASS": "cloudassist.worker.Worker"}

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -24,7 +23,7 @@ from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 from rq.job import Job
 
-from cloudassist import db, logs, roles
+from cloudassist import db, logs, queues, roles
 from notifications import channels, metrics
 from notifications.channels import destinations
 from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
@@ -124,15 +123,15 @@ def enqueue_deliveries(delivery_ids: Iterable) -> int:
     deterministic job id: a delivery whose job is waiting or running is not enqueued again."""
     count = 0
     try:
-        queue = django_rq.get_queue(QUEUE)
         job_ids = [_job_id(delivery_id) for delivery_id in delivery_ids]
-        jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer) if job_ids else []
-        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
-        for job_id, job in zip(job_ids, jobs, strict=True):
-            if not _needs_job(job, stale=stale):
-                continue
-            queue.enqueue(DELIVER_JOB, job_id.removeprefix("deliver-"), job_id=job_id, meta=logs.job_meta())
-            count += 1
+        with queues.queue(QUEUE) as queue:  # Redis down or hung: at most REDIS_TIMEOUT_SECONDS
+            jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer) if job_ids else []
+            stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
+            for job_id, job in zip(job_ids, jobs, strict=True):
+                if not _needs_job(job, stale=stale):
+                    continue
+                queue.enqueue(DELIVER_JOB, job_id.removeprefix("deliver-"), job_id=job_id, meta=logs.job_meta())
+                count += 1
     except Exception:
         logger.warning("Could not enqueue deliveries; the sweep will", exc_info=True)
     return count

@@ -66,6 +66,15 @@ class UserViewSet(viewsets.ModelViewSet):
         serializer.instance = services.update_user(
             user=serializer.instance, actor=self.request.user, groups=data.pop("groups", None), **data
         )
+        self.tokens_revoked = getattr(serializer.instance, "tokens_revoked", None)
+
+    def update(self, request, *args, **kwargs):
+        """A new password revokes the user's API tokens: ``X-Tokens-Revoked`` says how many."""
+        self.tokens_revoked = None
+        response = super().update(request, *args, **kwargs)
+        if self.tokens_revoked is not None:
+            response["X-Tokens-Revoked"] = str(self.tokens_revoked)
+        return response
 
     def perform_destroy(self, instance):
         services.delete_user(user=instance, actor=self.request.user)

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import OperationFailure
 from rq import Retry
 
+from cloudassist import embedded
 from cloudassist.worker import SimpleWorker
 from notifications.tests.conftest import smtp_server  # noqa: F401 -- the fixture, for the delivery test
 from providers import register
@@ -285,6 +286,13 @@ def test_queue_depth_and_job_outcomes_per_queue(scrape, default_queue, provision
     job = f"{__name__}.boom"
     assert value(after, runs, queue="default", job=job) - value(before, runs, queue="default", job=job) == 3
     assert value(after, "cloudassist_collector_up", collector="rq_queues") == 1
+
+
+@pytest.mark.django_db
+def test_redis_reachability_is_a_gauge(scrape, settings):
+    assert value(scrape(), "cloudassist_redis_up") == 1
+    settings.REDIS_URL = f"redis://127.0.0.1:{embedded.free_port()}/0"  # nothing listens there
+    assert value(scrape(), "cloudassist_redis_up") == 0
 
 
 @pytest.mark.django_db

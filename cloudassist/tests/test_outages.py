@@ -247,6 +247,12 @@ def test_redis_down_submissions_and_reviews_succeed_and_everything_is_delivered_
         approved = stack.approve(pk)
         assert approved.status == 200, approved.body
         assert approved.json()["status"] == "APPROVED"
+        ready = _api(f"{stack.base}/ready")  # still serving writes: the web pods stay in service
+        assert (ready.status, ready.json()["status"], ready.json()["checks"]["redis"]["status"]) == (
+            200,
+            "degraded",
+            "error",
+        )
         assert db.notifications_delivery.count_documents({"created_at": {"$gte": since}}) >= 1
     finally:
         stack.redis.start()  # empty: the jobs were never enqueued

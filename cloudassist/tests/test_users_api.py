@@ -165,3 +165,22 @@ def test_user_list_query_count_does_not_grow_with_users(admin_client_api, make_u
 def test_login_with_created_password(admin_client_api, client):
     admin_client_api.post("/api/v1/users/", {"username": "ops9", "password": PASSWORD, "roles": ["devops"]})
     assert client.login(username="ops9", password=PASSWORD)
+
+
+@pytest.mark.django_db
+def test_a_password_set_through_the_api_revokes_the_users_tokens_and_says_so(admin_client_api, dev_user):
+    from rest_framework.test import APIClient
+
+    from cloudassist import services
+
+    _, raw = services.issue_token(user=dev_user)
+    services.issue_token(user=dev_user)
+    renamed = admin_client_api.patch(f"/api/v1/users/{dev_user.pk}/", {"first_name": "Dee"}, format="json")
+    assert renamed.status_code == 200
+    assert "X-Tokens-Revoked" not in renamed  # no new password, tokens kept
+    response = admin_client_api.patch(
+        f"/api/v1/users/{dev_user.pk}/", {"password": "a-Long-enough-pass-43"}, format="json"
+    )
+    assert response.status_code == 200
+    assert response["X-Tokens-Revoked"] == "2"
+    assert APIClient().get("/api/v1/users/me/", HTTP_AUTHORIZATION=f"Token {raw}").status_code == 401

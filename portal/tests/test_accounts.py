@@ -1,7 +1,16 @@
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
+from cloudassist import services
+from cloudassist.models import ApiToken
 from conftest import PASSWORD
+
+NEW_PASSWORD = "a-new-long-password-42"
+
+
+def _token_works(raw: str) -> bool:
+    return APIClient().get("/api/v1/users/me/", HTTP_AUTHORIZATION=f"Token {raw}").status_code == 200
 
 
 def _login(username: str) -> tuple[Client, str]:
@@ -61,3 +70,49 @@ def test_password_change(dev_user):
     response = client.post("/password/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
     assert response["Location"] == "/password/done/"
     assert Client().login(username="dev1", password=new)
+
+
+@pytest.mark.django_db
+def test_a_password_change_revokes_the_users_api_tokens_and_says_so(dev_user, other_dev):
+    _, raw = services.issue_token(user=dev_user)
+    _, others = services.issue_token(user=other_dev)
+    assert _token_works(raw)
+    client, _ = _login("dev1")
+    answer = "/password/", {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    done = client.post(*answer, follow=True)
+    assert done.redirect_chain == [("/password/done/", 302)]
+    assert "Your API tokens were revoked" in done.content.decode()
+    assert not _token_works(raw)
+    assert not ApiToken.objects.filter(user=dev_user).exists()
+    assert _token_works(others)  # only the user's own
+    assert client.get("/portal/environments/").status_code == 200  # this session stays signed in
+
+
+@pytest.mark.django_db
+def test_the_admins_password_change_revokes_the_users_api_tokens(devops_user):
+    _, raw = services.issue_token(user=devops_user)
+    client, _ = _login(devops_user.username)
+    form = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    done = client.post("/admin/password_change/", form, follow=True)
+    assert done.redirect_chain == [("/admin/password_change/done/", 302)]
+    assert "Your API tokens were revoked" in done.content.decode()
+    assert not _token_works(raw)
+    assert Client().login(username=devops_user.username, password=NEW_PASSWORD)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/portal/environments/", "/portal/notifications/", "/password/", "/admin/"])
+def test_signed_in_pages_are_private_and_not_stored(path, devops_user):
+    client, _ = _login(devops_user.username)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert set(response["Cache-Control"].replace(" ", "").split(",")) >= {"private", "no-store"}
+
+
+@pytest.mark.django_db
+def test_json_keeps_its_own_caching(devops_user):
+    client, _ = _login(devops_user.username)
+    response = client.get("/api/v1/users/me/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 
-from cloudassist import roles
+from cloudassist import accounts, roles
 
 # DevOps and admins review in the admin console: its request list opens on what waits for review.
 REVIEW_INBOX = "admin:provisioning_provisionrequest_changelist"
@@ -32,7 +32,9 @@ class LogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("portal:login")
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(accounts.PasswordChangeView):
+    """Changing one's password revokes one's API tokens; the next page says so."""
+
     template_name = "portal/password_change.html"
     success_url = reverse_lazy("portal:password-change-done")
 

@@ -11,13 +11,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import django_rq
 from django.conf import settings
 from django.utils import timezone
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 
-from cloudassist import logs
+from cloudassist import logs, queues
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +38,23 @@ def job_abandoned(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE)
     running or retried later is not; one that finished or failed is left to the stuck-request rules.
     None when Redis cannot be asked."""
     try:
-        rq_queue = django_rq.get_queue(queue)
-        job = rq_queue.fetch_job(_job_id(job_name, request_id))
-        if job is None:
-            return True
-        stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
-        state = job.get_status(refresh=False)
-        if state == "scheduled":  # a retry: overdue when no scheduler moved it to its queue in time
-            try:
-                return rq_queue.scheduled_job_registry.get_scheduled_time(job) < stale
-            except NoSuchJobError:
+        with queues.queue(queue) as rq_queue:
+            job = rq_queue.fetch_job(_job_id(job_name, request_id))
+            if job is None:
                 return True
-        if state != "started":
-            return False
-        heartbeat = job.last_heartbeat or job.started_at
-        if heartbeat is not None and timezone.is_naive(heartbeat):
-            heartbeat = heartbeat.replace(tzinfo=UTC)  # rq writes UTC
-        return heartbeat is not None and heartbeat < stale
+            stale = timezone.now() - timedelta(seconds=settings.STALE_JOB_SECONDS)
+            state = job.get_status(refresh=False)
+            if state == "scheduled":  # a retry: overdue when no scheduler moved it to its queue in time
+                try:
+                    return rq_queue.scheduled_job_registry.get_scheduled_time(job) < stale
+                except NoSuchJobError:
+                    return True
+            if state != "started":
+                return False
+            heartbeat = job.last_heartbeat or job.started_at
+            if heartbeat is not None and timezone.is_naive(heartbeat):
+                heartbeat = heartbeat.replace(tzinfo=UTC)  # rq writes UTC
+            return heartbeat is not None and heartbeat < stale
     except Exception:
         logger.warning("Cannot look up job %s(%s)", job_name, request_id, exc_info=True)
         return None
@@ -71,20 +70,22 @@ def enqueue(job_name: str, request_id, *, queue: str = PROVISIONING_QUEUE, aband
     intervals = list(settings.JOB_RETRY_INTERVALS)
     job_id = _job_id(job_name, request_id)
     try:
-        rq_queue = django_rq.get_queue(queue)
-        pending = rq_queue.fetch_job(job_id)
-        waiting = WAITING_JOB_STATES if not abandoned else ("queued", "deferred")
-        if pending is not None and pending.get_status(refresh=False) in waiting:
-            return  # already waiting or running: the sweep's re-enqueue must not queue it twice
-        if abandoned:
-            rq_queue.scheduled_job_registry.remove(job_id)  # an overdue retry runs now, once
-        rq_queue.enqueue(
-            f"{JOBS_MODULE}.{job_name}",
-            str(request_id),
-            job_id=job_id,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            meta=logs.job_meta(),  # the job's logs carry this request's id
-        )
+        with queues.queue(queue) as rq_queue:  # Redis down or hung: at most REDIS_TIMEOUT_SECONDS
+            pending = rq_queue.fetch_job(job_id)
+            waiting = WAITING_JOB_STATES if not abandoned else ("queued", "deferred")
+            if pending is not None and pending.get_status(refresh=False) in waiting:
+                return  # already waiting or running: the sweep's re-enqueue must not queue it twice
+            if abandoned:
+                rq_queue.scheduled_job_registry.remove(job_id)  # an overdue retry runs now, once
+            rq_queue.enqueue(
+                f"{JOBS_MODULE}.{job_name}",
+                str(request_id),
+                job_id=job_id,
+                retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                meta=logs.job_meta(),  # the job's logs carry this request's id
+            )
+    except queues.QueueUnavailable as exc:
+        logger.warning("Did not enqueue %s(%s): %s; the sweep will retry", job_name, request_id, exc)
     except Exception:
         logger.exception("Could not enqueue %s(%s); the sweep will retry", job_name, request_id)
 
