@@ -18,6 +18,7 @@ from django.utils.deprecation import MiddlewareMixin
 
 from cloudassist.db import is_unavailable
 from cloudassist.exceptions import Unavailable
+from cloudassist.internals import django as django_internals
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,6 @@ def forget_database_state(request) -> None:
     that could not be loaded would be loaded again (and saved) by SessionMiddleware, the user again
     by anything that asks. Each attempt would wait for MongoDB's timeout, and then answer a 500."""
     session = getattr(request, "session", None)
-    if session is not None and not hasattr(session, "_session_cache"):
-        session._session_cache = {}  # as loaded, empty, unmodified: nothing to save
+    if session is not None:
+        django_internals.mark_session_loaded_empty(session)  # as loaded, empty, unmodified: nothing to save
     request.user = AnonymousUser()
