@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_protect
 
 from cloudassist.exceptions import Conflict
+from cloudassist.internals import django as django_internals
 from cloudassist.mongodb.counting import IndexedCountPaginator
 from cloudassist.selectors import attach_related
 
@@ -72,7 +73,7 @@ class ServiceTransactionsMixin:
 
     @method_decorator(csrf_protect)
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        return django_internals.changeform_view(self, request, object_id, form_url, extra_context)
 
 
 def add_errors(form, exc: ValidationError) -> None:
@@ -118,7 +119,7 @@ class CloudAssistAdminSite(admin.AdminSite):
 
     def pending_reviews(self, request) -> list[dict[str, Any]]:
         rows = []
-        for model, model_admin in self._registry.items():
+        for model, model_admin in django_internals.registered(self).items():
             count = getattr(model_admin, "pending_review_count", None)
             if count is None or not model_admin.has_view_permission(request):
                 continue

@@ -20,6 +20,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django_mongodb_backend import transaction
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from cloudassist.internals import django_mongodb_backend as mongo_internals
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -55,15 +57,14 @@ def is_unavailable(exc: BaseException | None) -> bool:
 def _discard_session(using: str) -> None:
     """After a failed commit the backend may keep its session; end it so the next atomic starts clean."""
     connection = connections[using]
-    connection.in_atomic_block_mongo = False
-    connection.nested_atomics = 0
+    mongo_internals.leave_atomic_block(connection)
     if connection.session is not None:
         try:
             if connection.session.in_transaction:
                 connection.session.abort_transaction()
         except PyMongoError:
             pass
-        connection._end_session()
+        mongo_internals.end_session(connection)
     connection.run_on_commit = []
 
 
@@ -72,7 +73,7 @@ def run_atomic(unit: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS, attempts
 
     Must be the outermost transaction: a retry inside an enclosing one cannot start over.
     """
-    if connections[using].in_atomic_block_mongo:
+    if mongo_internals.in_atomic_block(connections[using]):
         raise RuntimeError("run_atomic() cannot be nested inside another transaction")
     for attempt in range(1, attempts + 1):
         try:

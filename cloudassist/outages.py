@@ -15,9 +15,11 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
+from pymongo.errors import ConnectionFailure
 
 from cloudassist.db import is_unavailable
 from cloudassist.exceptions import Unavailable
+from cloudassist.internals import django as django_internals
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +56,21 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         if not is_unavailable(exception):
             return None
         forget_database_state(request)  # first: even the log line asks for the user (cloudassist/logs.py)
-        logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, exception)
+        logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, describe(exception))
         return unavailable_response(request)
+
+
+def describe(exc: BaseException) -> str:
+    """``Class: message`` of what made MongoDB unreachable, for a log line: the driver's error the
+    backend wrapped (a ``DatabaseError`` with an empty message) when there is one."""
+    seen, depth = exc, 0
+    while seen is not None and depth < 20:
+        if isinstance(seen, ConnectionFailure):
+            exc = seen
+            break
+        seen, depth = seen.__cause__ or seen.__context__, depth + 1
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def forget_database_state(request) -> None:
@@ -63,6 +78,6 @@ def forget_database_state(request) -> None:
     that could not be loaded would be loaded again (and saved) by SessionMiddleware, the user again
     by anything that asks. Each attempt would wait for MongoDB's timeout, and then answer a 500."""
     session = getattr(request, "session", None)
-    if session is not None and not hasattr(session, "_session_cache"):
-        session._session_cache = {}  # as loaded, empty, unmodified: nothing to save
+    if session is not None:
+        django_internals.mark_session_loaded_empty(session)  # as loaded, empty, unmodified: nothing to save
     request.user = AnonymousUser()

@@ -40,6 +40,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from cloudassist.internals import opentelemetry as otel_internals
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "cloudassist"
@@ -203,9 +205,7 @@ def _instrument(provider) -> list:
 
         PymongoInstrumentor().instrument(tracer_provider=child_only)
         # Its command listener is registered once per process and keeps its first tracer: give it this one.
-        listener = getattr(PymongoInstrumentor(), "_commandtracer_instance", None)
-        if listener is not None:
-            listener._tracer = child_only.get_tracer("opentelemetry.instrumentation.pymongo")
+        otel_internals.set_pymongo_tracer(child_only.get_tracer("opentelemetry.instrumentation.pymongo"))
         done.append(PymongoInstrumentor())
     if "redis" not in disabled:
         from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -235,19 +235,19 @@ def _child_only_provider(provider):
 
     class ChildOnlyTracer(trace.Tracer):
         def __init__(self, tracer):
-            self._tracer = tracer
+            self._inner = tracer
 
         def start_span(self, name, context=None, *args, **kwargs):
             if not has_parent(context):
                 return trace.INVALID_SPAN
-            return self._tracer.start_span(name, context, *args, **kwargs)
+            return self._inner.start_span(name, context, *args, **kwargs)
 
         @contextlib.contextmanager
         def start_as_current_span(self, name, context=None, *args, **kwargs):
             if not has_parent(context):
                 yield trace.INVALID_SPAN
                 return
-            with self._tracer.start_as_current_span(name, context, *args, **kwargs) as span:
+            with self._inner.start_as_current_span(name, context, *args, **kwargs) as span:
                 yield span
 
     class ChildOnlyTracerProvider(trace.TracerProvider):

@@ -31,6 +31,8 @@ from django.utils.module_loading import import_string
 
 from cloudassist import metrics
 from cloudassist.apps import project_apps
+from cloudassist.internals import django_mongodb_backend as mongo_internals
+from cloudassist.internals import rq as rq_internals
 
 
 def _load(path: str) -> None:
@@ -115,7 +117,7 @@ class MetricsMixin:
         return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
-        stopped = self._stopped_job_id == job.id
+        stopped = rq_internals.stopped_job_id(self) == job.id
         outcome = "stopped" if stopped else ("retried" if job.should_retry else "failed")
         metrics.job_ended(queue=queue.name, job=job, outcome=outcome)
         return super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
@@ -156,7 +158,7 @@ class Worker(MetricsMixin, rq.Worker):
     def fork_work_horse(self, job, queue):
         spare, self._spare = self._spare, None
         if spare is not None and self._hand_over(spare, job, queue):
-            self._horse_pid = spare[0]
+            rq_internals.set_horse_pid(self, spare[0])
             self.procline(f"Handed {job.id} to spare horse {spare[0]} at {time.time()}")
             self._ensure_spare()  # the next job's horse, forked while this one works
             return
@@ -276,12 +278,7 @@ def _fresh_connections(worker) -> None:
     with contextlib.suppress(Exception):
         worker.connection.ping()
     for connection in connections.all():
-        pools = getattr(connection, "_connection_pools", None)
-        if pools is not None and connection.alias in pools:
-            pools.pop(connection.alias, None)  # the parent's client: never used after the fork
-            connection.connection = None
-            with contextlib.suppress(AttributeError):
-                del connection.database
+        mongo_internals.drop_inherited_client(connection)  # the parent's client: never used after the fork
         with contextlib.suppress(Exception):
             connection.ensure_connection()
 

@@ -26,6 +26,7 @@ from cloudassist.admin import (
     refusal,
 )
 from cloudassist.exceptions import ApplicationError
+from cloudassist.internals import django as django_internals
 from templates import planning, rendering, selectors, services
 from templates.models import POLICY_FIELDS, VERSIONED_POLICY_FIELDS, Template, TemplateVersion, policy_of
 
@@ -237,7 +238,7 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     def version_view(self, request, object_id, version):
         template = self.get_object(request, unquote(object_id))
         if template is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return django_internals.not_found_redirect(self, request, object_id)
         if not self.has_view_permission(request, template):
             raise PermissionDenied
         old = template.versions.filter(version=version).select_related("author").first()

@@ -146,8 +146,8 @@ def exception_handler(exc, context):
     if is_unavailable(exc):
         request = context.get("request")
         if request is not None:  # before anything logs: the log filter asks for the session's user
-            outages.forget_database_state(getattr(request, "_request", request))
-        logger.warning("MongoDB unreachable: %s", exc)
+            outages.forget_database_state(request)  # a DRF Request: session and user reach the HttpRequest
+        logger.warning("MongoDB unreachable: %s", outages.describe(exc))
     exc = _translated(exc)
 
     if isinstance(exc, app_errors.ApplicationError):

@@ -8,6 +8,7 @@ from drf_spectacular.plumbing import get_view_model
 from rest_framework.permissions import AllowAny
 
 from cloudassist.api.serializers import ErrorSerializer
+from cloudassist.internals import drf_spectacular as spectacular_internals
 
 # The tag of each app's operations (the core's API is users, roles and tokens).
 TAG_BY_APP = {
@@ -51,8 +52,8 @@ class CloudAssistAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         for code in self.error_codes():
             if str(code) not in responses:
-                responses[str(code)] = self._get_response_for_code(
-                    ErrorSerializer, str(code), ("application/json",), direction
+                responses[str(code)] = spectacular_internals.response_for_code(
+                    self, ErrorSerializer, str(code), ("application/json",), direction
                 )
         for code, response in responses.items():
             if not response.get("description") and int(code) in ERROR_DESCRIPTIONS:
@@ -76,7 +77,7 @@ class CloudAssistAutoSchema(AutoSchema):
             codes.add(503)
         if not all(isinstance(permission, AllowAny) for permission in view.get_permissions()):
             codes.add(403)
-        if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
+        if "{" in self.path or (self.method == "GET" and spectacular_internals.is_paginated_list(self)):
             codes.add(404)
         if self.method in WRITE_METHODS:
             codes.add(409)
@@ -90,14 +91,10 @@ class CloudAssistAutoSchema(AutoSchema):
         explicit = super().get_tags()
         app = type(self.view).__module__.split(".", 1)[0]
         tag = TAG_BY_APP.get(app)
-        default = self._default_tags()
+        default = spectacular_internals.default_tags(self)
         if tag is None or explicit != default:  # an explicit @extend_schema(tags=...) wins
             return explicit
         return [tag]
-
-    def _default_tags(self) -> list[str]:
-        tokenized_path = self._tokenize_path()
-        return [tokenized_path[0]] if tokenized_path else []
 
     def get_summary(self) -> str | None:
         explicit = super().get_summary()

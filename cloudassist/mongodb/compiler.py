@@ -8,6 +8,8 @@ from django_mongodb_backend.compiler import (  # noqa: F401 -- Django looks the 
     SQLUpdateCompiler,
 )
 
+from cloudassist.internals import django_mongodb_backend as mongo_internals
+
 _ISNULL = sorted(map(repr, ({"$exists": False}, None)))
 
 
@@ -32,11 +34,12 @@ def simplify(mql):
 class SQLCompiler(_mongo.SQLCompiler):
     def build_query(self, columns=None):
         query = super().build_query(columns)
-        if query.match_mql:
-            query.match_mql = simplify(query.match_mql)
-        if query.extra_fields:
+        if mongo_internals.match(query):
+            mongo_internals.set_match(query, simplify(mongo_internals.match(query)))
+        added = mongo_internals.added_fields(query)
+        if added:
             # {"created_at": "$created_at"} copies a field onto itself: no-op for the result, but
             # it keeps $sort out of the query layer (a blocking sort over every matching document).
-            kept = {name: value for name, value in query.extra_fields.items() if value != f"${name}"}
-            query.extra_fields = kept or None
+            kept = {name: value for name, value in added.items() if value != f"${name}"}
+            mongo_internals.set_extra_fields(query, kept or None)
         return query

@@ -17,26 +17,30 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
+from cloudassist.internals import django as django_internals
+from cloudassist.internals import django_mongodb_backend as mongo_internals
+
 
 def fast_count(queryset) -> int:
-    if getattr(queryset, "_result_cache", None) is not None:
-        return len(queryset._result_cache)
+    rows = django_internals.cached_rows(queryset)
+    if rows is not None:
+        return len(rows)
     query = queryset.query
     if query.distinct or query.combinator or query.annotations or query.low_mark or query.high_mark is not None:
         return queryset.count()
     compiler = query.get_compiler(using=queryset.db)
     compiler.pre_sql_setup()
     try:
-        mongo_query = compiler.build_query()
+        mongo_query = mongo_internals.build_query(compiler)
     except EmptyResultSet:
         return 0
-    if mongo_query.lookup_pipeline or mongo_query.subqueries or mongo_query.aggregation_pipeline:
+    if mongo_internals.joins_or_groups(mongo_query):
         return queryset.count()
     connection = connections[queryset.db]
-    collection = connection.database[compiler.collection_name]
-    if not mongo_query.match_mql and connection.session is None:
+    collection = connection.database[mongo_internals.collection_name(compiler)]
+    match = mongo_internals.match(mongo_query) or {}
+    if not match and connection.session is None:
         return _logged(connection, f"{collection.name}.estimated_document_count()", collection.estimated_document_count)
-    match = mongo_query.match_mql or {}
     return _logged(
         connection,
         f"{collection.name}.count_documents({match!r})",

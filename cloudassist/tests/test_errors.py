@@ -98,3 +98,27 @@ def test_integrity_errors_become_a_409_naming_the_duplicate():
     response = exception_handler(error, {})
     assert response.status_code == 409
     assert response.data["error"] == "An object with name='dev' already exists."
+
+
+def test_a_503_log_line_names_the_exception_class_and_message_of_the_cause(caplog):
+    # The backend wraps the driver's error in a DatabaseError whose own message is empty.
+    from django.db import DatabaseError
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    from cloudassist.api.errors import exception_handler
+
+    error = DatabaseError()
+    error.__cause__ = ServerSelectionTimeoutError("127.0.0.1:1: connection refused")
+    response = exception_handler(error, {})
+    assert response.status_code == 503
+    assert "MongoDB unreachable: ServerSelectionTimeoutError: 127.0.0.1:1: connection refused" in caplog.text
+
+
+def test_a_503_log_line_names_the_exception_class_when_the_message_is_empty(caplog):
+    from pymongo.errors import AutoReconnect
+
+    from cloudassist.api.errors import exception_handler
+
+    response = exception_handler(AutoReconnect(""), {})
+    assert response.status_code == 503
+    assert "MongoDB unreachable: AutoReconnect" in caplog.text

@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cloudassist.internals import django as django_internals
 from configs.admin import writes
 from configs.admin.display import indented
 from configs.admin.forms import RollbackForm
@@ -58,7 +59,7 @@ class ConfigWriteViews:
         if not may(request, config):
             raise PermissionDenied
         if config is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return django_internals.not_found_redirect(self, request, object_id)
         return self.entry_form_view(request, config, form_url=form_url, extra_context=extra_context)
 
     def entry_form_view(self, request, config: Config | None, *, form_url: str, extra_context: dict | None):
@@ -126,7 +127,7 @@ class ConfigWriteViews:
         if not self.has_delete_permission(request, config):
             raise PermissionDenied
         if config is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return django_internals.not_found_redirect(self, request, object_id)
         if self.delete_entry(request, config):
             return self.response_delete(request, str(config), config.pk)
         if Config.objects.filter(pk=config.pk).exists():
@@ -169,7 +170,7 @@ class ConfigWriteViews:
             raise PermissionDenied
         config = self.get_object(request, unquote(object_id))
         if config is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return django_internals.not_found_redirect(self, request, object_id)
         if not self.has_rollback_permission(request, config):
             raise PermissionDenied
         old = config.versions.select_related("author").filter(version=version).first()

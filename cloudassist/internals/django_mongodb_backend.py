@@ -1,0 +1,132 @@
+"""django-mongodb-backend's undocumented internals that CloudAssist reads or changes.
+
+- ``cloudassist/db.py``: the connection's transaction state (``in_atomic_block_mongo``,
+  ``nested_atomics``, ``session``, ``_end_session``), reset after a failed commit.
+- ``cloudassist/worker.py``: the per-process client cache (``_connection_pools``,
+  ``database``), dropped in a freshly forked work horse.
+- ``cloudassist/mongodb/``: the compiled query (``MongoQuery``: ``match_mql``,
+  ``lookup_pipeline``, ``subqueries``, ``aggregation_pipeline``, ``extra_fields``), read for
+  index-only counts and rewritten so that an index can answer the sort.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from cloudassist.internals import Internal
+
+DISTRIBUTION = "django-mongodb-backend"
+
+
+def _wrapper():
+    from django_mongodb_backend.base import DatabaseWrapper
+
+    return DatabaseWrapper
+
+
+def _connection():
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _compiler():
+    from django_mongodb_backend.compiler import SQLCompiler
+
+    return SQLCompiler
+
+
+def _mongo_query():
+    from django.contrib.auth.models import Group
+
+    compiler = Group.objects.filter(name="x").query.get_compiler(using="default")
+    compiler.pre_sql_setup()
+    return compiler.build_query()
+
+
+GUARDED = (
+    Internal(
+        DISTRIBUTION, _connection, "in_atomic_block_mongo", "db.run_atomic refuses nesting; reset after a failure"
+    ),
+    Internal(DISTRIBUTION, _connection, "nested_atomics", "reset after a failed commit (db.py)"),
+    Internal(DISTRIBUTION, _connection, "session", "the open transaction's session (db.py, counting.py)"),
+    Internal(DISTRIBUTION, _wrapper, "_end_session", "ends the session a failed commit left (db.py)", ("self",)),
+    Internal(DISTRIBUTION, _wrapper, "_connection_pools", "a forked work horse drops the parent's client (worker.py)"),
+    Internal(DISTRIBUTION, _wrapper, "database", "a cached_property, deleted with the parent's client (worker.py)"),
+    Internal(
+        DISTRIBUTION,
+        _compiler,
+        "build_query",
+        "overridden and called (mongodb/compiler.py, counting.py)",
+        ("self", "columns"),
+    ),
+    Internal(DISTRIBUTION, _compiler, "collection_name", "the collection a count runs on (counting.py)"),
+    Internal(DISTRIBUTION, _mongo_query, "match_mql", "the $match of a count, simplified (mongodb/)"),
+    Internal(DISTRIBUTION, _mongo_query, "lookup_pipeline", "joins: no index-only count (counting.py)"),
+    Internal(DISTRIBUTION, _mongo_query, "subqueries", "subqueries: no index-only count (counting.py)"),
+    Internal(DISTRIBUTION, _mongo_query, "aggregation_pipeline", "grouping: no index-only count (counting.py)"),
+    Internal(DISTRIBUTION, _mongo_query, "extra_fields", "self-copies dropped so $sort can use an index (compiler.py)"),
+)
+
+
+# --- the connection's transaction state (cloudassist/db.py) -----------------------------------
+
+
+def in_atomic_block(connection) -> bool:
+    return connection.in_atomic_block_mongo
+
+
+def leave_atomic_block(connection) -> None:
+    """Forget an atomic block a failed commit left open (its session is ended separately)."""
+    connection.in_atomic_block_mongo = False
+    connection.nested_atomics = 0
+
+
+def end_session(connection) -> None:
+    connection._end_session()
+
+
+# --- the client a forked process inherited (cloudassist/worker.py) ----------------------------
+
+
+def drop_inherited_client(connection) -> None:
+    """Forget this connection's cached MongoClient (the parent's, after a fork) without closing
+    it, so that the next use connects a new one."""
+    pools = getattr(connection, "_connection_pools", None)
+    if pools is not None and connection.alias in pools:
+        pools.pop(connection.alias, None)  # the parent's client: never used after the fork
+        connection.connection = None
+        with contextlib.suppress(AttributeError):
+            del connection.database
+
+
+# --- the compiled query (cloudassist/mongodb/) ------------------------------------------------
+
+
+def build_query(compiler):
+    return compiler.build_query()
+
+
+def collection_name(compiler) -> str:
+    return compiler.collection_name
+
+
+def match(mongo_query) -> dict | None:
+    return mongo_query.match_mql
+
+
+def set_match(mongo_query, mql) -> None:
+    mongo_query.match_mql = mql
+
+
+def added_fields(mongo_query) -> dict | None:
+    return mongo_query.extra_fields
+
+
+def set_extra_fields(mongo_query, fields: dict | None) -> None:
+    mongo_query.extra_fields = fields
+
+
+def joins_or_groups(mongo_query) -> bool:
+    """True when the query needs more than a $match (joins, subqueries, grouping)."""
+    return bool(mongo_query.lookup_pipeline or mongo_query.subqueries or mongo_query.aggregation_pipeline)
