@@ -97,6 +97,16 @@ class CloudAssistAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
     index_title = "Review requests, manage templates, users and roles"
     index_template = "admin/cloudassist/index.html"
+    # No facet counts ("Show counts", ?_facets=True) on any list: Django counts them as one
+    # aggregate of Count(filter=...) over the list's queryset, which django-mongodb-backend cannot
+    # compile when that queryset has a subquery (a role-scoped list: NotImplementedError, a 500)
+    # and which otherwise walks the whole collection. ?_facets=True renders the list without counts.
+    show_facets = admin.ShowFacets.NEVER
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        super().register(model_or_iterable, admin_class, **options)
+        for model_admin in self._registry.values():
+            model_admin.show_facets = self.show_facets
 
     def password_change(self, request, extra_context=None):
         """Django's page, through the one password service (it revokes the user's API tokens)."""

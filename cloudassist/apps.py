@@ -110,6 +110,10 @@ class CloudAssistConfig(ProjectAppConfig):
         # MongoClient created afterwards; the backend creates its client on the first query.
         monitoring.register(metrics.MongoCommandMetrics())
 
+        from cloudassist import admin_users
+
+        admin_users.register()  # usernames ASCII in the admin's user forms too
+
 
 class MongoRQConfig(DjangoRqAdminConfig):
     default_auto_field = OBJECT_ID_AUTO_FIELD

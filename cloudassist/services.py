@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -23,6 +24,18 @@ User = get_user_model()
 logger = logging.getLogger(__name__)
 
 TOKENS_REVOKED_MESSAGE = "Your API tokens were revoked: sign in again for a new one."
+
+# Usernames are ASCII letters, digits and @.+-_: the API publishes the pattern ^[\w.@+-]+$, whose
+# \w is ASCII in JSON Schema (the model's own validator would also take any Unicode letter).
+username_validator = ASCIIUsernameValidator()
+
+
+def validate_username(username: str) -> None:
+    """ValidationError naming ``username``, in words, unless it is ASCII as published."""
+    try:
+        username_validator(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from exc
 
 
 def admin_permissions() -> dict[str, set[str]]:
@@ -85,6 +98,7 @@ def create_user(
     is_superuser: bool = False,
     validate_password: bool = True,
 ):
+    validate_username(username)
     user = User(
         username=username,
         email=email,
@@ -120,6 +134,8 @@ def update_user(
         drops_admin = groups is not None and roles.ADMIN not in {group.name for group in groups}
         if drops_admin and roles.ADMIN in roles.role_names(actor) and not actor.is_superuser:
             raise Conflict("You cannot remove the admin role from yourself.")
+    if "username" in fields:
+        validate_username(fields["username"])
     for name, value in fields.items():
         setattr(user, name, value)
     if password is not None:

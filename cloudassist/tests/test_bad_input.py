@@ -76,7 +76,14 @@ CASES = [
     ("quota-user-garbage", "admin", "get", "/api/v1/quotas/", None, {"user": "zz"}, 400, "not a valid id"),
     ("quota-role-percent", "admin", "get", "/api/v1/quotas/", None, {"role": "%"}, 200, None),
     ("quota-type-bad", "admin", "get", "/api/v1/quotas/", None, {"quota_type": "%"}, 400, "quota_type"),
-    ("quota-ended-bad", "admin", "get", "/api/v1/quotas/", None, {"ended": "%"}, 200, None, ),  # django-filter: unknown means unset ("quota-user-unknown", "admin", "get", "/api/v1/quotas/", None, {"user": "0" * 24}, 200, None), ("quota-ordering-bad", "admin", "get", "/api/v1/quotas/", None, {"ordering": "%,-"}, 400, "ordering"), ("quota-page-bad", "admin", "get", "/api/v1/quotas/", None, {"page": "%"}, 404, "page"), ("quota-page-huge", "admin", "get", "/api/v1/quotas/", None, {"page": "9" * 30}, 404, "page"), ("quota-page-size-huge", "admin", "get", "/api/v1/quotas/", None, {"page_size": "9" * 30}, 200, None), ("quota-page-size-negative", "admin", "get", "/api/v1/quotas/", None, {"page_size": "-1"}, 200, None), ( "requests-created-huge", "devops", "get", "/api/v1/provision-requests/", None, {"created_after": "99999-01-01"}, 400, "created"),
+    ("quota-ended-bad", "admin", "get", "/api/v1/quotas/", None, {"ended": "%"}, 200, None),  # django-filter: unknown means unset
+    ("quota-user-unknown", "admin", "get", "/api/v1/quotas/", None, {"user": "0" * 24}, 200, None),
+    ("quota-ordering-bad", "admin", "get", "/api/v1/quotas/", None, {"ordering": "%,-"}, 400, "ordering"),
+    ("quota-page-bad", "admin", "get", "/api/v1/quotas/", None, {"page": "%"}, 404, "page"),
+    ("quota-page-huge", "admin", "get", "/api/v1/quotas/", None, {"page": "9" * 30}, 404, "page"),
+    ("quota-page-size-huge", "admin", "get", "/api/v1/quotas/", None, {"page_size": "9" * 30}, 200, None),
+    ("quota-page-size-negative", "admin", "get", "/api/v1/quotas/", None, {"page_size": "-1"}, 200, None),
+    ("requests-created-huge", "devops", "get", "/api/v1/provision-requests/", None, {"created_after": "99999-01-01"}, 400, "created"),
     ("requests-created-offset", "devops", "get", "/api/v1/provision-requests/", None, {"created_before": "2020-01-01T00:00:00+99:00"}, 400, "created"),
     ("requests-status-bad", "devops", "get", "/api/v1/provision-requests/", None, {"status": "%"}, 400, "status"),
     ("requests-expand-bad", "devops", "get", "/api/v1/provision-requests/", None, {"expand": "%"}, 200, None),
@@ -127,6 +134,19 @@ CASES = [
     ("role-patch-empty", "admin", "patch", "/api/v1/roles/qa/", "{}", None, 200, None),
     ("role-patch-nul", "admin", "patch", "/api/v1/roles/qa/", '{"name": "q\\u0000"}', None, 400, "name"),
     ("role-put-empty", "admin", "put", "/api/v1/roles/qa/", "{}", None, 400, "name"),
+    # --- issue 23: facets, page numbers past any page, usernames as published -----------------
+    ("admin-facets-devops", "devops", "get", "/admin/configs/config/", None, {"_facets": "True"}, 200, None),  # no counts: the backend cannot count them
+    ("admin-facets-admin", "admin", "get", "/admin/provisioning/provisionrequest/", None, {"_facets": "True"}, 200, None),
+    ("admin-page-huge", "admin", "get", "/admin/configs/config/", None, {"p": str(10**25)}, 200, None),  # one page: the page; past several: ?e=1
+    ("portal-notifications-page-huge", "dev", "get", "/portal/notifications/", None, {"page": "1000000000000000000"}, 404, None),
+    ("portal-environments-page-huge", "dev", "get", "/portal/environments/", None, {"page": "99999999999999999999999"}, 404, None),
+    ("portal-environments-page-negative", "dev", "get", "/portal/environments/table/", None, {"page": "-1"}, 404, None),
+    ("portal-notifications-page-garbage", "dev", "get", "/portal/notifications/", None, {"page": "x"}, 404, None),
+    ("requests-page-huge", "devops", "get", "/api/v1/provision-requests/", None, {"page": str(10**25)}, 404, "page"),
+    ("notifications-page-negative", "dev", "get", "/api/v1/notifications/", None, {"page": "-1"}, 404, "page"),
+    ("configs-page-huge", "dev", "get", "/configs", None, {"page": str(10**25)}, 404, "page"),
+    ("users-page-garbage", "admin", "get", "/api/v1/users/", None, {"page": "x"}, 404, "page"),
+    ("user-non-ascii", "admin", "post", "/api/v1/users/", '{"username": "\u00fcu677085152"}', None, 400, "username"),
 ]
 # fmt: on
 
@@ -159,6 +179,8 @@ def test_bad_input_is_a_4xx_naming_the_problem(world, who, method, path, body, q
     client = APIClient()
     if who:
         client.force_authenticate(world[who])
+        if path.startswith(("/portal/", "/admin/")):  # Django views: a session
+            client.force_login(world[who])
     if body is not None:
         kind = "application/json-patch+json" if method == "patch" and body.startswith("[") else "application/json"
         response = getattr(client, method)(path, body.encode(), content_type=kind)

@@ -49,6 +49,35 @@ def test_duplicate_username_is_a_400(admin_client_api, dev_user):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("username", ["üu677085152", "\uff46\uff55\uff4c\uff4c", "naïve", "a b", "x\u0660"])
+def test_usernames_are_ascii_as_the_schema_publishes(admin_client_api, dev_user, username):
+    # The published pattern ^[\w.@+-]+$ is ASCII in JSON Schema: what the list returns must match it.
+    created = admin_client_api.post("/api/v1/users/", {"username": username}, format="json")
+    renamed = admin_client_api.patch(f"/api/v1/users/{dev_user.pk}/", {"username": username}, format="json")
+    for response in (created, renamed):
+        assert response.status_code == 400, response.json()
+        assert list(response.json()["fields"]) == ["username"]
+        message = " ".join(response.json()["fields"]["username"])
+        assert "letters" in message  # words, not the regex
+        assert "[" not in message
+    assert not User.objects.filter(username=username).exists()
+    dev_user.refresh_from_db()
+    assert dev_user.username == "dev1"
+
+
+@pytest.mark.django_db
+def test_the_published_username_pattern_matches_every_listed_username(admin_client_api, make_user):
+    import re
+
+    schema = admin_client_api.get("/api/schema/", {"format": "json"}).json()
+    pattern = schema["components"]["schemas"]["User"]["properties"]["username"]["pattern"]
+    make_user("a.b@c+d-e_f9")
+    usernames = [row["username"] for row in admin_client_api.get("/api/v1/users/").json()["results"]]
+    assert len(usernames) == 2
+    assert all(re.fullmatch(pattern, name, re.ASCII) for name in usernames)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_developers_and_devops_cannot_manage_users(dev_client, devops_client, other_dev, method):
     for client in (dev_client, devops_client):

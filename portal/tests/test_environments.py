@@ -145,3 +145,21 @@ def test_list_query_count_does_not_grow(dev, make_request, deploy, django_assert
         make_request(status=RequestStatus.INITIATED)
     with django_assert_num_queries(len(few.captured_queries)):
         dev.get(URL)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "page", [str(10**25), "99999999999999999999999", "1000000000000000000", "2", "0", "-1", "x", "1e3", "9" * 5000]
+)
+def test_a_page_that_is_no_page_is_a_404(dev, make_request, page):
+    make_request()
+    for url in (URL, TABLE):
+        assert dev.get(url, {"page": page}).status_code == 404, url
+
+
+@pytest.mark.django_db
+def test_the_first_page_needs_no_number(dev, make_request):
+    make_request()
+    assert dev.get(URL).status_code == 200
+    assert dev.get(URL, {"page": "1"}).status_code == 200
+    assert dev.get(URL, {"page": ""}).status_code == 200

@@ -56,3 +56,22 @@ def test_unread_count_is_one_indexed_count(dev, inbox, mongo_commands):
     assert len(counts) == 1
     assert counts[0]["name"] in ("count", "aggregate")
     assert "$lookup" not in str(counts[0]["command"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", [str(10**25), "1000000000000000000", "2", "0", "-1", "x"])
+def test_a_page_that_is_no_page_is_a_404(dev, inbox, page):
+    assert dev.get(URL, {"page": page}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_second_page_exists_when_there_are_rows_for_it(dev, dev_user, monkeypatch):
+    from portal.views import notifications as view
+
+    monkeypatch.setattr(view, "PAGE_SIZE", 1)
+    for title in ("a", "b"):
+        services.notify(recipients=[dev_user], kind=Kind.EXPIRED, title=title, body="b")
+    second = dev.get(URL, {"page": "2"})
+    assert second.status_code == 200
+    assert '<a href="?page=1">' in second.content.decode()
+    assert dev.get(URL, {"page": "3"}).status_code == 404

@@ -27,6 +27,26 @@ def visible_request(user, pk: str):
     return found
 
 
+# MongoDB skips at most a signed 64-bit number of documents (a bigger one does not even encode).
+MAX_OFFSET = 2**63 - 1
+
+
+def page_number(request, *, page_size: int) -> int:
+    """The page ``?page=`` asks for (1 without one); 404 for what is no page: not a whole number,
+    below 1, or starting beyond any offset MongoDB can skip. A page past the last row is the
+    view's 404 (it finds no rows)."""
+    raw = request.GET.get("page", "")
+    if raw == "":
+        return 1
+    try:
+        page = int(raw)
+    except ValueError:
+        raise Http404("No such page.") from None
+    if page < 1 or (page - 1) * page_size > MAX_OFFSET:
+        raise Http404("No such page.")
+    return page
+
+
 def attempt(request, work: Callable[[], object], *, success: str) -> bool:
     """Run ``work``; a domain error, a refusal or bad input becomes a message, never a 500."""
     try:

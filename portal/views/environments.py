@@ -4,25 +4,26 @@ actions valid now; the table polls itself (htmx) while a row is being worked on.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from cloudassist.selectors import attach_related
 from portal import presenters
+from portal.views.common import page_number
 from provisioning import selectors
 
 PAGE_SIZE = 25
 
 
 def _table_context(request) -> dict:
-    try:
-        page = max(int(request.GET.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request, page_size=PAGE_SIZE)
     start = (page - 1) * PAGE_SIZE
     queryset = selectors.requests_for(request.user).filter(requested_by=request.user).order_by("-created_at", "-id")
     rows = attach_related(queryset[start : start + PAGE_SIZE + 1], "requested_by", known=[request.user])
+    if page > 1 and not rows:
+        raise Http404("No such page.")
     more = len(rows) > PAGE_SIZE
     rows = presenters.decorate(rows[:PAGE_SIZE], user=request.user)
     return {

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications import selectors, services
+from portal.views.common import page_number
 
 PAGE_SIZE = 30
 
@@ -18,12 +19,11 @@ PAGE_SIZE = 30
 @require_GET
 def notifications(request):
     rows = selectors.notifications_for(user=request.user)
-    try:
-        page = max(int(request.GET.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request, page_size=PAGE_SIZE)
     start = (page - 1) * PAGE_SIZE
     items = list(rows[start : start + PAGE_SIZE + 1])
+    if page > 1 and not items:
+        raise Http404("No such page.")
     return render(
         request,
         "portal/notifications.html",
