@@ -105,7 +105,7 @@ class CloudAssistAdminSite(admin.AdminSite):
 
     def register(self, model_or_iterable, admin_class=None, **options):
         super().register(model_or_iterable, admin_class, **options)
-        for model_admin in self._registry.values():
+        for model_admin in django_internals.registered(self).values():
             model_admin.show_facets = self.show_facets
 
     def password_change(self, request, extra_context=None):
