@@ -278,6 +278,7 @@ class EmbeddedMongo(EmbeddedServer):
     what = "MongoDB"
     setting = "MONGODB_URI"
     binary_name = "mongod"
+    test_commands = False  # the test server: failCommand fail points (configureFailPoint) allowed
 
     def binary(self) -> Path:
         return mongod_binary()
@@ -308,6 +309,7 @@ class EmbeddedMongo(EmbeddedServer):
             "diagnosticDataCollectionEnabled=false",
             "--wiredTigerCacheSizeGB",
             "0.25",
+            *(["--setParameter", "enableTestCommands=1"] if self.test_commands else []),
         ]
 
     def _client(self):
@@ -491,6 +493,7 @@ def start_missing(
     persist: bool = True,
     aws_emulator: bool = False,
     moto_port: int = 0,
+    mongo_test_commands: bool = False,
 ) -> tuple[EmbeddedServices, dict[str, str]]:
     """Start an embedded server for each URL that is not given, and the AWS emulator if asked.
 
@@ -502,7 +505,9 @@ def start_missing(
     env: dict[str, str] = {}
     try:
         if not mongodb_uri:
-            mongo = services.add(EmbeddedMongo(data_dir=data_dir / "mongodb", port=mongo_port))
+            mongo = EmbeddedMongo(data_dir=data_dir / "mongodb", port=mongo_port)
+            mongo.test_commands = mongo_test_commands
+            mongo = services.add(mongo)
             env["MONGODB_URI"] = mongo.url
         if not redis_url:
             redis_server = EmbeddedRedis(data_dir=data_dir / "redis", port=redis_port)

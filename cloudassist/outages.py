@@ -16,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from cloudassist.db import is_unavailable
+from cloudassist.db import describe, is_unavailable
 from cloudassist.exceptions import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         if not is_unavailable(exception):
             return None
         forget_database_state(request)  # first: even the log line asks for the user (cloudassist/logs.py)
-        logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, exception)
+        logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, describe(exception))
         return unavailable_response(request)
 
 

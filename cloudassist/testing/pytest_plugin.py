@@ -39,6 +39,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
             redis_url=os.environ.get("REDIS_URL"),
             persist=False,
             aws_emulator=not os.environ.get("AWS_ENDPOINT_URL"),
+            mongo_test_commands=True,  # fail points for the election tests (cloudassist/testing/failpoints.py)
         )
     except embedded.EmbeddedServerError as exc:
         embedded.remove_data(data_dir)
