@@ -14,11 +14,12 @@ from pymongo.errors import OperationFailure
 
 
 @contextmanager
-def fail_command(commands: list[str], *, times: int | None = 1, **data: Any) -> Iterator[None]:
-    """Fail the next ``times`` of ``commands`` (every one while inside, when ``times`` is None)
-    with ``data``: ``errorCode``, ``errorLabels``, ``closeConnection``, ``writeConcernError``."""
+def fail_command(commands: list[str], *, times: int | None = 1, skip: int = 0, **data: Any) -> Iterator[None]:
+    """Fail the next ``times`` of ``commands`` (every one while inside, when ``times`` is None,
+    after the first ``skip``) with ``data``: ``errorCode``, ``errorLabels``, ``closeConnection``,
+    ``writeConcernError``."""
     client: MongoClient = MongoClient(settings.DATABASES["default"]["HOST"], serverSelectionTimeoutMS=2000)
-    mode: Any = "alwaysOn" if times is None else {"times": times}
+    mode: Any = {"times": times} if times is not None else {"skip": skip} if skip else "alwaysOn"
     try:
         client.admin.command("configureFailPoint", "failCommand", mode=mode, data={"failCommands": commands, **data})
     except OperationFailure as exc:  # a server started without enableTestCommands (MONGODB_URI given)

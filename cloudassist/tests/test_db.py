@@ -121,3 +121,12 @@ def test_an_election_that_outlasts_the_budget_is_raised_as_unavailable(entry, mo
     assert len(calls) > 1
     entry.refresh_from_db()
     assert entry.version == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_write_repeats_a_plain_write_through_an_election(entry):
+    with fail_command(["update"], times=1, errorCode=STEPPED_DOWN):
+        written = db.retry_write(lambda: Config.objects.filter(name=entry.name).update(version=5))
+    assert written == 1
+    entry.refresh_from_db()
+    assert entry.version == 5
