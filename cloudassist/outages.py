@@ -15,9 +15,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
-from pymongo.errors import ConnectionFailure
 
-from cloudassist.db import is_unavailable
+from cloudassist.db import describe, is_unavailable
 from cloudassist.exceptions import Unavailable
 from cloudassist.internals import django as django_internals
 
@@ -58,19 +57,6 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         forget_database_state(request)  # first: even the log line asks for the user (cloudassist/logs.py)
         logger.warning("MongoDB unreachable (%s %s): %s", request.method, request.path, describe(exception))
         return unavailable_response(request)
-
-
-def describe(exc: BaseException) -> str:
-    """``Class: message`` of what made MongoDB unreachable, for a log line: the driver's error the
-    backend wrapped (a ``DatabaseError`` with an empty message) when there is one."""
-    seen, depth = exc, 0
-    while seen is not None and depth < 20:
-        if isinstance(seen, ConnectionFailure):
-            exc = seen
-            break
-        seen, depth = seen.__cause__ or seen.__context__, depth + 1
-    message = str(exc)
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def forget_database_state(request) -> None:

@@ -38,6 +38,18 @@ PROVISIONING_DURATION = Histogram(
     buckets=SLOW_BUCKETS,
 )
 
+LEDGER_CORRECTIONS = Counter(
+    "cloudassist_quota_ledger_corrections_total",
+    "Usage ledger fields the quota reconcile set back to what the requests holding a reservation add up to: "
+    "field live_environments|usd_micros|machine_hours_micros|disk_gb_hours_micros.",
+    ["field"],
+)
+
+
+def ledger_corrected(*, fields: list[str]) -> None:
+    for field in fields:
+        LEDGER_CORRECTIONS.labels(field=field).inc()
+
 
 def actor_kind(actor) -> str:
     return "system" if actor is None else "human"

@@ -349,11 +349,13 @@ def reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Expire what is due, time out what waited too long for review, purge what is past its grace,
-    reconcile what is stuck, and warn the requesters of what expires soon."""
+    reconcile what is stuck, warn the requesters of what expires soon, and set back any usage
+    ledger that drifted from the requests holding a reservation."""
     return {
         "expired": expire_due(now=now),
         "timed_out": time_out_due(now=now),
         "purged_after_grace": purge_due(now=now),
         **reconcile(now=now),
         "warned": announcements.warn_expiring(now=now),
+        **reservations.reconcile_ledgers(),
     }

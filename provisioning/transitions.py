@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_mongodb_backend.transaction import on_commit
 
 from cloudassist import exceptions, roles
-from cloudassist.db import is_transient, run_atomic
+from cloudassist.db import is_transient, is_unavailable, run_atomic
 from cloudassist.exceptions import Conflict
 from provisioning.choices import LIVE, ExtensionStatus, RequestStatus
 from provisioning.models import Event, ExtensionRequest, ProvisionRequest
@@ -226,7 +226,7 @@ def transition(
             if run_atomic(unit):
                 return subject
         except DatabaseError as exc:
-            if not is_transient(exc):
+            if not is_transient(exc) or is_unavailable(exc):  # an election that outlasted the retries: 503
                 raise
             raise Conflict(f"The {NOUNS[model]} is being changed by someone else; try again.") from exc
         # Someone else moved it first: look again, and try again only if the move is still allowed.

@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from cloudassist import exceptions
+from cloudassist.db import run_atomic
 from quotas.choices import QuotaType
 from quotas.estimates import from_micros, to_micros
 from quotas.models import Quota, UsageLedger
@@ -156,8 +157,19 @@ def reserved(*, user) -> dict[str, int]:
     return _reserved(ledger_for(user))
 
 
+def _transactional(write: Callable[[], None]) -> None:
+    """A ledger update is a counter (``F() + n``): a plain retry after an election could apply it
+    twice, so outside its holder's transaction it runs in one of its own (run_atomic retries it
+    whole, and a commit with an unknown result as a commit)."""
+    if connection.in_atomic_block_mongo:
+        write()
+    else:
+        run_atomic(write)
+
+
 def reserve(*, user, amounts: dict[str, int], quota: EffectiveQuota | None = None, what: str = "this request"):
-    """Add ``amounts`` to the user's ledger if every limited dimension still fits, atomically."""
+    """Add ``amounts`` to the user's ledger if every limited dimension still fits, atomically.
+    Call it in the transaction that stores what holds the reservation, so that both commit together."""
     quota = quota or effective_quota(user)
     ledger = ledger_for(user)
     conditions = {
@@ -168,9 +180,13 @@ def reserve(*, user, amounts: dict[str, int], quota: EffectiveQuota | None = Non
     changes = {field: F(field) + amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
     if not changes:
         return
-    if UsageLedger.objects.filter(pk=ledger.pk, **conditions).update(**changes, updated_at=timezone.now()) != 1:
-        ledger.refresh_from_db()
-        raise QuotaExceeded(quota=quota, reserved=_reserved(ledger), amounts=amounts, what=what)
+
+    def write() -> None:
+        if UsageLedger.objects.filter(pk=ledger.pk, **conditions).update(**changes, updated_at=timezone.now()) != 1:
+            ledger.refresh_from_db()
+            raise QuotaExceeded(quota=quota, reserved=_reserved(ledger), amounts=amounts, what=what)
+
+    _transactional(write)
 
 
 def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:
@@ -189,10 +205,11 @@ def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:
 
 
 def release(*, user_id, amounts: dict[str, int]) -> None:
-    """Give ``amounts`` back to the user's ledger (the holder makes sure it does so once)."""
+    """Give ``amounts`` back to the user's ledger (the holder makes sure it does so once: call it
+    in the transaction that marks the reservation released)."""
     changes = {field: F(field) - amounts.get(field, 0) for field in LEDGER_FIELDS if amounts.get(field, 0)}
     if changes:
-        UsageLedger.objects.filter(user_id=user_id).update(**changes, updated_at=timezone.now())
+        _transactional(lambda: UsageLedger.objects.filter(user_id=user_id).update(**changes, updated_at=timezone.now()))
 
 
 def check_still_within(*, user, held: dict[str, int]) -> None:

@@ -26,7 +26,7 @@ from rest_framework.views import set_rollback
 
 from cloudassist import exceptions as app_errors
 from cloudassist import outages
-from cloudassist.db import is_unavailable
+from cloudassist.db import describe, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def exception_handler(exc, context):
         request = context.get("request")
         if request is not None:  # before anything logs: the log filter asks for the session's user
             outages.forget_database_state(request)  # a DRF Request: session and user reach the HttpRequest
-        logger.warning("MongoDB unreachable: %s", outages.describe(exc))
+        logger.warning("MongoDB unreachable: %s", describe(exc))
     exc = _translated(exc)
 
     if isinstance(exc, app_errors.ApplicationError):

@@ -1,7 +1,9 @@
 """django-mongodb-backend's undocumented internals that CloudAssist reads or changes.
 
-- ``cloudassist/db.py``: the connection's transaction state (``in_atomic_block_mongo``,
-  ``nested_atomics``, ``session``, ``_end_session``), reset after a failed commit.
+- ``cloudassist/db.py``: ``run_atomic`` drives the connection's transaction itself, as the
+  backend's ``atomic()`` does (``start_transaction_mongo``, ``in_atomic_block_mongo``,
+  ``nested_atomics``, ``session``, ``_end_session``, ``run_and_clear_commit_hooks``), because
+  ``atomic()`` cannot retry a commit alone.
 - ``cloudassist/worker.py``: the per-process client cache (``_connection_pools``,
   ``database``), dropped in a freshly forked work horse.
 - ``cloudassist/mongodb/``: the compiled query (``MongoQuery``: ``match_mql``,
@@ -50,7 +52,11 @@ GUARDED = (
     ),
     Internal(DISTRIBUTION, _connection, "nested_atomics", "reset after a failed commit (db.py)"),
     Internal(DISTRIBUTION, _connection, "session", "the open transaction's session (db.py, counting.py)"),
-    Internal(DISTRIBUTION, _wrapper, "_end_session", "ends the session a failed commit left (db.py)", ("self",)),
+    Internal(DISTRIBUTION, _wrapper, "_end_session", "ends the session after a commit or a failure (db.py)", ("self",)),
+    Internal(DISTRIBUTION, _wrapper, "start_transaction_mongo", "run_atomic starts its transaction (db.py)", ("self",)),
+    Internal(
+        DISTRIBUTION, _wrapper, "run_and_clear_commit_hooks", "on-commit callbacks after run_atomic (db.py)", ("self",)
+    ),
     Internal(DISTRIBUTION, _wrapper, "_connection_pools", "a forked work horse drops the parent's client (worker.py)"),
     Internal(DISTRIBUTION, _wrapper, "database", "a cached_property, deleted with the parent's client (worker.py)"),
     Internal(
@@ -74,6 +80,17 @@ GUARDED = (
 
 def in_atomic_block(connection) -> bool:
     return connection.in_atomic_block_mongo
+
+
+def enter_atomic_block(connection) -> None:
+    """Start a transaction as the backend's ``atomic()`` does: nested ``atomic()``s join it and
+    ``on_commit()`` callbacks wait for its commit."""
+    connection.start_transaction_mongo()
+    connection.in_atomic_block_mongo = True
+
+
+def run_commit_hooks(connection) -> None:
+    connection.run_and_clear_commit_hooks()
 
 
 def leave_atomic_block(connection) -> None:

@@ -75,3 +75,20 @@ def test_deleted_meanwhile_is_not_found(stale, dev_user, write, if_match):
 def test_a_schema_pattern_cannot_stall_the_process():
     with pytest.raises(SchemaViolation):  # with Python's re this runs for minutes (ReDoS)
         services.validate("a" * 40 + "!", {"type": "string", "pattern": "^(a+)+$"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_with_an_unknown_result_does_not_apply_the_write_twice(dev_user):
+    """The commit is applied, then its answer is lost (a write concern timeout: pymongo labels it
+    UnknownTransactionCommitResult): committed again, not written again (cloudassist/db.py)."""
+    from cloudassist.testing.failpoints import fail_command
+
+    services.create(actor=dev_user, name="elected", data={"items": []})
+    concern = {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "timed out", "errInfo": {"wtimeout": True}}
+    with fail_command(["commitTransaction"], times=1, writeConcernError=concern):
+        services.patch(
+            actor=dev_user, name="elected", document=[{"op": "add", "path": "/items/-", "value": 1}], json_patch=True
+        )
+    config = Config.objects.get(name="elected")
+    assert (config.version, config.data) == (2, {"items": [1]})
+    assert sorted(config.versions.values_list("version", flat=True)) == [1, 2]

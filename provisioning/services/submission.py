@@ -164,11 +164,20 @@ def submit_request(
 
     quota = quota_services.effective_quota(actor, now=now)
     amounts = estimate.reservation()
-    # One conditional update on the ledger (no transaction: concurrent submissions must not
-    # conflict); if storing the request then fails, the reservation is given back below.
-    quota_services.reserve(user=actor, amounts=amounts, quota=quota)  # 409 with a breakdown when it does not fit
+    estimate_usd = estimate.as_dict()["usd"]
+    quota_services.ledger_for(actor)  # created once, outside the transaction
 
     def unit() -> ProvisionRequest:
+        # The reservation and the request commit together, or neither does: nothing to give back.
+        held = quota_services.reserved(user=actor)  # as this transaction sees it
+        remarks = analysis.analyse(
+            estimate=estimate,
+            quota=quota,
+            reserved_after={field: held[field] + amounts.get(field, 0) for field in held},
+            parameters=rendered.parameters,
+            permanent=request_type == RequestType.PERMANENT,
+            max_lifetime_hours=template.max_lifetime_hours,
+        )
         request = ProvisionRequest.objects.create(
             id=request_id,
             requested_by=actor,
@@ -194,22 +203,13 @@ def submit_request(
             to_status=request.status,
             data={"template": template.pk, "template_version": template.version, "estimate_usd": estimate_usd},
         )
+        # Last: concurrent submissions of one user conflict on their ledger document (and run
+        # again), so the transaction holds it for as short a time as it can. 409 with a
+        # breakdown when it does not fit (the request above is then never stored).
+        quota_services.reserve(user=actor, amounts=amounts, quota=quota)
         return request
 
-    try:
-        remarks = analysis.analyse(
-            estimate=estimate,
-            quota=quota,
-            reserved_after=quota_services.reserved(user=actor),
-            parameters=rendered.parameters,
-            permanent=request_type == RequestType.PERMANENT,
-            max_lifetime_hours=template.max_lifetime_hours,
-        )
-        estimate_usd = estimate.as_dict()["usd"]
-        request = run_atomic(unit)
-    except BaseException:
-        quota_services.release(user_id=actor.pk, amounts=amounts)  # nothing was stored: give it back
-        raise
+    request = run_atomic(unit)
     enqueue("analyse", request.pk, queue=DEFAULT_QUEUE)
     return request
 

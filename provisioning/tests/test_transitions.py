@@ -127,3 +127,23 @@ def test_a_lost_race_is_retried_when_the_move_is_still_allowed(make_request, dev
 def test_allowed_actions_follow_the_table(make_request):
     request = make_request(status=RequestStatus.APPROVED)
     assert set(transitions.allowed_actions(request)) == {"revoke", "start_provisioning", "expire"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_review_survives_an_election_and_one_that_outlasts_the_retries_is_a_503(
+    make_request, devops_client, monkeypatch
+):
+    from cloudassist import db
+    from cloudassist.testing.failpoints import fail_command
+
+    first, second = make_request(), make_request()
+    with fail_command(["update"], times=1, errorCode=189, errorLabels=["TransientTransactionError"]):
+        approved = devops_client.post(f"/api/v1/provision-requests/{first.pk}/approve/", {}, format="json")
+    assert approved.status_code == 200, approved.content
+    monkeypatch.setattr(db, "retry_budget", lambda using="default": 0.3)  # MONGODB_TIMEOUT_MS
+    with fail_command(["update"], times=None, errorCode=189, errorLabels=["TransientTransactionError"]):
+        refused = devops_client.post(f"/api/v1/provision-requests/{second.pk}/approve/", {}, format="json")
+    assert refused.status_code == 503  # not a 409 "being changed by someone else", not a 500
+    assert refused.headers["Retry-After"]
+    second.refresh_from_db()
+    assert second.status == "REQUESTED"
