@@ -201,9 +201,8 @@ def run_atomic(unit: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS, attempts
     ``attempts`` times) or an election (for up to MONGODB_TIMEOUT_MS); a commit whose
     result is unknown is committed again. Then the on-commit callbacks run.
 
-    Drives django-mongodb-backend's transaction itself (what its ``atomic()`` does:
-    ``start_transaction_mongo``, ``in_atomic_block_mongo``, ``_end_session``, the on-commit
-    hooks), because its ``atomic()`` cannot retry a commit alone.
+    Drives django-mongodb-backend's transaction itself, as its ``atomic()`` does (through
+    cloudassist/internals/django_mongodb_backend.py), because ``atomic()`` cannot retry a commit alone.
 
     Must be the outermost transaction: a retry inside an enclosing one cannot start over.
     """

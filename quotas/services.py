@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from cloudassist import exceptions
 from cloudassist.db import run_atomic
+from cloudassist.internals.django_mongodb_backend import in_atomic_block
 from quotas.choices import QuotaType
 from quotas.estimates import from_micros, to_micros
 from quotas.models import Quota, UsageLedger
@@ -161,7 +162,7 @@ def _transactional(write: Callable[[], None]) -> None:
     """A ledger update is a counter (``F() + n``): a plain retry after an election could apply it
     twice, so outside its holder's transaction it runs in one of its own (run_atomic retries it
     whole, and a commit with an unknown result as a commit)."""
-    if connection.in_atomic_block_mongo:
+    if in_atomic_block(connection):
         write()
     else:
         run_atomic(write)

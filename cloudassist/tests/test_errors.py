@@ -111,7 +111,8 @@ def test_a_503_log_line_names_the_exception_class_and_message_of_the_cause(caplo
     error.__cause__ = ServerSelectionTimeoutError("127.0.0.1:1: connection refused")
     response = exception_handler(error, {})
     assert response.status_code == 503
-    assert "MongoDB unreachable: ServerSelectionTimeoutError: 127.0.0.1:1: connection refused" in caplog.text
+    assert "ServerSelectionTimeoutError: 127.0.0.1:1: connection refused" in caplog.text  # the driver's error
+    assert "MongoDB unreachable: DatabaseError <- " in caplog.text  # and what wrapped it
 
 
 def test_a_503_log_line_names_the_exception_class_when_the_message_is_empty(caplog):
