@@ -50,12 +50,12 @@ def test_the_readme_request_flow_works_against_a_live_server(serve_env, tmp_path
                 env={"PATH": os.environ["PATH"], "HOME": str(work)},
                 capture_output=True,
                 text=True,
-                timeout=300,
+                timeout=600,
             )
         except subprocess.TimeoutExpired as exc:  # say where it stood (bash -x traces every command)
             seen = (exc.stdout or b"") + (exc.stderr or b"")
             seen = seen.decode(errors="replace") if isinstance(seen, bytes) else seen
-            pytest.fail(f"the README's blocks did not finish in 300 s; the end of their output:\n{seen[-4000:]}")
+            pytest.fail(f"the README's blocks did not finish in 600 s; the end of their output:\n{seen[-4000:]}")
     finally:
         _stop(proc)
     output = result.stdout + result.stderr
