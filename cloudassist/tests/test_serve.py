@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +39,7 @@ def _call(url: str, data: dict | None = None, token: str | None = None) -> tuple
 def _wait_until_ready(proc, base: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
+        assert proc.poll() is None, _output(proc)
         try:
             if _call(f"{base}/ready")[0] == 200:
                 return
@@ -77,14 +78,24 @@ def _assert_worker_metrics(worker: psutil.Process, serve_env: dict, connection) 
 
 
 def _start(env):
-    return subprocess.Popen(
+    """``manage.py serve``, its output to a file: a pipe nobody reads while the test runs fills up
+    (64 KB of log lines) and blocks the web worker writing the next line, which then answers nothing."""
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 -- closed by _output's caller's process end
+    proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
         cwd=BASE_DIR,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    proc.log = log
+    return proc
+
+
+def _output(proc) -> str:
+    proc.log.seek(0)
+    return proc.log.read()
 
 
 def _running(process: psutil.Process) -> bool:
@@ -111,7 +122,8 @@ def _stop(proc) -> tuple[list[tuple[str, psutil.Process]], str]:
         except (psutil.ZombieProcess, psutil.NoSuchProcess):
             continue  # a work horse that has just exited (not yet reaped): nothing left to stop
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=90)
+    proc.wait(timeout=90)
+    output = _output(proc)
     assert proc.returncode == 0, output
     assert "stopped; data kept under" in output
     return tree, output
