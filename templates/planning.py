@@ -89,7 +89,7 @@ def example_parameter_sets(schema: dict) -> list[dict[str, Any]]:
     return sets
 
 
-def _missing_examples(schema: dict, error: ValidationError) -> ValidationError:
+def _missing_examples(error: ValidationError) -> ValidationError:
     """An example set that does not validate: say which parameter needs a default or an example."""
     fields = getattr(error, "message_dict", {})
     for path in fields:
@@ -133,7 +133,7 @@ def check_template(*, provider: str, body: str, schema: dict, lifetime_hours: in
         try:
             resolved = rendering.resolve_parameters(schema, parameters)
         except ValidationError as exc:
-            raise _missing_examples(schema, exc) from exc
+            raise _missing_examples(exc) from exc
         try:
             planned = plan(provider=provider, body=body, schema=schema, parameters=resolved)
             estimate = price(planned.plan, lifetime_hours)
