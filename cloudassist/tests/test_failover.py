@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import email
 import email.policy
+import logging
 import queue
 import subprocess
 import sys
@@ -100,7 +101,7 @@ def _developer(stack: Stack, load: Load, user: str, stop: threading.Event, to_re
             with load.lock:
                 load.submitted[description] = pk
             to_review.put(pk)
-        time.sleep(0.2)
+        time.sleep(2)  # ~30 requests in the run: the worker provisions them one by one afterwards
 
 
 def _reviewer(stack: Stack, load: Load, stop: threading.Event, to_review: queue.Queue) -> None:
@@ -145,6 +146,7 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("failover")
     replica_set = ReplicaSet(tmp).start()
     mailbox = Mailbox()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line at INFO
     smtp = Controller(mailbox, hostname="127.0.0.1", port=embedded.free_port())
     smtp.start()
     stack = None
