@@ -6,8 +6,11 @@ holding the feed."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -18,6 +21,8 @@ from pymongo import MongoClient
 from rest_framework.test import APIClient
 
 from cloudassist import changes, roles
+from cloudassist import services as core_services
+from cloudassist.testing.server import METRICS_TOKEN, running_server
 from configs import services
 from configs.cache import Entry, cache
 from configs.models import Config
@@ -247,9 +252,7 @@ def test_an_expired_cached_entry_is_gone(entries, dev_user):
 
 
 def test_a_load_that_raced_a_change_is_not_kept(settings):
-    entry = Entry(
-        pk=1, name="n", version=1, owner_id=None, read_roles=(), write_roles=(), expires_at=None, body=b"{}"
-    )
+    entry = Entry(pk=1, name="n", version=1, owner_id=None, read_roles=(), write_roles=(), expires_at=None, body=b"{}")
     store = type(cache())()
     before = store.generation()
     store.discard(1)  # a change arrived while the entry was being loaded
@@ -258,3 +261,61 @@ def test_a_load_that_raced_a_change_is_not_kept(settings):
     store.discard(1)
     assert len(store) == 0
     assert store.bytes == 0
+
+
+# --- the production server: two worker processes ---------------------------------------------------
+
+
+def _call(url: str, *, token: str, method: str = "GET", data=None) -> tuple[int, dict, dict | None]:
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, method=method, data=body)
+    request.add_header("Authorization", f"Token {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+
+
+HIT = {"backend": "configs", "result": "hit"}
+
+
+def _hits(server) -> float:
+    """Config GETs this server answered from memory (cloudassist_cache_gets_total, backend="configs")."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        return sum(
+            sample.value
+            for family in families
+            for sample in family.samples
+            if sample.name == "cloudassist_cache_gets_total"
+            and sample.labels == {"backend": "configs", "result": "hit"}
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_on_one_worker_reaches_the_other_and_never_reads_stale_on_its_own(dev_user):
+    token = core_services.issue_token(user=dev_user)[1]
+    services.create(actor=dev_user, name="app", data={"v": 1})
+    # Two servers of one worker each: which process answers is certain (one server's two workers
+    # share a socket, and the kernel picks).
+    with running_server() as writer, running_server() as reader:
+        # The reader holds version 1 in memory (its feed starts on its first request).
+        eventually(lambda: _call(f"{reader.url}/configs/app", token=token)[0] == 200 and _hits(reader) > 0, "a hit")
+        assert _call(f"{writer.url}/configs/app", token=token)[2]["version"] == 1
+        for version in (2, 3, 4):
+            data = {"data": {"v": version}}
+            status, headers, _ = _call(f"{writer.url}/configs/app", token=token, method="PUT", data=data)
+            assert (status, headers["ETag"]) == (200, f'"{version}"')
+            status, headers, body = _call(f"{writer.url}/configs/app", token=token)  # the writer: at once
+            assert (status, headers["ETag"], body["data"]) == (200, f'"{version}"', {"v": version})
+            eventually(
+                lambda version=version: _call(f"{reader.url}/configs/app", token=token)[2]["version"] == version,
+                f"version {version} on the other worker",
+            )
+        assert _call(f"{writer.url}/configs/app", token=token, method="DELETE")[0] == 204
+        eventually(lambda: _call(f"{reader.url}/configs/app", token=token)[0] == 404, "the delete on the other worker")
