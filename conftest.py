@@ -32,7 +32,10 @@ PASSWORD = "correct-horse-battery-staple"
 def _clear_cache():
     from django.core.cache import cache, caches
 
+    from configs.cache import cache as config_cache
+
     cache.clear()
+    config_cache().clear()  # configs/cache.py: this process's config entries
     # The shared cache lives in the Redis database rq uses: delete its keys, never flush the database.
     shared = caches["shared"]
     client = shared._cache.get_client(write=True)

@@ -393,6 +393,9 @@ CONFIG_MAX_BYTES = env.int("CONFIG_MAX_BYTES", default=1024 * 1024)
 CONFIG_MAX_WAIT_SECONDS = env.int("CONFIG_MAX_WAIT_SECONDS", default=300)
 # Watches re-read their entry this often, in case a Redis notification was lost (or Redis is down).
 CONFIG_WATCH_POLL_SECONDS = env.float("CONFIG_WATCH_POLL_SECONDS", default=5.0)
+# Each web process keeps up to this many entries (and bytes of their JSON) in memory for GET; 0: none.
+CONFIG_CACHE_ENTRIES = env.int("CONFIG_CACHE_ENTRIES", default=10_000)
+CONFIG_CACHE_BYTES = env.int("CONFIG_CACHE_BYTES", default=64 * 1024 * 1024)
 
 # Cost estimates: the shared cluster's node type and region (the kubernetes plugin prices a namespace
 # by its CPU share of that node), and the horizon over which a PERMANENT request is priced.

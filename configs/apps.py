@@ -16,4 +16,9 @@ class ConfigsConfig(ProjectAppConfig):
     worker_preload = ("configs.jobs",)
 
     def ready(self):
-        from configs import metrics  # noqa: F401  (the import defines the app's metrics, in prometheus_client's registry)
+        from configs import (
+            cache,
+            metrics,  # noqa: F401  (the import defines the app's metrics, in prometheus_client's registry)
+        )
+
+        cache.subscribe()  # GET /configs/{name} reads from memory, kept true by the change feed

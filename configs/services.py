@@ -30,6 +30,7 @@ from cloudassist.content import check_storable, shown
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
 from cloudassist.selectors import attach_related
+from configs import cache as config_cache
 from configs import metrics, watch
 from configs.models import NAME_PATTERN, NAME_RULE, Config, ConfigVersion
 
@@ -149,6 +150,41 @@ def get(*, actor, name: str) -> Config:
     return config
 
 
+def read(*, actor, name: str, render: Callable[[Config], bytes]) -> config_cache.Entry:
+    """GET by name, from this process's cache (configs/cache.py): the entry with its response body,
+    which ``render`` makes from the entry when it is loaded. Access is checked on every read, as
+    :func:`get` checks it; a miss is :func:`get` itself."""
+    use_cache = config_cache.enabled()
+    store = config_cache.cache()
+    entry = store.get(name) if use_cache else None
+    if entry is None:
+        generation = store.generation()  # before the read: a change meanwhile keeps it out of the cache
+        config = _readable(actor=actor, name=name)
+        entry = config_cache.Entry(
+            pk=config.pk,
+            name=config.name,
+            version=config.version,
+            owner_id=config.owner_id,
+            read_roles=tuple(config.read_roles),
+            write_roles=tuple(config.write_roles),
+            expires_at=config.expires_at,
+            body=render(config),
+        )
+        if use_cache:
+            store.put(entry, generation=generation)
+    elif not can_read(actor, entry):
+        raise exceptions.NotFound("Not found")
+    metrics.config_read("get")
+    return entry
+
+
+def _changed(config: Config, version: int) -> None:
+    """After a write of ``config`` has committed: this process's cache drops it now (the change
+    feed tells the others), and the watches of every process hear of it."""
+    config_cache.written(name=config.name, pk=config.pk)
+    watch.changed(config.name, version)
+
+
 def _writable(*, actor, name: str) -> Config:
     config = _readable(actor=actor, name=name)
     if not can_write(actor, config):
@@ -265,7 +301,7 @@ def create(*, actor, name: Any, data: Any, schema=None, labels=None, read_roles=
     except IntegrityError as exc:
         raise Conflict("Already exists", code="already_exists") from exc
     metrics.config_written("create")
-    on_commit(lambda: watch.changed(name, 1))
+    on_commit(lambda: _changed(config, 1))
     return config
 
 
@@ -300,7 +336,7 @@ def _write(*, actor, config: Config, data: Any, if_match: int | None, action: st
     for key, value in fields.items():
         setattr(config, key, value)
     metrics.config_written(action)
-    on_commit(lambda: watch.changed(config.name, config.version))
+    on_commit(lambda: _changed(config, config.version))
     return config
 
 
@@ -451,7 +487,7 @@ def delete(*, actor, name: str, if_match: int | None = None) -> None:
     else:
         raise Conflict(f"'{name}' kept changing while it was deleted; try again.", code="write_conflict")
     metrics.config_written("delete")
-    on_commit(lambda: watch.changed(name, 0))
+    on_commit(lambda: _changed(config, 0))
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -101,8 +102,19 @@ def if_match(request) -> int | None:
     return -1 if version is None else version
 
 
-def etag(config: Config) -> str:
+def etag(config) -> str:
+    """The entity tag of a Config or a cached entry (configs/cache.py): its version."""
     return f'"{config.version}"'
+
+
+def not_modified(request, config) -> bool:
+    return request.headers.get("If-None-Match", "").strip() in (etag(config), f"W/{etag(config)}", "*")
+
+
+def _not_modified(config) -> Response:
+    response = Response(status=status.HTTP_304_NOT_MODIFIED)
+    response["ETag"] = etag(config)
+    return response
 
 
 def entry(config: Config, *, status_code: int = 200) -> Response:
@@ -159,12 +171,24 @@ class ConfigDetailView(APIView):
         responses={200: ConfigSerializer, 304: None, 404: ErrorSerializer},
     )
     def get(self, request, name: str):
-        config = services.get(actor=request.user, name=name)
-        if request.headers.get("If-None-Match", "").strip() in (etag(config), f"W/{etag(config)}", "*"):
-            response = Response(status=status.HTTP_304_NOT_MODIFIED)
-            response["ETag"] = etag(config)
-            return response
-        return entry(config)
+        renderer = request.accepted_renderer
+        if renderer.format != "json":  # the browsable API: rendered per request, as every view's
+            config = services.get(actor=request.user, name=name)
+            if not_modified(request, config):
+                return _not_modified(config)
+            return entry(config)
+        # JSON: the body comes with the entry from the process's cache (rendered once, when it
+        # was loaded; access is checked on every read).
+        found = services.read(
+            actor=request.user,
+            name=name,
+            render=lambda config: renderer.render(ConfigSerializer(config).data, renderer.media_type),
+        )
+        if not_modified(request, found):
+            return _not_modified(found)
+        response = HttpResponse(found.body, content_type=request.accepted_media_type)
+        response["ETag"] = etag(found)
+        return response
 
     @extend_schema(
         request=ConfigReplaceSerializer,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
+from configs import cache as config_cache
 from configs import metrics, services, watch
 from configs.api import views
 
@@ -137,6 +138,9 @@ def view(request, name: str):
         waiter.expect(state.seen)
         with metrics.watch_waiting():
             _wait(hub, waiter, name=name, seen=state.seen, wait=state.wait)
+    # The announcement or the poll that woke the watch may be ahead of this process's change feed:
+    # read the entry from the database, not from the cache the feed keeps (configs/cache.py).
+    config_cache.cache().forget(name)
     response = _rendered(views.detail_view, request, name)
     unchanged = response.status_code in (200, 304) and _version(response) == state.seen
     response[HEADER] = "timeout" if unchanged else "changed"
