@@ -32,7 +32,10 @@ PASSWORD = "correct-horse-battery-staple"
 def _clear_cache():
     from django.core.cache import cache, caches
 
+    from cloudassist.feedcache import clear_all
+
     cache.clear()
+    clear_all()  # the per-process caches of rows (templates, prices): each test has its own database rows
     # The shared cache lives in the Redis database rq uses: delete its keys, never flush the database.
     shared = caches["shared"]
     client = shared._cache.get_client(write=True)
