@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 
 from cloudassist import changes
 from cloudassist.feedcache import FeedCache
-
 from quotas.choices import OperatingSystem, PricingModel
 from quotas.models import MICROS, DiskPrice, InstancePrice, ServicePrice
 
@@ -166,9 +165,11 @@ class Prices:
         """The vCPUs of ``instance_type`` (any region that knows them), or None."""
         return self._get(
             ("vcpus", instance_type),
-            lambda: InstancePrice.objects.filter(instance_type=instance_type, vcpus__isnull=False)
-            .values_list("vcpus", flat=True)
-            .first(),
+            lambda: (
+                InstancePrice.objects.filter(instance_type=instance_type, vcpus__isnull=False)
+                .values_list("vcpus", flat=True)
+                .first()
+            ),
         )
 
 

@@ -16,13 +16,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from bson import Decimal128
-from pymongo import ReturnDocument
 from django.contrib.auth.models import Group
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import F, Q
 from django.utils import timezone
+from pymongo import ReturnDocument
 
 from cloudassist import exceptions
 from cloudassist.db import run_atomic

@@ -6,8 +6,8 @@ from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, Strict
 from provisioning import selectors, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, Event, ExtensionRequest, ProvisionRequest
-from templates.api.serializers import PlanSerializer, TemplateSerializer, plan_data
 from templates import selectors as template_selectors
+from templates.api.serializers import PlanSerializer, TemplateSerializer, plan_data
 from templates.models import Template
 
 NOTE_MAX_LENGTH = 5000
