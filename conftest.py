@@ -32,9 +32,11 @@ PASSWORD = "correct-horse-battery-staple"
 def _clear_cache():
     from django.core.cache import cache, caches
 
+    from cloudassist.feedcache import clear_all
     from configs.cache import cache as config_cache
 
     cache.clear()
+    clear_all()  # the per-process caches of rows (templates, prices): each test has its own database rows
     config_cache().clear()  # configs/cache.py: this process's config entries
     # The shared cache lives in the Redis database rq uses: delete its keys, never flush the database.
     shared = caches["shared"]

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from cloudassist.admin import ReadOnlyAdminMixin, add_errors, dollars
+from quotas import estimates
 from quotas import services as quota_services
 from quotas.estimates import from_micros
 from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
@@ -57,6 +58,15 @@ class PriceAdmin(admin.ModelAdmin):
         if self.price_field in form.changed_data or not change:
             obj.source = ADMIN_SOURCE
         super().save_model(request, obj, form, change)
+        estimates.prices_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        estimates.prices_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        estimates.prices_changed()
 
 
 @admin.register(InstancePrice)

@@ -9,8 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from quotas.estimates import Estimate
-from quotas.models import InstancePrice
+from quotas.estimates import Estimate, Prices
 from quotas.services import DIMENSIONS, EffectiveQuota, _display
 
 
@@ -70,11 +69,7 @@ def analyse(
         )
     instance_type = parameters.get("instance_type")
     if instance_type:
-        vcpus = (
-            InstancePrice.objects.filter(instance_type=instance_type, vcpus__isnull=False)
-            .values_list("vcpus", flat=True)
-            .first()
-        )
+        vcpus = Prices().vcpus(instance_type)
         if vcpus and vcpus >= settings.LARGE_INSTANCE_VCPUS:
             remarks.append(
                 _remark("warning", "large_instance", f"{instance_type} has {vcpus} vCPUs; is that much needed?")

@@ -9,13 +9,14 @@ naming the document path that asked for it, never a zero price.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from cloudassist import changes
+from cloudassist.feedcache import FeedCache
 from quotas.choices import OperatingSystem, PricingModel
 from quotas.models import MICROS, DiskPrice, InstancePrice, ServicePrice
 
@@ -100,52 +101,76 @@ def _missing(where: str, message: str) -> ValidationError:
     return ValidationError({where: [message]})
 
 
+#: Every price row this process read, until any price table changes (cloudassist/feedcache.py).
+_prices = FeedCache(
+    "prices",
+    collections=(InstancePrice._meta.db_table, DiskPrice._meta.db_table, ServicePrice._meta.db_table),
+    max_entries=4096,
+)
+
+
+def prices_changed() -> None:
+    """After this process's own write to a price table committed: no stale price here from now on."""
+    changes.publish_local(InstancePrice._meta.db_table, None)
+
+
 class Prices:
-    """The price tables, as a plugin's ``estimate`` looks them up: each price read once per
-    estimate. A price that is missing is a ValidationError keyed by ``where`` (the document path
-    that asked for it), never a zero price."""
+    """The price tables, as a plugin's ``estimate`` looks them up: from the process's price cache
+    (a price table that changes empties it). A price that is missing is a ValidationError keyed by
+    ``where`` (the document path that asked for it), never a zero price. Each read once per
+    estimate even when the cache is off (no change feed)."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple, Any] = {}
+        self._read: dict[tuple, Any] = {}
 
-    def _get(self, key: tuple, load: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = load()
-        return self._cache[key]
+    def _get(self, key: tuple, load) -> Any:
+        if key not in self._read:
+            self._read[key] = _prices.get(key, load)
+        return self._read[key]
 
     def instance(self, instance_type: str, region: str, *, where: str) -> InstancePrice:
-        def load():
-            price = InstancePrice.objects.filter(
+        price = self._get(
+            ("instance", instance_type, region),
+            lambda: InstancePrice.objects.filter(
                 instance_type=instance_type,
                 region=region,
                 pricing_model=PricingModel.ON_DEMAND,
                 operating_system=OperatingSystem.LINUX,
-            ).first()
-            if price is None:
-                if not InstancePrice.objects.filter(region=region).exists():
-                    raise _missing(where, f"No prices are known for region '{region}'.")
-                raise _missing(where, f"No price is known for instance type '{instance_type}' in {region}.")
-            return price
-
-        return self._get(("instance", instance_type, region), load)
+            ).first(),
+        )
+        if price is None:
+            known = self._get(("region", region), lambda: InstancePrice.objects.filter(region=region).exists())
+            if not known:
+                raise _missing(where, f"No prices are known for region '{region}'.")
+            raise _missing(where, f"No price is known for instance type '{instance_type}' in {region}.")
+        return price
 
     def disk(self, disk_type: str, region: str, *, where: str) -> DiskPrice:
-        def load():
-            price = DiskPrice.objects.filter(disk_type=disk_type, region=region).first()
-            if price is None:
-                raise _missing(where, f"No price is known for {disk_type} volumes in region '{region}'.")
-            return price
-
-        return self._get(("disk", disk_type, region), load)
+        price = self._get(
+            ("disk", disk_type, region), lambda: DiskPrice.objects.filter(disk_type=disk_type, region=region).first()
+        )
+        if price is None:
+            raise _missing(where, f"No price is known for {disk_type} volumes in region '{region}'.")
+        return price
 
     def service(self, service: str, region: str, *, where: str) -> ServicePrice:
-        def load():
-            price = ServicePrice.objects.filter(service=service, region=region).first()
-            if price is None:
-                raise _missing(where, f"No price is known for {service} in region '{region}'.")
-            return price
+        price = self._get(
+            ("service", service, region), lambda: ServicePrice.objects.filter(service=service, region=region).first()
+        )
+        if price is None:
+            raise _missing(where, f"No price is known for {service} in region '{region}'.")
+        return price
 
-        return self._get(("service", service, region), load)
+    def vcpus(self, instance_type: str) -> int | None:
+        """The vCPUs of ``instance_type`` (any region that knows them), or None."""
+        return self._get(
+            ("vcpus", instance_type),
+            lambda: (
+                InstancePrice.objects.filter(instance_type=instance_type, vcpus__isnull=False)
+                .values_list("vcpus", flat=True)
+                .first()
+            ),
+        )
 
 
 # --- line items ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError
 
+from quotas import estimates
 from quotas.choices import OperatingSystem, PricingModel
 from quotas.models import DiskPrice, InstancePrice, ServicePrice
 
@@ -357,13 +358,16 @@ def _create_missing(model, rows: list, key_fields: tuple[str, ...]) -> int:
 
 def seed_pricing() -> int:
     """Create the seed prices that are missing (idempotent); returns how many rows were created."""
-    return (
+    created = (
         _create_missing(
             InstancePrice, _instance_rows(), ("instance_type", "region", "pricing_model", "operating_system")
         )
         + _create_missing(DiskPrice, _disk_rows(), ("disk_type", "region"))
         + _create_missing(ServicePrice, _service_rows(), ("service", "region"))
     )
+    if created:
+        estimates.prices_changed()
+    return created
 
 
 def seed_demo_prices(report, *, password: str) -> None:

@@ -36,7 +36,7 @@ from botocore.exceptions import (
 )
 from django_mongodb_backend import transaction
 
-from quotas import pricing_seed
+from quotas import estimates, pricing_seed
 from quotas.choices import OperatingSystem, PricingModel
 from quotas.models import DiskPrice, InstancePrice, ServicePrice
 
@@ -145,6 +145,8 @@ def sync_pricing(
         _upsert_instances(instances, result.instances, dry_run=dry_run)
         _upsert_disks(disks, result.disks, dry_run=dry_run)
         _upsert_services(fees, result.services, dry_run=dry_run)
+    if not dry_run:
+        estimates.prices_changed()
     return result
 
 

@@ -12,16 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+from bson import Decimal128
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db.models import F, Q
 from django.utils import timezone
+from pymongo import ReturnDocument
 
 from cloudassist import exceptions
 from cloudassist.db import run_atomic
-from cloudassist.internals.django_mongodb_backend import in_atomic_block
+from cloudassist.internals.django_mongodb_backend import in_atomic_block, transaction_session
 from quotas.choices import QuotaType
 from quotas.estimates import from_micros, to_micros
 from quotas.models import Quota, UsageLedger
@@ -72,7 +76,7 @@ def active_quotas(queryset, *, now: datetime):
     )
 
 
-def combine(quotas: list[Quota]) -> dict[str, int | None]:
+def combine(quotas: list) -> dict[str, int | None]:
     """Permanent quotas set the base of each dimension (unset everywhere = unlimited); valid
     temporary quotas add to a limited base. Temporary quotas alone are the limit while valid."""
     permanent = [quota for quota in quotas if quota.quota_type == QuotaType.PERMANENT]
@@ -89,15 +93,71 @@ def combine(quotas: list[Quota]) -> dict[str, int | None]:
     return limits
 
 
+def _active_quota_match(now: datetime) -> dict:
+    """``active_quotas`` as a ``$match``: not ended, and PERMANENT or a TEMPORARY one valid now."""
+    return {
+        "ended_at": None,
+        "$or": [
+            {"quota_type": str(QuotaType.PERMANENT)},
+            {"quota_type": str(QuotaType.TEMPORARY), "valid_from": {"$lte": now}, "valid_until": {"$gt": now}},
+        ],
+    }
+
+
+def _quota_rows(user, now: datetime) -> list[SimpleNamespace]:
+    """The user's own active quotas and those of their roles, in one command: the role quotas (few:
+    at most a handful per role) each look up the user's membership of that role and its name by key."""
+    memberships = user.groups.through._meta.db_table
+    pipeline = [
+        {"$match": {**_active_quota_match(now), "$and": [{"$or": [{"user_id": user.pk}, {"role_id": {"$ne": None}}]}]}},
+        {
+            "$lookup": {
+                "from": memberships,
+                "localField": "role_id",
+                "foreignField": "group_id",
+                "pipeline": [{"$match": {"user_id": user.pk}}, {"$project": {"_id": 1}}],
+                "as": "member",
+            }
+        },
+        {"$match": {"$or": [{"user_id": user.pk}, {"member": {"$ne": []}}]}},
+        {
+            "$lookup": {
+                "from": Group._meta.db_table,
+                "localField": "role_id",
+                "foreignField": "_id",
+                "pipeline": [{"$project": {"name": 1}}],
+                "as": "role",
+            }
+        },
+        {"$sort": {"created_at": -1}},
+    ]
+    rows = []
+    for document in connection.get_collection(Quota._meta.db_table).aggregate(pipeline):
+        fields = {dimension.quota_field: _decimal(document.get(dimension.quota_field)) for dimension in DIMENSIONS}
+        own = document.get("user_id") == user.pk
+        role = document["role"][0]["name"] if document.get("role") and not own else None
+        rows.append(
+            SimpleNamespace(pk=document["_id"], quota_type=document.get("quota_type"), own=own, role=role, **fields)
+        )
+    return rows
+
+
+def _decimal(value):
+    return value.to_decimal() if isinstance(value, Decimal128) else value
+
+
 def effective_quota(user, *, now: datetime | None = None) -> EffectiveQuota:
-    """The user's own active quotas if they have any, else the most generous of their roles'."""
+    """The user's own active quotas if they have any, else the most generous of their roles' (one
+    MongoDB command)."""
     now = now or timezone.now()
-    own = list(active_quotas(Quota.objects.filter(user=user), now=now))
+    rows = _quota_rows(user, now)
+    own = [row for row in rows if row.own]
     if own:
         return EffectiveQuota(combine(own), "user", tuple(str(q.pk) for q in own))
-    by_role: dict[str, list[Quota]] = {}
-    for quota in active_quotas(Quota.objects.filter(role__in=user.groups.all()), now=now).select_related("role"):
-        by_role.setdefault(quota.role.name, []).append(quota)
+    by_role: dict[str, list] = {}
+    for quota in rows:
+        if quota.role is not None:
+            by_role.setdefault(quota.role, []).append(quota)
     if not by_role:
         return EffectiveQuota(dict.fromkeys(LEDGER_FIELDS), "none")
     per_role = [combine(quotas) for quotas in by_role.values()]
@@ -188,6 +248,47 @@ def reserve(*, user, amounts: dict[str, int], quota: EffectiveQuota | None = Non
             raise QuotaExceeded(quota=quota, reserved=_reserved(ledger), amounts=amounts, what=what)
 
     _transactional(write)
+
+
+class LedgerMissing(Exception):
+    """The user has no ledger yet: create it (``ledger_for``) outside the transaction and run it again."""
+
+
+def reserve_and_read(
+    *, user, amounts: dict[str, int], quota: EffectiveQuota, what: str = "this request"
+) -> dict[str, int]:
+    """``reserve``, for a holder's transaction, in one command: a conditional update with every
+    limit in its filter (``field <= limit - amount``) that answers the ledger as it is after the
+    reservation. QuotaExceeded (with its breakdown) when a limited dimension does not fit;
+    LedgerMissing when the user has no ledger yet."""
+    assert in_atomic_block(connection), "reserve_and_read runs in the transaction that stores the holder"
+    conditions = {
+        field: {"$lte": limit - amounts.get(field, 0)}
+        for field, limit in quota.limits.items()
+        if limit is not None and amounts.get(field, 0) > 0
+    }
+    update: dict[str, Any] = {"$set": {"updated_at": timezone.now()}}
+    increments = {field: amounts[field] for field in LEDGER_FIELDS if amounts.get(field, 0)}
+    if increments:
+        update["$inc"] = increments
+    ledgers = connection.get_collection(UsageLedger._meta.db_table)
+    session = transaction_session(connection)
+    projection = dict.fromkeys(LEDGER_FIELDS, 1)
+    after = ledgers.find_one_and_update(
+        {"user_id": user.pk, **conditions},
+        update,
+        projection=projection,
+        return_document=ReturnDocument.AFTER,
+        session=session,
+    )
+    if after is None:
+        current = ledgers.find_one({"user_id": user.pk}, projection=projection, session=session)
+        if current is None:
+            raise LedgerMissing
+        raise QuotaExceeded(
+            quota=quota, reserved={field: current.get(field, 0) for field in LEDGER_FIELDS}, amounts=amounts, what=what
+        )
+    return {field: after.get(field, 0) for field in LEDGER_FIELDS}
 
 
 def preview(*, user, amounts: dict[str, int]) -> dict[str, Any]:

@@ -1,6 +1,9 @@
+import copy
+
 from django.db.models import QuerySet
 
-from cloudassist import apps, roles
+from cloudassist import apps, changes, roles
+from cloudassist.feedcache import FeedCache
 from templates.models import Template
 
 
@@ -36,3 +39,27 @@ def banner_lines() -> list[str]:
         f"  Unavailable template {template.pk} ({template.provider}): {reason}"
         for template, reason in unavailable_templates()
     ]
+
+
+def _load_template(pk: str) -> Template | None:
+    return Template.objects.filter(pk=pk).first()
+
+
+_templates = FeedCache("templates", collections=(Template._meta.db_table,), max_entries=1024)
+
+
+def template_by_id(pk: str) -> Template:
+    """The template ``pk`` as it is now (its current version), from this process's cache
+    (cloudassist/feedcache.py: dropped on any change to a template); Template.DoesNotExist if none.
+    Each caller gets its own copy."""
+    found = _templates.get(("template", pk), lambda: _load_template(pk))
+    if found is None:
+        raise Template.DoesNotExist(f"No template '{pk}'.")
+    template = copy.copy(found)
+    template.parameters_schema = copy.deepcopy(found.parameters_schema)
+    return template
+
+
+def template_changed(pk: str) -> None:
+    """After this process's own write to template ``pk`` committed: no stale read here from now on."""
+    changes.publish_local(Template._meta.db_table, pk)

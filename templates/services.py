@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict
-from templates import planning, rendering
+from templates import planning, rendering, selectors
 from templates.models import VERSIONED_POLICY_FIELDS, Template, TemplateVersion, policy_of, policy_values
 
 DEFINITION_FIELDS = ("body", "parameters_schema", *VERSIONED_POLICY_FIELDS)
@@ -67,6 +67,7 @@ def create_template(*, actor, id: str, **fields: Any) -> Template:
         _record(template, action="create", author=author)
 
     run_atomic(unit)
+    selectors.template_changed(template.pk)
     return template
 
 
@@ -120,6 +121,7 @@ def update_template(*, template: Template, actor=None, _action: str = "update", 
 
     if run_atomic(unit) != 1:
         raise Conflict(f"Template '{template.pk}' changed meanwhile; reload it and apply your change again.")
+    selectors.template_changed(template.pk)
     return template
 
 
@@ -156,6 +158,7 @@ def same_definition(old: TemplateVersion, template: Template) -> bool:
 
 def set_active(*, template: Template, active: bool) -> Template:
     Template.objects.filter(pk=template.pk).update(is_active=active)
+    selectors.template_changed(template.pk)
     template.is_active = active
     return template
 

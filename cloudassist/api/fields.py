@@ -111,6 +111,10 @@ class IdOrHyperlinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
             return self.scope(self.context["request"])
         return super().get_queryset()
 
+    def lookup(self, queryset, value):
+        """The object with id ``value`` (a subclass may answer from a cache)."""
+        return queryset.get(pk=value)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("incorrect_type", noun=self.noun, data_type=type(data).__name__)
@@ -119,7 +123,7 @@ class IdOrHyperlinkField(CachedUrlMixin, serializers.HyperlinkedRelatedField):
             value = value.rstrip("/").rsplit("/", 1)[-1]
         queryset = self.get_queryset()
         try:
-            return queryset.get(pk=value)
+            return self.lookup(queryset, value)
         except queryset.model.DoesNotExist:
             self.fail("unknown", noun=self.noun, value=value)
         except (DjangoValidationError, InvalidId, TypeError, ValueError):

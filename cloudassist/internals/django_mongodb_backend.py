@@ -82,6 +82,12 @@ def in_atomic_block(connection) -> bool:
     return connection.in_atomic_block_mongo
 
 
+def transaction_session(connection):
+    """The session of the open transaction (None outside one): a raw pymongo command passes it as
+    ``session=`` to run in that transaction (quotas/services.py)."""
+    return connection.session
+
+
 def enter_atomic_block(connection) -> None:
     """Start a transaction as the backend's ``atomic()`` does: nested ``atomic()``s join it and
     ``on_commit()`` callbacks wait for its commit."""

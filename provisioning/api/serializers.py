@@ -6,6 +6,7 @@ from cloudassist.api.serializers import BaseModelSerializer, ExpandMixin, Strict
 from provisioning import selectors, transitions
 from provisioning.choices import LIVE, RequestStatus, RequestType
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS, Event, ExtensionRequest, ProvisionRequest
+from templates import selectors as template_selectors
 from templates.api.serializers import PlanSerializer, TemplateSerializer, plan_data
 from templates.models import Template
 
@@ -118,10 +119,17 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         return related_list_url(self.context.get("request"), "extensionrequest-list", f"provision_request={obj.pk}")
 
 
+class CachedTemplateField(IdOrHyperlinkField):
+    """The template as it is now, from the process's template cache (templates/selectors.py)."""
+
+    def lookup(self, queryset, value):
+        return template_selectors.template_by_id(value)
+
+
 class ProvisionRequestCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     resource_fields = tuple(ProvisionRequestSerializer.Meta.fields)
 
-    template = IdOrHyperlinkField(
+    template = CachedTemplateField(
         noun="template",
         view_name="template-detail",
         queryset=Template.objects.all(),

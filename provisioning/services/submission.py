@@ -162,18 +162,20 @@ def submit_request(
         policies.SNAPSHOT_KEY: policy.as_snapshot(),  # the rules this request lives by
     }
 
-    quota = quota_services.effective_quota(actor, now=now)
+    quota = quota_services.effective_quota(actor, now=now)  # one command
     amounts = estimate.reservation()
     estimate_usd = estimate.as_dict()["usd"]
-    quota_services.ledger_for(actor)  # created once, outside the transaction
 
     def unit() -> ProvisionRequest:
         # The reservation and the request commit together, or neither does: nothing to give back.
-        held = quota_services.reserved(user=actor)  # as this transaction sees it
+        # One conditional update reserves (the limits are in its filter: 409 with a breakdown when
+        # it does not fit) and answers the ledger after it, for the remarks. Concurrent submissions
+        # of one user conflict on their ledger document and run again.
+        held_after = quota_services.reserve_and_read(user=actor, amounts=amounts, quota=quota)
         remarks = analysis.analyse(
             estimate=estimate,
             quota=quota,
-            reserved_after={field: held[field] + amounts.get(field, 0) for field in held},
+            reserved_after=held_after,
             parameters=rendered.parameters,
             permanent=request_type == RequestType.PERMANENT,
             max_lifetime_hours=template.max_lifetime_hours,
@@ -203,13 +205,13 @@ def submit_request(
             to_status=request.status,
             data={"template": template.pk, "template_version": template.version, "estimate_usd": estimate_usd},
         )
-        # Last: concurrent submissions of one user conflict on their ledger document (and run
-        # again), so the transaction holds it for as short a time as it can. 409 with a
-        # breakdown when it does not fit (the request above is then never stored).
-        quota_services.reserve(user=actor, amounts=amounts, quota=quota)
         return request
 
-    request = run_atomic(unit)
+    try:
+        request = run_atomic(unit)
+    except quota_services.LedgerMissing:  # a user's first request: their ledger, once, outside the transaction
+        quota_services.ledger_for(actor)
+        request = run_atomic(unit)
     enqueue("analyse", request.pk, queue=DEFAULT_QUEUE)
     return request
 
