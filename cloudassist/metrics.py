@@ -34,6 +34,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from pymongo import monitoring
 
+from cloudassist import changes
+
 __all__ = ["Counter", "Gauge", "Histogram"]  # what the apps import from here: their metrics are made with these
 
 logger = logging.getLogger(__name__)
@@ -150,6 +152,8 @@ class MongoCommandMetrics(monitoring.CommandListener):
         pass
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if changes.is_feed_thread():
+            return  # the change feed's getMores wait on purpose (cloudassist/changes.py)
         MONGODB_COMMAND_DURATION.labels(command=event.command_name).observe(event.duration_micros / 1e6)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:

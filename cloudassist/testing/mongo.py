@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from pymongo import monitoring
 
+from cloudassist import changes
+
 # Commands a driver sends on its own (handshakes, monitoring, sessions); not the product's queries.
 _DRIVER_COMMANDS = {"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue", "buildInfo"}
 # Stages that join or group: never before the page is cut ($match, $sort, $limit).
@@ -63,8 +65,8 @@ class CommandRecorder(monitoring.CommandListener):
                 self._open.remove(captured)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if not self._open or event.command_name in _DRIVER_COMMANDS:
-            return
+        if not self._open or event.command_name in _DRIVER_COMMANDS or changes.is_feed_thread():
+            return  # the change feed's own getMores are not the product's queries
         command = event.command
         entry = {
             "name": event.command_name,
