@@ -212,6 +212,11 @@ REST_FRAMEWORK = {
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=720)
 # A token's last_used_at is written at most this often (not a write per request).
 API_TOKEN_LAST_USED_EVERY_SECONDS = 60
+# Each web process keeps who a token is (user, roles) in memory, this many tokens for at most this
+# many seconds; a revoked or expired token, a deactivated user or a changed password or role drops
+# it at once on every process (MongoDB change streams: cloudassist/changes.py). 0 turns it off.
+API_TOKEN_CACHE_SIZE = env.int("API_TOKEN_CACHE_SIZE", default=10_000)
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
 API_MAX_PAGE_SIZE = 200
 
 SPECTACULAR_SETTINGS = {
