@@ -83,14 +83,17 @@ MIDDLEWARE = [
     "cloudassist.logs.RequestIdMiddleware",  # request id for logs and jobs, echoed in X-Request-ID
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
     "cloudassist.api.middleware.refuse_nul_in_query",  # a NUL in a query parameter is a 400 naming it
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session user and messages: skipped by token API and /configs requests
+    # (cloudassist/middleware.py token_api_request); the admin, the portal and the browsable API get them.
+    # CSRF stays Django's own (check --deploy looks for it by name); DRF's views are exempt from it.
+    "cloudassist.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "cloudassist.api.throttling.LoginThrottleMiddleware",  # password forms: the token endpoint's budget
     "cloudassist.api.errors.json_not_found_middleware",  # JSON 404s for the API with DEBUG on too
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cloudassist.middleware.BrowserAuthenticationMiddleware",
     "cloudassist.middleware.private_pages",  # HTML pages with a session: Cache-Control: private, no-store
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "cloudassist.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cloudassist.outages.DatabaseUnavailableMiddleware",  # MongoDB unreachable: 503, not 500
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
