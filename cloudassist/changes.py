@@ -31,6 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from pymongo.errors import InvalidOperation
+
+from cloudassist.internals import django_mongodb_backend as mongo_internals
 
 logger = logging.getLogger(__name__)
 
@@ -102,15 +105,22 @@ class _Feed:
             try:
                 self.listen(wanted)
                 delay = 0.1
+            except InvalidOperation as exc:  # the client was closed under us (close_pool): take the new one
+                mongo_internals.forget_client(connections[DEFAULT_DB_ALIAS])
+                self.failed(exc)
+                time.sleep(delay)
             except Exception as exc:
-                self.running.clear()
-                self.watching = frozenset()
-                if self.failures == 0:
-                    logger.warning("MongoDB change feed interrupted (%s); in-process caches are dropped", exc)
-                self.failures += 1
-                self.reset()
+                self.failed(exc)
                 time.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    def failed(self, exc: Exception) -> None:
+        self.running.clear()
+        self.watching = frozenset()
+        if self.failures == 0:
+            logger.warning("MongoDB change feed interrupted (%s); in-process caches are dropped", exc)
+        self.failures += 1
+        self.reset()
 
     def listen(self, wanted: frozenset[str]) -> None:
         """Watch ``wanted`` until the subscriptions change (returns) or anything fails (raises)."""
@@ -204,6 +214,11 @@ def unsubscribe(collection: str, callback: Callback) -> None:
             callbacks.remove(callback)
         if not callbacks:
             feed.subscribers.pop(collection, None)
+
+
+def subscribed(collection: str) -> bool:
+    feed = _feed_here()
+    return collection in feed.subscribers
 
 
 def publish_local(collection: str, key: object, operation: str = "update") -> None:

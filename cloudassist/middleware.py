@@ -17,6 +17,10 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from csp import middleware as csp_middleware
 from csp.constants import UNSAFE_INLINE
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import sync_and_async_middleware
 from whitenoise import middleware
@@ -98,3 +102,49 @@ def private_pages(get_response):
             return _keep_private(request, get_response(request))
 
     return middleware
+
+
+# --- what only browsers need: skipped by token-authenticated API and /configs requests ----------------
+
+TOKEN_PATH_PREFIXES = ("/api/", "/configs")
+
+
+def token_api_request(request) -> bool:
+    """An API or /configs request carrying ``Authorization: Token ...``: DRF's token authentication
+    answers it alone (a token header that fails is a 401, never a fallback to the session), so
+    sessions, the session user and messages have nothing to do. Anything else (the admin, the
+    portal, the browsable API with a session) gets them all. CSRF stays Django's middleware for
+    every request (``check --deploy`` looks for it by name); DRF's views are exempt from it, and
+    DRF checks CSRF itself for session-authenticated requests."""
+    found = request.__dict__.get("_token_api_request")
+    if found is None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        found = header[:6].lower() == "token " and request.path_info.startswith(TOKEN_PATH_PREFIXES)
+        request._token_api_request = found
+    return found
+
+
+class _BrowserOnly:
+    """A middleware that token API requests pass straight through (sync and async)."""
+
+    def __call__(self, request):
+        if token_api_request(request):
+            self.skipped(request)
+            return self.get_response(request)  # a coroutine under ASGI: the caller awaits it
+        return super().__call__(request)
+
+    def skipped(self, request) -> None:
+        pass
+
+
+class BrowserSessionMiddleware(_BrowserOnly, SessionMiddleware):
+    pass
+
+
+class BrowserAuthenticationMiddleware(_BrowserOnly, AuthenticationMiddleware):
+    def skipped(self, request) -> None:
+        request.user = AnonymousUser()  # until DRF's token authentication sets the token's user
+
+
+class BrowserMessageMiddleware(_BrowserOnly, MessageMiddleware):
+    pass

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from cloudassist import roles
+from cloudassist import changes, roles
 from cloudassist.apps import project_apps
 from cloudassist.db import run_atomic
 from cloudassist.exceptions import Conflict, NotFound
@@ -28,6 +28,16 @@ TOKENS_REVOKED_MESSAGE = "Your API tokens were revoked: sign in again for a new 
 # Usernames are ASCII letters, digits and @.+-_: the API publishes the pattern ^[\w.@+-]+$, whose
 # \w is ASCII in JSON Schema (the model's own validator would also take any Unicode letter).
 username_validator = ASCIIUsernameValidator()
+
+
+# This process's caches of who a token is (cloudassist/api/token_cache.py) learn of a change at once;
+# the other processes learn it from MongoDB's change stream (cloudassist/changes.py).
+def _user_changed(user) -> None:
+    changes.publish_local(User._meta.db_table, user.pk)
+
+
+def _role_changed(group: Group) -> None:
+    changes.publish_local(Group._meta.db_table, group.pk)  # every cached role set goes
 
 
 def validate_username(username: str) -> None:
@@ -144,6 +154,7 @@ def update_user(
         user.save()
     _apply_roles(user, groups)
     _sync_staff(user)
+    _user_changed(user)
     return user
 
 
@@ -160,7 +171,9 @@ def change_password(*, user, password: str, reason: str, validate: bool = True) 
         user.save()
         return revoke_tokens(user, reason)
 
-    return run_atomic(unit)
+    revoked = run_atomic(unit)
+    _user_changed(user)
+    return revoked
 
 
 def delete_user(*, user, actor) -> None:
@@ -168,6 +181,7 @@ def delete_user(*, user, actor) -> None:
         raise Conflict("You cannot delete your own account.")
     if user.is_superuser and not actor.is_superuser:
         raise PermissionDenied("Only a superuser may delete a superuser.")
+    pk = user.pk  # delete() forgets it
     try:
         user.delete()
     except ProtectedError as exc:
@@ -175,12 +189,15 @@ def delete_user(*, user, actor) -> None:
             f"User '{user.get_username()}' has provision or extension requests, which the audit trail keeps; "
             "deactivate the account instead (PATCH is_active=false)."
         ) from exc
+    changes.publish_local(User._meta.db_table, pk)
 
 
 def delete_role(*, group: Group) -> None:
     if group.name in roles.ALL:
         raise Conflict(f"The built-in role '{group.name}' cannot be deleted.")
+    pk = group.pk  # delete() forgets it
     group.delete()
+    changes.publish_local(Group._meta.db_table, pk)
 
 
 def rename_role(*, group: Group, name: str) -> Group:
@@ -188,6 +205,7 @@ def rename_role(*, group: Group, name: str) -> Group:
         raise Conflict(f"The built-in role '{group.name}' cannot be renamed.")
     group.name = name
     group.save()
+    _role_changed(group)
     return group
 
 
@@ -208,6 +226,7 @@ def issue_token(*, user) -> tuple[ApiToken, str]:
 def revoke_token(*, user, token_id) -> None:
     """Delete one of ``user``'s tokens; someone else's token, or none by that id, is a NotFound."""
     deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
+    _user_changed(user)  # (the token's id may be a string here)
     if not deleted:
         raise NotFound("No such token among yours.")
 
@@ -215,6 +234,7 @@ def revoke_token(*, user, token_id) -> None:
 def revoke_tokens(user, reason: str) -> int:
     """Delete every API token of ``user`` (a changed password, ...); logs how many and why."""
     revoked, _ = ApiToken.objects.filter(user=user).delete()
+    _user_changed(user)  # every token of the user's goes
     logger.info("Revoked %s API token(s) of %s: %s", revoked, user.get_username(), reason)
     return revoked
 
@@ -228,3 +248,4 @@ def note_token_used(*, token: ApiToken, now=None) -> None:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
+    changes.publish_local(ApiToken._meta.db_table, token.pk)  # a cached copy would write again

@@ -83,14 +83,17 @@ MIDDLEWARE = [
     "cloudassist.logs.RequestIdMiddleware",  # request id for logs and jobs, echoed in X-Request-ID
     "cloudassist.middleware.WhiteNoiseMiddleware",  # WhiteNoise, async-capable (ASGI)
     "cloudassist.api.middleware.refuse_nul_in_query",  # a NUL in a query parameter is a 400 naming it
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session user and messages: skipped by token API and /configs requests
+    # (cloudassist/middleware.py token_api_request); the admin, the portal and the browsable API get them.
+    # CSRF stays Django's own (check --deploy looks for it by name); DRF's views are exempt from it.
+    "cloudassist.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "cloudassist.api.throttling.LoginThrottleMiddleware",  # password forms: the token endpoint's budget
     "cloudassist.api.errors.json_not_found_middleware",  # JSON 404s for the API with DEBUG on too
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cloudassist.middleware.BrowserAuthenticationMiddleware",
     "cloudassist.middleware.private_pages",  # HTML pages with a session: Cache-Control: private, no-store
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "cloudassist.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cloudassist.outages.DatabaseUnavailableMiddleware",  # MongoDB unreachable: 503, not 500
     "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: per-view requests, statuses, latency
@@ -212,6 +215,11 @@ REST_FRAMEWORK = {
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=720)
 # A token's last_used_at is written at most this often (not a write per request).
 API_TOKEN_LAST_USED_EVERY_SECONDS = 60
+# Each web process keeps who a token is (user, roles) in memory, this many tokens for at most this
+# many seconds; a revoked or expired token, a deactivated user or a changed password or role drops
+# it at once on every process (MongoDB change streams: cloudassist/changes.py). 0 turns it off.
+API_TOKEN_CACHE_SIZE = env.int("API_TOKEN_CACHE_SIZE", default=10_000)
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
 API_MAX_PAGE_SIZE = 200
 
 SPECTACULAR_SETTINGS = {

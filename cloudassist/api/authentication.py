@@ -7,7 +7,9 @@ ever appears in a query filter, nor in MongoDB's slow-query log). DRF's own look
 django-mongodb-backend; here one aggregate on the token collection matches the digest first (a
 plain index, ``apitoken_digest``), then looks up that one token's user, memberships and role
 names by primary key. The roles are cached on the user for the request
-(cloudassist.roles.role_names). An expired token is a 401 saying so.
+(cloudassist.roles.role_names). An expired token is a 401 saying so. What the aggregate found is
+kept in this process's memory until the token, its user or any role changes
+(cloudassist/api/token_cache.py): a known token costs no MongoDB command.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from cloudassist import services
+from cloudassist.api import token_cache
 from cloudassist.models import ApiToken, token_digest
 
 
-def _pipeline(key: str) -> list[dict]:
+def _pipeline(digest: str) -> list[dict]:
     user_model = get_user_model()
     return [
-        {"$match": {"digest": token_digest(key)}},
+        {"$match": {"digest": digest}},
         {"$limit": 1},
         {"$lookup": {"from": user_model._meta.db_table, "localField": "user_id", "foreignField": "_id", "as": "user"}},
         {
@@ -63,8 +66,21 @@ def _from_document(model, document: dict):
 
 
 def token_and_user(key: str) -> tuple[ApiToken, object] | None:
-    """The stored token for a raw ``key`` and its user, with their role names loaded, or None."""
-    found = next(connection.get_collection(ApiToken._meta.db_table).aggregate(_pipeline(key)), None)
+    """The stored token for a raw ``key`` and its user, with their role names loaded, or None:
+    from this process's cache (cloudassist/api/token_cache.py) or one aggregate."""
+    digest = token_digest(key)
+    cached = token_cache.CACHE.get(digest)
+    if cached is not None:
+        return cached
+    generation = token_cache.CACHE.fill_generation()
+    found = _stored(digest)
+    if found is not None:
+        token_cache.CACHE.put(digest, *found, generation)
+    return found
+
+
+def _stored(digest: str) -> tuple[ApiToken, object] | None:
+    found = next(connection.get_collection(ApiToken._meta.db_table).aggregate(_pipeline(digest)), None)
     if found is None or not found["user"]:
         return None
     token = _from_document(ApiToken, found)

@@ -6,6 +6,8 @@
   ``atomic()`` cannot retry a commit alone.
 - ``cloudassist/worker.py``: the per-process client cache (``_connection_pools``,
   ``database``), dropped in a freshly forked work horse.
+- ``cloudassist/changes.py``: the same two (``database``, the client) in the feed's thread, after
+  another thread closed the client (``close_pool``) under it.
 - ``cloudassist/mongodb/``: the compiled query (``MongoQuery``: ``match_mql``,
   ``lookup_pipeline``, ``subqueries``, ``aggregation_pipeline``, ``extra_fields``), read for
   index-only counts and rewritten so that an index can answer the sort.
@@ -118,9 +120,15 @@ def drop_inherited_client(connection) -> None:
     pools = getattr(connection, "_connection_pools", None)
     if pools is not None and connection.alias in pools:
         pools.pop(connection.alias, None)  # the parent's client: never used after the fork
-        connection.connection = None
-        with contextlib.suppress(AttributeError):
-            del connection.database
+        forget_client(connection)
+
+
+def forget_client(connection) -> None:
+    """Forget the client this (thread's) connection holds, without closing it: the next use takes
+    the process's current one (cloudassist/changes.py, after the pool was closed elsewhere)."""
+    connection.connection = None
+    with contextlib.suppress(AttributeError):
+        del connection.database
 
 
 # --- the compiled query (cloudassist/mongodb/) ------------------------------------------------

@@ -88,10 +88,49 @@ class CommandRecorder(monitoring.CommandListener):
 
 RECORDER = CommandRecorder()
 
+_WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
+
+
+class LocalWrites(monitoring.CommandListener):
+    """Tests write MongoDB directly (``Model.objects.filter(...).update(...)``) where production would
+    have another process do it, then expect the next request to see the write. The change feed
+    (cloudassist/changes.py) delivers it within milliseconds, but not before the next line of the
+    test: so in the test process every write to a collection that has subscribers also sends them
+    "reset" at once. ``feed_only()`` turns that off, for tests of the feed and of the services'
+    own ``publish_local`` calls."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+    @contextlib.contextmanager
+    def feed_only(self):
+        self.enabled = False
+        try:
+            yield
+        finally:
+            self.enabled = True
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not self.enabled or event.command_name not in _WRITE_COMMANDS or changes.is_feed_thread():
+            return
+        collection = event.command.get(event.command_name)
+        if isinstance(collection, str) and changes.subscribed(collection):
+            changes.publish_local(collection, None, operation="reset")
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+LOCAL_WRITES = LocalWrites()
+
 
 def register() -> None:
-    """Register the recorder for every MongoClient created from now on."""
+    """Register the recorder (and LOCAL_WRITES) for every MongoClient created from now on."""
     monitoring.register(RECORDER)
+    monitoring.register(LOCAL_WRITES)
 
 
 def stage_names(pipeline: list[dict]) -> list[str]:
