@@ -56,7 +56,7 @@ browser:
 screenshots: $(VENV)/.dev-installed  ## PNGs of the portal and the console (docs/screenshots/), taken by the browser tests
 	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest portal/tests/test_browser.py -q
 
-bench: $(VENV)/.dev-installed  ## print benchmark figures (worker latency and jobs/s, approval -> INITIATED with slow email; HTTP req/s, p50/p99 per endpoint)
+bench: $(VENV)/.dev-installed  ## print benchmark figures (worker latency and jobs/s, approval -> INITIATED with slow email; HTTP req/s, p50/p99 and CPU ms per request per endpoint)
 	$(BIN)/python benchmarks/bench_provisioning.py
 	$(BIN)/python benchmarks/bench_http.py
 

@@ -2,21 +2,28 @@
 
 It starts throw-away embedded MongoDB and Redis, migrates, seeds the demo users, roles, templates
 and prices, gives every user an API token, and loads provision requests (BENCH_SIZES, default
-10,000 then 100,000) and 1,000 configs of ~1 KB, cloned from documents the services wrote. It
-serves the product as the image does (`python -m cloudassist.serving`, WEB_CONCURRENCY=2,
-DEBUG=false) and, in the same run, a bare Django JSON view under the very same command
-(DJANGO_SETTINGS_MODULE=benchmarks.bare_settings). Each workload gets a warm-up, then
-BENCH_ROUNDS rounds of BENCH_SECONDS on BENCH_CONNECTIONS keep-alive connections, driven by
-`wrk` when it is on PATH (BENCH_LOADGEN=python forces the Python load generator).
+10,000; BENCH_SIZES=10000,100000 adds a phase at 100,000) and 1,000 configs of ~1 KB, cloned from
+documents the services wrote. It serves the product as the image does (`python -m
+cloudassist.serving`, WEB_CONCURRENCY=2, DEBUG=false) with two baselines in the same server
+processes (benchmarks/bare_wsgi.py: no middleware, off in production): a bare Django JSON view
+and a bare in-memory config GET (a dict lookup returning JSON, like the seed's Flask server).
+Each workload gets a warm-up, then BENCH_ROUNDS rounds of BENCH_SECONDS on BENCH_CONNECTIONS
+keep-alive connections, driven by `wrk` when it is on PATH (BENCH_LOADGEN=python forces the
+Python load generator). Over each round it reads the CPU time (utime+stime, /proc/<pid>/stat) of
+the server's processes and of mongod, and prints CPU milliseconds per request beside req/s, p50
+and p99, and each workload's CPU per request relative to the two baselines': on a shared machine
+req/s moves with the load, CPU per request hardly does.
 
 Environment: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP (3), BENCH_SIZES
-(10000,100000), BENCH_CONNECTIONS (16), BENCH_WORKLOADS (comma-separated names, default all),
-BENCH_LOADGEN (auto | wrk | python). Exits 1 when a workload answered only errors.
+(10000), BENCH_CONNECTIONS (16), BENCH_WORKLOADS (comma-separated names, default all; the
+baselines always run), BENCH_LOADGEN (auto | wrk | python). Exits 1 when a workload answered
+only errors.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import math
@@ -42,9 +49,13 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.bare_urls import BARE_CONFIG_PATH, BARE_PATH  # noqa: E402 (after the path)
 from cloudassist.testing.kubernetes import PLACEHOLDER_KUBECONFIG  # noqa: E402 (after the path)
 
-BARE_PATH = "/bare/"
+BARE_VIEW = "bare view"  # the baselines' workload names
+BARE_CONFIG = "bare config get"
+BASELINES = (BARE_VIEW, BARE_CONFIG)
+SERVER_APPLICATION = "benchmarks.bare_wsgi:application"  # the product's WSGI app, plus the baselines
 SERVER_ENV_MARKER = "CLOUDASSIST_BENCH_HTTP_RUN"
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
@@ -57,7 +68,7 @@ class Options:
     seconds: float = 10.0
     rounds: int = 3
     warmup: float = 3.0
-    sizes: tuple[int, ...] = (10_000, 100_000)
+    sizes: tuple[int, ...] = (10_000,)
     connections: int = 16
     workloads: tuple[str, ...] = ()
     loadgen: str = "auto"
@@ -65,7 +76,7 @@ class Options:
 
     @classmethod
     def from_env(cls, environ=os.environ) -> Options:
-        sizes = tuple(int(part) for part in environ.get("BENCH_SIZES", "10000,100000").split(",") if part.strip())
+        sizes = tuple(int(part) for part in environ.get("BENCH_SIZES", "10000").split(",") if part.strip())
         if not sizes or sorted(sizes) != list(sizes):
             raise SystemExit("BENCH_SIZES must be increasing request counts, e.g. 10000,100000")
         workloads = tuple(part.strip() for part in environ.get("BENCH_WORKLOADS", "").split(",") if part.strip())
@@ -339,7 +350,6 @@ class Workload:
     paths: list[str]
     token: str | None = None
     bodies: list[str] | None = None  # one per path (cycled together), JSON
-    server: str = "product"  # or "bare"
     cookie: str | None = None  # a portal page: the session cookie of a logged-in user
 
     def headers(self) -> dict[str, str]:
@@ -385,7 +395,8 @@ def workloads(*, users: dict[str, dict], request_ids: list, config_names: list[s
     sample = rng.sample(list(request_ids), min(1000, len(request_ids)))
     api = "/api/v1/provision-requests/"
     return [
-        Workload("bare view", "GET", [BARE_PATH], server="bare"),
+        Workload(BARE_VIEW, "GET", [BARE_PATH]),
+        Workload(BARE_CONFIG, "GET", [f"{BARE_CONFIG_PATH}{name}" for name in config_names]),
         Workload("users/me", "GET", ["/api/v1/users/me/"], reader),
         Workload("list", "GET", [api], reader),
         Workload("list filtered+sorted", "GET", [f"{api}?status=REQUESTED&ordering=-created_at"], reader),
@@ -417,6 +428,8 @@ class RoundResult:
     non2xx: int
     errors: int = 0  # connection errors and timeouts (no status at all)
     example_status: int | None = None  # one of the non-2xx statuses seen
+    cpu_server: float = float("nan")  # CPU seconds of the server's processes over the round
+    cpu_mongod: float = float("nan")  # CPU seconds of mongod over the round
 
     @property
     def rps(self) -> float:
@@ -425,6 +438,10 @@ class RoundResult:
     @property
     def ok(self) -> int:
         return self.requests - self.non2xx
+
+    def cpu_ms(self, seconds: float) -> float:
+        """CPU milliseconds per request."""
+        return 1000 * seconds / self.requests if self.requests else float("nan")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -648,12 +665,14 @@ class Server:
     # Processes whose work a request also waits for (the embedded mongod and redis-server):
     # a slow query goes on inside mongod after the client gave up.
     backends: list[int] = field(default_factory=list)
+    mongod: int | None = None  # its pid: CPU per request is reported for the server and for mongod
+    application: str | None = None  # a WSGI application instead of the product's (cloudassist.wsgi)
     still_busy: int = 0  # idle waits that gave up: the rounds after them shared the CPU with old work
 
     def start(self) -> Server:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloudassist.serving"],
+                [sys.executable, "-m", "cloudassist.serving", *([self.application] if self.application else [])],
                 cwd=BASE_DIR,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -662,6 +681,13 @@ class Server:
                 start_new_session=True,
             )
         return self
+
+    def wait_ready_path(self, path: str) -> None:
+        saved, self.ready_path = self.ready_path, path
+        try:
+            self.wait_ready()
+        finally:
+            self.ready_path = saved
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -694,9 +720,12 @@ class Server:
         return sum(rss_of(pid) for pid in pids), len(pids)
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by the server's processes (parent and workers)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        return sum(cpu_ticks(pid) for pid in [*self.pids(), *self.backends]) / ticks
+        """CPU time used so far by the server's processes (parent and workers) and its backends."""
+        return cpu_seconds([*self.pids(), *self.backends])
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds so far: (the server's process group, mongod)."""
+        return cpu_seconds(self.pids()), cpu_seconds([self.mongod] if self.mongod else [])
 
     def wait_idle(self, *, window: float = 0.5, busy_share: float = 0.05, timeout: float = 120.0) -> float:
         """Wait until the server (and MongoDB, Redis) stop working on requests a finished round left
@@ -758,6 +787,10 @@ def marked_pids(marker: str) -> list[int]:
                 if stat and stat[0] != "Z" and needle in (entry / "environ").read_bytes().split(b"\0"):
                     found.append(int(entry.name))
     return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks(pid: int) -> int:
@@ -843,6 +876,19 @@ class Measurement:
     def example_status(self) -> int | None:
         return next((r.example_status for r in self.rounds if r.example_status), None)
 
+    @property
+    def cpu_server_ms(self) -> float:
+        """CPU ms per request of the server's processes (gunicorn master and workers), median of rounds."""
+        return _median([r.cpu_ms(r.cpu_server) for r in self.rounds])
+
+    @property
+    def cpu_mongod_ms(self) -> float:
+        return _median([r.cpu_ms(r.cpu_mongod) for r in self.rounds])
+
+    @property
+    def cpu_total_ms(self) -> float:
+        return _median([r.cpu_ms(r.cpu_server + r.cpu_mongod) for r in self.rounds])
+
 
 def _fmt(value: float, digits: int = 1) -> str:
     return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
@@ -855,15 +901,30 @@ def _fmt_ms(m: Measurement, value: float) -> str:
     return _fmt(value)
 
 
-def format_table(measurements: list[Measurement], *, bare_name: str = "bare view") -> str:
+TABLE_LEGEND = (
+    "req/s: median of rounds; vs bare: req/s / the bare view's; cpu ms, mongod ms: CPU milliseconds per\n"
+    "request of the server's processes and of mongod (median of rounds); x view, x config: total CPU per\n"
+    "request / the bare Django view's and the bare in-memory config GET's (same server, same run)"
+)
+
+
+def _ratio(value: float, base: float | None, digits: int) -> str:
+    ratio = value / base if base else float("nan")
+    return "n/a" if math.isnan(ratio) else f"{ratio:.{digits}f}"
+
+
+def format_table(measurements: list[Measurement], *, bare_name: str = BARE_VIEW, bare_config: str = BARE_CONFIG) -> str:
     """One line per size and workload: req/s (median of rounds, min-max), p50, p99, non-2xx,
-    connection errors, req/s relative to the bare view of the same size."""
+    connection errors, req/s relative to the bare view of the same size, CPU ms per request of
+    the server and of mongod, and the total CPU per request relative to both baselines'."""
     header = ("size", "workload", "req/s", "(min-max)", "p50 ms", "p99 ms", "non-2xx", "errors", "vs bare")
+    header += ("cpu ms", "mongod ms", "total ms", "x view", "x config")
     rows = [header]
     bare = {m.size: m.rps for m in measurements if m.workload == bare_name}
+    bare_cpu = {m.size: m.cpu_total_ms for m in measurements if m.workload == bare_name}
+    config_cpu = {m.size: m.cpu_total_ms for m in measurements if m.workload == bare_config}
     for m in measurements:
         low, high = min(r.rps for r in m.rounds), max(r.rps for r in m.rounds)
-        ratio = m.rps / bare[m.size] if bare.get(m.size) else float("nan")
         non2xx = f"{m.non2xx}" + (f" ({m.example_status})" if m.example_status else "")
         rows.append(
             (
@@ -875,10 +936,15 @@ def format_table(measurements: list[Measurement], *, bare_name: str = "bare view
                 _fmt_ms(m, m.p99_ms),
                 non2xx,
                 str(m.errors),
-                "1.00" if m.workload == bare_name else ("n/a" if math.isnan(ratio) else f"{ratio:.3f}"),
+                "1.00" if m.workload == bare_name else _ratio(m.rps, bare.get(m.size), 3),
+                _fmt(m.cpu_server_ms, 2),
+                _fmt(m.cpu_mongod_ms, 2),
+                _fmt(m.cpu_total_ms, 2),
+                _ratio(m.cpu_total_ms, bare_cpu.get(m.size), 1),
+                _ratio(m.cpu_total_ms, config_cpu.get(m.size), 1),
             )
         )
-    return _align(rows, right={2, 3, 4, 5, 6, 7, 8})
+    return _align(rows, right=set(range(2, len(header))))
 
 
 def format_growth(measurements: list[Measurement], small: int, large: int) -> str:
@@ -932,9 +998,11 @@ def measure(loadgen, workload: Workload, server: Server, options: Options, size:
     rounds = []
     for _ in range(options.rounds):
         drained += server.wait_idle()
-        rounds.append(
-            loadgen("127.0.0.1", server.port, workload, seconds=options.seconds, connections=options.connections)
-        )
+        server_before, mongod_before = server.cpu_split()
+        result = loadgen("127.0.0.1", server.port, workload, seconds=options.seconds, connections=options.connections)
+        server_after, mongod_after = server.cpu_split()
+        cpu = {"cpu_server": server_after - server_before, "cpu_mongod": mongod_after - mongod_before}
+        rounds.append(dataclasses.replace(result, **cpu))
     drained += server.wait_idle()
     result = Measurement(size, workload.name, rounds)
     mark = f"  <-- FAILED: {result.failure}" if result.failed else ""
@@ -942,7 +1010,8 @@ def measure(loadgen, workload: Workload, server: Server, options: Options, size:
         mark += f"  (!! still busy after {server.still_busy - busy_before} idle waits of 120 s: rounds overlapped)"
     print(
         f"    {workload.name:<22} {result.rps:8.1f} req/s  p50 {_fmt_ms(result, result.p50_ms):>8} ms"
-        f"  p99 {_fmt_ms(result, result.p99_ms):>8} ms  non-2xx {result.non2xx}  errors {result.errors}"
+        f"  p99 {_fmt_ms(result, result.p99_ms):>8} ms  CPU/req {_fmt(result.cpu_server_ms, 2)} ms"
+        f" + mongod {_fmt(result.cpu_mongod_ms, 2)} ms  non-2xx {result.non2xx}  errors {result.errors}"
         f"  (waited {drained:.1f} s for the server to go idle){mark}",
         flush=True,
     )
@@ -1038,29 +1107,26 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             flush=True,
         )
 
-        product_port, bare_port = free_port(), free_port()
+        product_port = free_port()
         product = Server(
             "product",
             server_env(base_env, port=product_port, marker=marker),
             product_port,
             "/health",
             data_dir / "product.log",
+            application=SERVER_APPLICATION,
         )
-        bare = Server(
-            "bare",
-            server_env(base_env, port=bare_port, marker=marker, settings_module="benchmarks.bare_settings"),
-            bare_port,
-            BARE_PATH,
-            data_dir / "bare.log",
+        product.backends = [server.proc.pid for server in services.servers if server.proc is not None]
+        product.mongod = next(
+            (server.proc.pid for server in services.servers if server.binary_name == "mongod" and server.proc), None
         )
-        backends = [server.proc.pid for server in services.servers if server.proc is not None]
-        product.backends = bare.backends = backends
-        servers = [product.start(), bare.start()]
-        for server in servers:
-            server.wait_ready()
+        servers = [product.start()]
+        product.wait_ready()
+        product.wait_ready_path(BARE_PATH)
         print(
-            f"  servers: python -m cloudassist.serving, WEB_CONCURRENCY=2, DEBUG=false: product :{product_port}"
-            f" (pids {sorted(product.pids())}), bare Django :{bare_port} (pids {sorted(bare.pids())})",
+            f"  server: python -m cloudassist.serving {SERVER_APPLICATION} (the product, and the baselines under "
+            f"{BARE_PATH} without middleware), WEB_CONCURRENCY=2, DEBUG=false: :{product_port} "
+            f"(pids {sorted(product.pids())}); mongod pid {product.mongod}",
             flush=True,
         )
 
@@ -1081,17 +1147,17 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             )
             chosen = workloads(users=users, request_ids=all_ids, config_names=config_names)
             if options.workloads:
-                chosen = [w for w in chosen if w.name in options.workloads or w.server == "bare"]
+                chosen = [w for w in chosen if w.name in options.workloads or w.name in BASELINES]
             for workload in chosen:
-                server = bare if workload.server == "bare" else product
-                measurements.append(measure(loadgen, workload, server, options, size))
+                measurements.append(measure(loadgen, workload, product, options, size))
             _empty_queues()  # the created requests' analysis jobs: nobody runs them here
             for server in servers:
                 total, count = server.rss_bytes()
                 rss.append((size, server.name, total, count))
 
         print()
-        print("Results (req/s: median of rounds; vs bare: req/s / the bare Django view's req/s)")
+        print("Results")
+        print(TABLE_LEGEND)
         print(format_table(measurements))
         if len(options.sizes) > 1:
             print()

@@ -155,6 +155,8 @@ class IndexedChangeList(ChangeList):
         return qs
 
     def get_results(self, request):
+        if self.model_admin.list_deferred:  # the page only: actions and the change form load everything
+            self.queryset = self.queryset.defer(*self.model_admin.list_deferred)
         super().get_results(request)
         self.result_list = attach_related(self.result_list, *self.model_admin.list_related_by_pk)
 
@@ -163,6 +165,7 @@ class IndexedChangeListMixin:
     """For a ModelAdmin: ``list_related_by_pk`` names the foreign keys the list shows."""
 
     list_related_by_pk: tuple[str, ...] = ()
+    list_deferred: tuple[str, ...] = ()  # fields the list page never shows: not loaded for it
     list_select_related = False
     show_full_result_count = False  # "N total" would be a second count of the whole collection
     paginator = IndexedCountPaginator

@@ -48,7 +48,10 @@ class Policy:
     @classmethod
     def of_request(cls, request) -> Policy:
         """The policy the request was submitted under (its snapshot), else its template's now."""
-        stored = (request.template_snapshot or {}).get(SNAPSHOT_KEY)
+        if "snapshot_policy" in request.__dict__:  # a list page's row (selectors.request_list_for)
+            stored = request.snapshot_policy
+        else:
+            stored = (request.template_snapshot or {}).get(SNAPSHOT_KEY)
         if not isinstance(stored, dict):
             return cls.of_template(request.template)
         known = {field.name for field in fields(cls)}

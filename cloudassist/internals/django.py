@@ -7,6 +7,9 @@
   (the admin's own "not found" redirect, from custom views).
 - ``cloudassist/outages.py``: ``SessionBase._session_cache`` (a session is loaded once it exists:
   set to empty so that an outage does not load it again).
+- ``cloudassist/mongodb/compiler.py``: ``Query.deferred_loading`` (whether ``defer()``/``only()``
+  limit the columns, which the backend then projects) and ``SQLCompiler.get_converters`` (overridden: plain JSON
+  columns skip the backend's JSON round trip).
 - ``cloudassist/mongodb/counting.py``: ``QuerySet._result_cache`` (an evaluated queryset counts
   its rows).
 """
@@ -44,7 +47,27 @@ def _queryset():
     return Group.objects.all()
 
 
+def _sql_compiler():
+    from django.db.models.sql.compiler import SQLCompiler
+
+    return SQLCompiler
+
+
+def _query():
+    from django.contrib.auth.models import Group
+
+    return Group.objects.defer("name").query
+
+
 GUARDED = (
+    Internal(DISTRIBUTION, _query, "deferred_loading", "defer()/only() project in MongoDB (mongodb/compiler.py)"),
+    Internal(
+        DISTRIBUTION,
+        _sql_compiler,
+        "get_converters",
+        "overridden: plain JSON columns skip a JSON round trip (cloudassist/mongodb/compiler.py)",
+        ("self", "expressions"),
+    ),
     Internal(
         DISTRIBUTION,
         _model_admin,
@@ -88,3 +111,9 @@ def mark_session_loaded_empty(session) -> None:
 def cached_rows(queryset) -> list | None:
     """The rows of an evaluated queryset; None when it has not run."""
     return getattr(queryset, "_result_cache", None)
+
+
+def loads_some_fields(query) -> bool:
+    """Whether ``defer()`` or ``only()`` limits the columns ``query`` loads."""
+    fields, _ = query.deferred_loading
+    return bool(fields)

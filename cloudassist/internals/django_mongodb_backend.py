@@ -8,6 +8,8 @@
   ``database``), dropped in a freshly forked work horse.
 - ``cloudassist/changes.py``: the same two (``database``, the client) in the feed's thread, after
   another thread closed the client (``close_pool``) under it.
+- ``cloudassist/mongodb/compiler.py``: ``DatabaseOperations.convert_jsonfield_value`` (a JSON
+  column's value encoded to a string for ``JSONField.from_db_value`` to parse back), left out.
 - ``cloudassist/mongodb/``: the compiled query (``MongoQuery``: ``match_mql``,
   ``lookup_pipeline``, ``subqueries``, ``aggregation_pipeline``, ``extra_fields``), read for
   index-only counts and rewritten so that an index can answer the sort.
@@ -40,6 +42,12 @@ def _compiler():
     return SQLCompiler
 
 
+def _operations():
+    from django_mongodb_backend.operations import DatabaseOperations
+
+    return DatabaseOperations
+
+
 def _mongo_query():
     from django.contrib.auth.models import Group
 
@@ -69,6 +77,18 @@ GUARDED = (
         ("self", "columns"),
     ),
     Internal(DISTRIBUTION, _compiler, "collection_name", "the collection a count runs on (counting.py)"),
+    Internal(
+        DISTRIBUTION,
+        _operations,
+        "convert_jsonfield_value",
+        "left out, with JSONField.from_db_value, of a plain JSON column's converters (mongodb/compiler.py)",
+        ("self", "value", "expression", "connection"),
+    ),
+    Internal(DISTRIBUTION, _mongo_query, "project_fields", "a plain projection moved after the page's $limit"),
+    Internal(DISTRIBUTION, _mongo_query, "get_pipeline", "overridden: the projection after the page"),
+    Internal(DISTRIBUTION, _mongo_query, "combinator_pipeline", "no projection moved past a union"),
+    Internal(DISTRIBUTION, _mongo_query, "subquery_lookup", "no projection moved past a subquery"),
+    Internal(DISTRIBUTION, _mongo_query, "search_pipeline", "no projection moved past a search"),
     Internal(DISTRIBUTION, _mongo_query, "match_mql", "the $match of a count, simplified (mongodb/)"),
     Internal(DISTRIBUTION, _mongo_query, "lookup_pipeline", "joins: no index-only count (counting.py)"),
     Internal(DISTRIBUTION, _mongo_query, "subqueries", "subqueries: no index-only count (counting.py)"),
@@ -134,6 +154,11 @@ def forget_client(connection) -> None:
 # --- the compiled query (cloudassist/mongodb/) ------------------------------------------------
 
 
+def json_round_trip(connection, field) -> tuple:
+    """The converters that turn a JSON column's decoded BSON into a JSON string and parse it back."""
+    return (connection.ops.convert_jsonfield_value, field.from_db_value)
+
+
 def build_query(compiler):
     return compiler.build_query()
 
@@ -161,3 +186,40 @@ def set_extra_fields(mongo_query, fields: dict | None) -> None:
 def joins_or_groups(mongo_query) -> bool:
     """True when the query needs more than a $match (joins, subqueries, grouping)."""
     return bool(mongo_query.lookup_pipeline or mongo_query.subqueries or mongo_query.aggregation_pipeline)
+
+
+def project_after_the_page(mongo_query) -> None:
+    """Move a projection of plain fields (``{"name": 1, ...}``, what ``defer()``/``only()`` load)
+    from before ``$sort`` to after ``$limit``: the same documents come out, and MongoDB can still
+    sort on an index and read only the page (a ``$project`` first keeps ``$sort`` out of the query
+    layer: a blocking sort over every matching document). Anything else stays as it is."""
+    fields = mongo_query.project_fields
+    plain = fields and all(value == 1 for value in fields.values())
+    simple = not (
+        mongo_query.lookup_pipeline
+        or mongo_query.aggregation_pipeline
+        or mongo_query.subqueries
+        or mongo_query.combinator_pipeline
+        or mongo_query.subquery_lookup
+        or mongo_query.search_pipeline
+    )
+    if plain and simple:
+        mongo_query.__class__ = _projected_last(type(mongo_query))
+
+
+_PROJECTED_LAST: dict[type, type] = {}
+
+
+def _projected_last(cls: type) -> type:
+    if cls not in _PROJECTED_LAST:
+
+        def get_pipeline(self):
+            fields, self.project_fields = self.project_fields, None
+            try:
+                pipeline = cls.get_pipeline(self)
+            finally:
+                self.project_fields = fields
+            return [*pipeline, {"$project": fields}]
+
+        _PROJECTED_LAST[cls] = type(f"{cls.__name__}ProjectedLast", (cls,), {"get_pipeline": get_pipeline})
+    return _PROJECTED_LAST[cls]

@@ -5,9 +5,12 @@ No wall-clock assertions."""
 from __future__ import annotations
 
 import json
+import math
+import os
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from rest_framework.test import APIClient
@@ -172,27 +175,36 @@ BENCH-JSON {"requests": 1000, "responses": 998, "non2xx": 3, "bad_status": 412, 
     assert (result.p50_ms, result.p99_ms) == (0.812, 1200.0)
 
 
-def _m(size, name, rps, p50, p99, non2xx=0, requests=None):
+def _m(size, name, rps, p50, p99, non2xx=0, requests=None, cpu=(0.0, 0.0)):
+    """``cpu``: (server, mongod) CPU milliseconds per request."""
     requests = int(rps * 10) if requests is None else requests
-    rounds = [bench_http.RoundResult(requests, 10.0, p50, p99, non2xx, 0, 500 if non2xx else None)] * 3
-    return bench_http.Measurement(size, name, rounds)
+    server, mongod = (requests * ms / 1000 for ms in cpu)
+    result = bench_http.RoundResult(requests, 10.0, p50, p99, non2xx, 0, 500 if non2xx else None, server, mongod)
+    return bench_http.Measurement(size, name, [result] * 3)
 
 
 def test_result_tables():
     nan = float("nan")
     measurements = [
-        _m(10_000, "bare view", 2000, 5, 10),
-        _m(10_000, "list", 500, 20, 40),
+        _m(10_000, bench_http.BARE_VIEW, 2000, 5, 10, cpu=(0.25, 0.0)),
+        _m(10_000, bench_http.BARE_CONFIG, 1800, 5, 10, cpu=(0.5, 0.0)),
+        _m(10_000, "list", 500, 20, 40, cpu=(4.0, 1.0)),
         _m(10_000, "broken", 100, 1, 2, non2xx=1000),
-        _m(100_000, "bare view", 2000, 5, 10),
+        _m(100_000, bench_http.BARE_VIEW, 2000, 5, 10),
         _m(100_000, "list", 100, 100, 160),
         _m(100_000, "broken", 0, nan, nan, requests=0),
     ]
     table = bench_http.format_table(measurements).splitlines()
     header = ["size", "workload", "req/s", "(min-max)", "p50", "ms", "p99", "ms", "non-2xx", "errors", "vs", "bare"]
+    header += ["cpu", "ms", "mongod", "ms", "total", "ms", "x", "view", "x", "config"]
     assert table[0].split() == header
     list_row = next(line for line in table if "10,000" in line and "list" in line).split()
-    assert list_row == ["10,000", "list", "500.0", "(500-500)", "20.0", "40.0", "0", "0", "0.250"]
+    # CPU per request: server, mongod, their total, and the total / each baseline's total.
+    assert list_row[:9] == ["10,000", "list", "500.0", "(500-500)", "20.0", "40.0", "0", "0", "0.250"]
+    assert list_row[9:] == ["4.00", "1.00", "5.00", "20.0", "10.0"]
+    bare_row = next(line for line in table if "10,000" in line and bench_http.BARE_CONFIG in line).split()
+    assert bare_row[-5:] == ["0.50", "0.00", "0.50", "2.0", "1.0"]
+    assert next(line for line in table if "100,000" in line and "list" in line).split()[-2:] == ["n/a", "n/a"]
     broken = next(line for line in table if "10,000" in line and "broken" in line)
     assert "FAILED" in broken
     assert "3000 (500)" in broken  # summed over the 3 rounds, with a status seen
@@ -209,3 +221,47 @@ def test_result_tables():
     assert bench_http.Measurement(1, "x", [bench_http.RoundResult(0, 1, nan, nan, 0)]).failure == (
         "no response within a round"
     )
+
+
+def test_measure_reads_the_cpu_of_the_server_and_of_mongod_over_each_round(tiny_server, tmp_path):
+    # The tiny server's "mongod" is this process (its threads answer): some CPU, read from /proc.
+    server = bench_http.Server("tiny", {}, tiny_server, "/ok", tmp_path / "log", mongod=os.getpid())
+    options = bench_http.Options(seconds=1, rounds=2, warmup=0)
+    measured = bench_http.measure(bench_http.python_load, WORKLOAD, server, options, 10)
+
+    assert len(measured.rounds) == 2
+    assert all(r.cpu_server == 0 and r.cpu_mongod >= 0 for r in measured.rounds)  # no server process: 0
+    assert measured.cpu_server_ms == 0
+    assert not math.isnan(measured.cpu_mongod_ms)
+    assert measured.cpu_total_ms == measured.cpu_mongod_ms
+
+
+def _wsgi_get(application, path: str) -> tuple[str, dict, bytes]:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_HOST": "127.0.0.1", "HTTP_ACCEPT": "application/json"}
+    setup_testing_defaults(environ)
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen.update(status=status, headers=dict(headers))
+
+    body = b"".join(application(environ, start_response))
+    return seen["status"], seen["headers"], body
+
+
+@pytest.mark.django_db
+def test_the_baselines_are_served_without_middleware_beside_the_product():
+    from benchmarks import bare_wsgi
+
+    name = bench_http.config_name(3)
+    status, headers, body = _wsgi_get(bare_wsgi.application, f"{bench_http.BARE_CONFIG_PATH}{name}")
+    assert status.startswith("200")
+    assert json.loads(body)["data"] == bench_http.config_data(3)
+    assert headers["ETag"] == '"1"'
+    assert "X-Content-Type-Options" not in headers  # no SecurityMiddleware: no middleware at all
+    assert _wsgi_get(bare_wsgi.application, f"{bench_http.BARE_CONFIG_PATH}nope")[0].startswith("404")
+    status, headers, body = _wsgi_get(bare_wsgi.application, bench_http.BARE_PATH)
+    assert (status[:3], json.loads(body)["status"]) == ("200", "ok")
+
+    status, headers, _ = _wsgi_get(bare_wsgi.application, "/api/v1/users/me/")  # the product, unchanged
+    assert status.startswith("401")
+    assert headers["X-Content-Type-Options"] == "nosniff"

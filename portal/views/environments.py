@@ -20,8 +20,9 @@ PAGE_SIZE = 25
 def _table_context(request) -> dict:
     page = page_number(request, page_size=PAGE_SIZE)
     start = (page - 1) * PAGE_SIZE
-    queryset = selectors.requests_for(request.user).filter(requested_by=request.user).order_by("-created_at", "-id")
+    queryset = selectors.request_list_for(request.user).filter(requested_by=request.user).order_by("-created_at", "-id")
     rows = attach_related(queryset[start : start + PAGE_SIZE + 1], "requested_by", known=[request.user])
+    selectors.attach_snapshot_parts(rows)
     if page > 1 and not rows:
         raise Http404("No such page.")
     more = len(rows) > PAGE_SIZE

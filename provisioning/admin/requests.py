@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, dollars, pretty_json, search_by_username
 from cloudassist.selectors import attach_related
-from provisioning import services
+from provisioning import selectors, services
 from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
 from provisioning.admin.events import EventInline
 from provisioning.admin.extensions import ExtensionInline
@@ -89,6 +89,7 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     list_display_links = ["short_id"]
     list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
     list_related_by_pk = ("requested_by", "template")
+    list_deferred = selectors.LIST_DEFERRED
     search_fields = ["requested_by__username", "description"]  # searched without a join: get_search_results
     search_help_text = "Search by requester username or description."
     inlines = [ExtensionInline, EventInline]

@@ -87,7 +87,8 @@ class ProvisionRequestSerializer(ExpandMixin, BaseModelSerializer):
         fields = super().get_fields()
         view = self.context.get("view")
         if getattr(view, "action", None) == "list":
-            fields.pop("template_snapshot")  # the body and schema are on the detail page
+            for name in selectors.LIST_DEFERRED:  # the template's body and schema, the outputs: on the detail
+                fields.pop(name)
         return fields
 
     @extend_schema_field(PlanSerializer(allow_null=True))

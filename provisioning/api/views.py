@@ -19,6 +19,7 @@ from provisioning.api.serializers import (
     ProvisionRequestSerializer,
     ProvisionRequestUpdateSerializer,
 )
+from provisioning.choices import RequestStatus
 from provisioning.models import ExtensionRequest, ProvisionRequest
 from templates import rendering as template_rendering
 from templates import selectors as template_selectors
@@ -152,10 +153,19 @@ class ProvisionRequestViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ProvisionRequest.objects.none()
+        if self.action == "list":
+            return selectors.request_list_for(self.request.user)
         return selectors.requests_for(self.request.user)
 
     def get_serializer_class(self):
         return self.input_serializers.get(self.action) or super().get_serializer_class()
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            # Only a failed request's actions read its policy at submission (who may retry).
+            selectors.attach_snapshot_parts([row for row in page if row.status == RequestStatus.FAILED])
+        return page
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)

@@ -210,3 +210,67 @@ def test_expiry_warning_sweep_has_no_join(live_request, mongo_commands, settings
     assert_uses_index(due)
     for command in seen.commands:
         assert_no_joins(command["pipeline"])
+
+
+def _projection(command) -> dict:
+    projections = [stage["$project"] for stage in command["pipeline"] if "$project" in stage]
+    assert projections, command["pipeline"]
+    return projections[-1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("as_devops", [True, False], ids=["devops", "developer"])
+def test_the_request_list_does_not_load_the_template_snapshot_nor_the_outputs(
+    stored, dev_user, devops_user, mongo_commands, as_devops
+):
+    client = _token_client(devops_user if as_devops else dev_user)
+    with mongo_commands() as seen:
+        response = client.get(URL)
+    assert response.status_code == 200
+    page, _ = _page_and_count(seen)
+    projection = _projection(page)
+    assert "template_snapshot" not in projection, projection
+    assert "outputs" not in projection, projection
+    assert {"status", "parameters", "plan", "cost_estimate", "created_at"} <= set(projection), projection
+    rows = response.json()["results"]
+    assert rows
+    assert not [row for row in rows if "template_snapshot" in row or "outputs" in row]
+    assert len(seen.on(REQUESTS)) == 2, seen.summary()  # the page and its count: no per-row reload
+
+
+@pytest.mark.django_db
+def test_the_portal_environments_page_does_not_load_the_template_snapshot_nor_the_outputs(
+    stored, dev_user, mongo_commands, client
+):
+    client.force_login(dev_user)
+    with mongo_commands() as seen:
+        response = client.get("/portal/environments/")
+    assert response.status_code == 200
+    pages = [c for c in seen.named("aggregate", REQUESTS) if any("$limit" in stage for stage in c["pipeline"])]
+    assert len(pages) == 1, seen.summary()
+    projection = _projection(pages[0])
+    assert "template_snapshot" not in projection, projection
+    assert "outputs" not in projection, projection
+    assert stored[0].template_snapshot["name"] in response.content.decode()  # the name at submission, shown
+    # The page, then the snapshot's name and policy of its rows (one query, two subfields): no
+    # per-row reload of a deferred field.
+    _, parts = seen.on(REQUESTS)
+    assert parts["name"] == "find"
+    assert parts["command"]["projection"] == {"template_snapshot.name": 1, "template_snapshot.policy": 1}
+
+
+@pytest.mark.django_db
+def test_the_console_request_list_does_not_load_the_template_snapshot_nor_the_outputs(
+    stored, devops_user, mongo_commands, client
+):
+    client.force_login(devops_user)
+    with mongo_commands() as seen:
+        response = client.get("/admin/provisioning/provisionrequest/")
+    assert response.status_code == 200
+    pages = [c for c in seen.named("aggregate", REQUESTS) if any("$project" in stage for stage in c["pipeline"])]
+    assert len(pages) == 1, seen.summary()  # the page (the status filter's values: a distinct)
+    projection = _projection(pages[0])
+    assert "template_snapshot" not in projection, projection
+    assert "outputs" not in projection, projection
+    assert stage_names(pages[0]["pipeline"])[-1] == "$project"  # after the sort: an index still sorts
+    assert stored[0].description in response.content.decode()
