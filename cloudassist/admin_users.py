@@ -20,8 +20,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.utils.html import format_html, format_html_join
 
-from cloudassist import roles, services
-from cloudassist.admin import CONSOLE_CSS
+from cloudassist import roles
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,8 @@ class UserAdmin(auth_admin.UserAdmin):
     readonly_fields = ["role_summary", "added_sections"]
     filter_horizontal = ["groups"]
 
-    class Media:
-        css = CONSOLE_CSS
+    class Media:  # cloudassist.admin.CONSOLE_CSS (not imported: cloudassist.admin imports the app config)
+        css = {"all": ["cloudassist/console.css"]}
 
     def get_changelist(self, request, **kwargs):
         return UsersChangeList
@@ -175,8 +174,15 @@ class UserAdmin(auth_admin.UserAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        # The staff flag follows the roles (admins and DevOps sign in to this console), as in the API.
-        services.update_user(user=form.instance, actor=request.user)
+        # The staff flag follows the roles (admins and DevOps sign in to this console), as in the API
+        # (cloudassist.services, which this module cannot import: it imports the app config).
+        user = form.instance
+        names = roles.names_by_user([user.pk])[user.pk]
+        staff = roles.signs_in_to_console(names, is_superuser=user.is_superuser)
+        if user.is_staff != staff:
+            get_user_model().objects.filter(pk=user.pk).update(is_staff=staff)
+            user.is_staff = staff
+        user._role_names = names
 
 
 def register() -> None:
