@@ -4,7 +4,6 @@ version history with a diff against the current definition and rollback (templat
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from django import forms
@@ -18,12 +17,14 @@ from django.utils.html import format_html, format_html_join
 
 import providers
 from cloudassist.admin import (
+    CONSOLE_CSS,
     HISTORY_ROWS,
     HistoryFormSet,
     ReadOnlyAdminMixin,
     ServiceTransactionsMixin,
     add_errors,
     refusal,
+    side_by_side,
 )
 from cloudassist.exceptions import ApplicationError
 from cloudassist.internals import django as django_internals
@@ -149,6 +150,10 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
     actions = ["activate", "deactivate"]
     inlines = [TemplateVersionInline]
     version_template = "admin/templates/template/version.html"
+
+    class Media:
+        css = CONSOLE_CSS
+
     fieldsets = [
         (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active", "availability"]}),
         ("Definition", {"fields": ["body", "parameters_schema", "form_preview", "default_plan"]}),
@@ -365,14 +370,9 @@ def _indented(value) -> str:
 
 
 def _diff(old: str, new: str, old_version: int, new_version: int) -> str:
-    """A side-by-side HTML table (difflib escapes the text), changed lines with some context."""
-    return difflib.HtmlDiff(wrapcolumn=80).make_table(
-        old.splitlines(),
-        new.splitlines(),
-        f"version {old_version}",
-        f"current (version {new_version})",
-        context=True,
-        numlines=3,
+    """A side-by-side table (escaped), changed lines with three lines around them."""
+    return side_by_side(
+        old, new, old_label=f"Version {old_version}", new_label=f"Current (version {new_version})", context=3
     )
 
 

@@ -9,7 +9,15 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, dollars, pretty_json, search_by_username
+from cloudassist.admin import (
+    CONSOLE_CSS,
+    IndexedChangeListMixin,
+    RelatedValuesFilter,
+    dollars,
+    pretty_json,
+    search_by_username,
+    short_id,
+)
 from cloudassist.selectors import attach_related
 from provisioning import services
 from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
@@ -87,6 +95,10 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     list_display = ["short_id", "description_short", "template", "requested_by", "estimated_cost", "approval_progress"]
     list_display += ["status", "age"]
     list_display_links = ["short_id"]
+
+    class Media:
+        css = CONSOLE_CSS
+
     list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
     list_related_by_pk = ("requested_by", "template")
     search_fields = ["requested_by__username", "description"]  # searched without a join: get_search_results
@@ -138,8 +150,7 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
 
     @admin.display(description="id", ordering="pk")
     def short_id(self, obj):
-        text = str(obj.pk)
-        return format_html('<span title="{}">…{}</span>', text, text[-6:])
+        return short_id(obj.pk)
 
     @admin.display(description="description")
     def description_short(self, obj):
