@@ -116,6 +116,24 @@ def decorate(requests: list, *, user) -> list:
     return requests
 
 
+def form_problems(form) -> dict[str, list[str]]:
+    """What the live estimate lists of a request form (``portal.forms.request.RequestForm``):
+    ``problems``, each naming its field by its label; ``needed``, the labels of required fields
+    still empty: not an error (the field may not have been touched yet), only what the price waits for."""
+    problems, needed = list(form.errors), []
+    for part in (form.parameters, form.details):
+        for name, errors in part.errors.as_data().items():
+            label = str(part[name].label) if name in part.fields else ""
+            for error in errors:
+                if error.code == "required":
+                    needed.append(label or "a required value")
+                    continue
+                for text in error:
+                    named = not label or text.lower().startswith(label.lower())
+                    problems.append(text if named else f"{label}: {text}")
+    return {"problems": problems, "needed": needed}
+
+
 def any_working(requests) -> bool:
     return any(request.status in WORKING for request in requests)
 
