@@ -109,7 +109,7 @@ def price(value: Any) -> str:
 
 
 def rate(usd_rate: Any, rate_unit: Any) -> str:
-    """"$0.0496 per instance-hour": the currency once (the estimate's unit reads "USD per ...")."""
+    """ "$0.0496 per instance-hour": the currency once (the estimate's unit reads "USD per ...")."""
     per = str(rate_unit or "").strip().removeprefix("USD").strip()
     shown = price(usd_rate)
     return f"{shown} {per}" if per and shown != NOTHING else shown
@@ -125,7 +125,7 @@ def number(value: Any) -> str:
 
 
 def plural(count: Any, unit: str) -> str:
-    """"1 cluster", "2 clusters", "40 GB": a unit given in the plural ("clusters", "instances") is
+    """ "1 cluster", "2 clusters", "40 GB": a unit given in the plural ("clusters", "instances") is
     made singular for exactly one; a unit not ending in "s" ("GB") is left as it is."""
     amount = to_decimal(count)
     unit = str(unit or "").strip()
@@ -181,7 +181,7 @@ def to_datetime(value: Any) -> datetime | None:
 
 
 def when(value: Any, *, now: datetime, zone: tzinfo | None = None) -> When | None:
-    """"8 Dec, 14:05 UTC" (the year too when it is not this year), exactly "Tuesday 8 December
+    """ "8 Dec, 14:05 UTC" (the year too when it is not this year), exactly "Tuesday 8 December
     2026, 14:05:32 UTC"; None for no time."""
     moment = to_datetime(value)
     if moment is None:

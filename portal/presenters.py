@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-CENT = Decimal("0.01")
-
 from portal import display
 from provisioning import bills, selectors, services, transitions
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from templates import wording
 
 R = RequestStatus
+CENT = Decimal("0.01")
+TIMES = "\N{MULTIPLICATION SIGN}"
 # Statuses a worker is moving on from by itself: the environments table polls while a row has one.
 WORKING = frozenset({R.APPROVED, R.INITIATED, R.PURGE_INITIATED, R.EXPIRED})
 STATUS_CLASSES = {
@@ -150,7 +150,11 @@ def parameter_rows(request) -> list[dict[str, str]]:
     parameters = request.parameters if isinstance(request.parameters, dict) else {}
     names = [name for name in properties if name in parameters] + [n for n in parameters if n not in properties]
     return [
-        {"name": name, "label": wording.label(name, properties.get(name)), "value": display.value_text(parameters[name])}
+        {
+            "name": name,
+            "label": wording.label(name, properties.get(name)),
+            "value": display.value_text(parameters[name]),
+        }
         for name in names
     ]
 
@@ -205,7 +209,8 @@ def estimate_summary(estimate: dict | None) -> dict:
     items = [
         {
             "description": item.get("description", ""),
-            "quantity": f"{display.plural(item.get('quantity'), item.get('unit', ''))} × {display.hours(item.get('hours'))}",
+            "quantity": f"{display.plural(item.get('quantity'), item.get('unit'))} {TIMES} "
+            f"{display.hours(item.get('hours'))}",
             "rate": display.rate(item.get("usd_rate"), item.get("rate_unit")),
             "usd": item.get("usd"),
         }
@@ -232,7 +237,7 @@ def any_working(requests) -> bool:
 # name: label, whether it is money, the unit after a figure, the consumed_to_date figure used so far
 DIMENSION_LABELS = {
     "usd": ("Budget", True, "", "usd"),
-    "live_environments": ("Live environments", False, "", "live_requests"),
+    "live_environments": ("Live environments", False, "", None),  # reserved = live: nothing apart
     "machine_hours": ("Machine-hours", False, "machine-hours", "machine_hours"),
     "disk_gb_hours": ("Disk GB-hours", False, "GB-hours", None),
 }
@@ -280,7 +285,7 @@ def quota_bars(report: dict) -> list[dict]:
                 "percent": percent,
                 "level": level,
                 "reserved_text": reserved_text,
-                "used_text": None if used is None or name == "live_environments" else f"{_figure(used, **shown)} used so far",
+                "used_text": None if used is None or not used_key else f"{_figure(used, **shown)} used so far",
             }
         )
     return bars

@@ -66,42 +66,36 @@ def _types(value: Any) -> str:
     return " or ".join(TYPE_WORDS.get(kind, str(kind)) for kind in kinds)
 
 
+# What follows a parameter's label, per keyword, from the keyword's value in the schema.
+PHRASES = {
+    "enum": lambda expected: "must be one of: " + ", ".join(_value(choice) for choice in expected or []),
+    "const": lambda expected: f"must be {_value(expected)}",
+    "type": lambda expected: f"must be {_types(expected)}",
+    "minimum": lambda expected: f"must be at least {_number(expected)}",
+    "maximum": lambda expected: f"must be at most {_number(expected)}",
+    "exclusiveMinimum": lambda expected: f"must be more than {_number(expected)}",
+    "exclusiveMaximum": lambda expected: f"must be less than {_number(expected)}",
+    "multipleOf": lambda expected: f"must be a multiple of {_number(expected)}",
+    "minLength": lambda expected: (
+        "must not be empty" if expected == 1 else f"must be at least {_plural(expected, 'character')} long"
+    ),
+    "maxLength": lambda expected: f"must be at most {_plural(expected, 'character')} long",
+    "minItems": lambda expected: f"must have at least {_plural(expected, 'item')}",
+    "maxItems": lambda expected: f"must have at most {_plural(expected, 'item')}",
+    "uniqueItems": lambda expected: "must not repeat an item",
+    "format": lambda expected: f"must be {FORMAT_WORDS.get(expected, f'a valid {expected}')}",
+}
+
+
 def phrase(keyword: str, expected: Any, spec: dict, name: str = "") -> str:
     """What follows the parameter's label: "must be one of: a, b", "is required", ..."""
     if keyword == "required":
         return "is required"
+    if keyword in PHRASES:
+        return PHRASES[keyword](expected)
+    described = _described(spec, name)  # a pattern's or another keyword's: the title is the subject already
     if keyword == "pattern":
-        what = _described(spec, name)  # the title is the sentence's subject already
-        return f"must match the required format: {what}" if what else "is not in the required format"
-    if keyword == "enum":
-        return "must be one of: " + ", ".join(_value(choice) for choice in expected or [])
-    if keyword == "const":
-        return f"must be {_value(expected)}"
-    if keyword == "type":
-        return f"must be {_types(expected)}"
-    if keyword == "minimum":
-        return f"must be at least {_number(expected)}"
-    if keyword == "maximum":
-        return f"must be at most {_number(expected)}"
-    if keyword == "exclusiveMinimum":
-        return f"must be more than {_number(expected)}"
-    if keyword == "exclusiveMaximum":
-        return f"must be less than {_number(expected)}"
-    if keyword == "multipleOf":
-        return f"must be a multiple of {_number(expected)}"
-    if keyword == "minLength":
-        return "must not be empty" if expected == 1 else f"must be at least {_plural(expected, 'character')} long"
-    if keyword == "maxLength":
-        return f"must be at most {_plural(expected, 'character')} long"
-    if keyword == "minItems":
-        return f"must have at least {_plural(expected, 'item')}"
-    if keyword == "maxItems":
-        return f"must have at most {_plural(expected, 'item')}"
-    if keyword == "uniqueItems":
-        return "must not repeat an item"
-    if keyword == "format":
-        return f"must be {FORMAT_WORDS.get(expected, f'a valid {expected}')}"
-    described = _described(spec, name)
+        return f"must match the required format: {described}" if described else "is not in the required format"
     return f"is not valid: {described}" if described else "is not valid"
 
 
@@ -151,5 +145,5 @@ def of_error(error, schema: dict) -> str:
         merged = {**spec, **{k: v for k, v in (top or {}).items() if k in ("title", "description", "errorMessage")}}
         return sentence(error.validator, error.validator_value, merged, name=str(path[0]))
     where = ", ".join(f"item {part + 1}" if isinstance(part, int) else str(part) for part in path[1:])
-    custom = _custom(spec, error.validator)
-    return custom or f"{label(path[0], top)} ({where}) {phrase(error.validator, error.validator_value, spec, str(path[-1]))}."
+    worded = phrase(error.validator, error.validator_value, spec, str(path[-1]))
+    return _custom(spec, error.validator) or f"{label(path[0], top)} ({where}) {worded}."

@@ -125,17 +125,6 @@ def _too_large(exc) -> app_errors.TooLarge:
     return app_errors.TooLarge(f"The request body is larger than the {limit} bytes accepted.", code="too_large")
 
 
-# Django's own exceptions, as the API's (DRF's or the domain's).
-TRANSLATIONS = (
-    (Http404, lambda exc: exceptions.NotFound(NOT_FOUND)),
-    (PermissionDenied, lambda exc: exceptions.PermissionDenied(str(exc) or None)),
-    (DjangoValidationError, lambda exc: _from_django_validation(exc)),
-    (ProtectedError, lambda exc: app_errors.Conflict(_protected_message(exc), code="protected")),
-    (IntegrityError, lambda exc: app_errors.Conflict(_integrity_message(exc), code="already_exists")),
-    (RequestDataTooBig, _too_large),
-)
-
-
 def _from_django_validation(exc: DjangoValidationError) -> exceptions.ValidationError:
     """A Django ValidationError as DRF's. An error that carries a ``validator_message`` (a JSON
     Schema error, templates/rendering.py) answers it in ``fields`` as before, and its words in
@@ -152,6 +141,17 @@ def _from_django_validation(exc: DjangoValidationError) -> exceptions.Validation
     translated = exceptions.ValidationError(fields)
     translated.field_messages = {path: " ".join(texts) for path, texts in words.items()}
     return translated
+
+
+# Django's own exceptions, as the API's (DRF's or the domain's).
+TRANSLATIONS = (
+    (Http404, lambda exc: exceptions.NotFound(NOT_FOUND)),
+    (PermissionDenied, lambda exc: exceptions.PermissionDenied(str(exc) or None)),
+    (DjangoValidationError, _from_django_validation),
+    (ProtectedError, lambda exc: app_errors.Conflict(_protected_message(exc), code="protected")),
+    (IntegrityError, lambda exc: app_errors.Conflict(_integrity_message(exc), code="already_exists")),
+    (RequestDataTooBig, _too_large),
+)
 
 
 def _translated(exc: Exception) -> Exception:

@@ -51,6 +51,4 @@ def when(value) -> str:
     shown = display.when(value, now=timezone.now(), zone=timezone.get_current_timezone())
     if shown is None:
         return display.NOTHING
-    return format_html(
-        '<time datetime="{}" title="{}" data-local="true">{}</time>', shown.iso, shown.exact, shown.text
-    )
+    return format_html('<time datetime="{}" title="{}" data-local="true">{}</time>', shown.iso, shown.exact, shown.text)

@@ -108,7 +108,8 @@ def test_a_time_reads_short_with_the_exact_moment_on_hover():
     paris = when(datetime(2026, 12, 8, 14, 5, tzinfo=UTC), now=now, zone=ZoneInfo("Europe/Paris"))
     assert paris.text == "8 Dec, 15:05 CET"
     assert paris.iso == "2026-12-08T14:05:00+00:00"
-    assert when(None, now=now) is None and when("not a time", now=now) is None
+    assert when(None, now=now) is None
+    assert when("not a time", now=now) is None
 
 
 def test_the_when_filter_writes_a_time_element():

@@ -58,8 +58,9 @@ def test_the_request_page_speaks_words(dev, make_request, deploy):
     items = request.cost_estimate["line_items"]
     instance = next(item for item in items if item["rate_unit"] == "USD per instance-hour")
     assert f"${instance['usd_rate']} per instance-hour" in html  # all its digits: $0.0416, not $0.04
-    assert "USD per" not in html and " / " not in html
-    assert "1 cluster × 8 hours" in html
+    assert "USD per" not in html
+    assert " / " not in html
+    assert "1 cluster \N{MULTIPLICATION SIGN} 8 hours" in html
     assert "1 clusters" not in html
     assert "Total for 8 hours" in html
     assert "Available: you may ask once for more time." in html

@@ -55,7 +55,8 @@ def test_nothing_spent_draws_no_bar_and_rows_are_named_by_request():
     )
     first, second = chart["bars"]
     assert (first["label"], second["label"]) == ("Team A ingress test", "Load test")
-    assert first["width"] > 0 and second["width"] == 0  # no hairline at $0.00
+    assert first["width"] > 0
+    assert second["width"] == 0
 
 
 def test_quota_rows_show_reserved_and_used_apart():

@@ -32,6 +32,7 @@ def test_usage_rows_are_named_by_description_and_reserved_is_apart_from_used(dev
     assert ">Ingress trial</text>" in html
     assert f">basic-eks-cluster ({str(second.pk)[-6:]})</text>" in html  # no description: told apart by id
     assert f'data-request="{first.pk}"' in html
-    assert "machine-hours reserved" in html and "machine-hours used so far" in html
+    assert "machine-hours reserved" in html
+    assert "machine-hours used so far" in html
     assert "reserved of $500.00" in html
     assert "Consumed so far by what is outstanding" not in html

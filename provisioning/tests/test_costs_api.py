@@ -66,7 +66,8 @@ def test_a_bad_parameter_is_answered_for_programs_and_in_words(dev_client, templ
     )
     assert answer["messages"]["parameters.region"].startswith("Region must be one of: us-east-1, ")
     assert answer["error"] == (
-        "Invalid input in 'parameters.cluster_name': " + answer["messages"]["parameters.cluster_name"]
+        "Invalid input in 'parameters.cluster_name': "
+        + answer["messages"]["parameters.cluster_name"]
         + " (and 1 more: parameters.region)"
     )
     missing = dev_client.post(

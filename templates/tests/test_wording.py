@@ -63,7 +63,8 @@ def test_a_pattern_is_described_not_shown():
     assert message == (
         "Cluster name must match the required format: lower-case letters, digits and hyphens, starting with a letter."
     )
-    assert "^" not in message and "does not match" not in message
+    assert "^" not in message
+    assert "does not match" not in message
 
 
 def test_the_validator_message_and_keyword_are_kept_for_the_api():
