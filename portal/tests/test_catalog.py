@@ -117,8 +117,13 @@ def test_a_bad_value_is_refused_beside_its_field_then_a_good_one_is_submitted(de
     )
     assert bad.status_code == 400
     html = bad.content.decode()
-    assert "does not match" in _field(html, "p-cluster_name")
-    assert "99 is greater than the maximum of 10" in _field(html, "p-desired_capacity")
+    assert (
+        "Cluster name must match the required format: lower-case letters, digits and hyphens, starting with a letter."
+        in _field(html, "p-cluster_name")
+    )
+    assert "does not match" not in html
+    assert "^[a-z]" not in html
+    assert "Desired capacity must be at most 10." in _field(html, "p-desired_capacity")
     assert 'value="Bad_Name"' in html  # what was typed is kept
     assert not ProvisionRequest.objects.exists()
 
@@ -142,10 +147,11 @@ def test_a_bad_value_is_refused_beside_its_field_then_a_good_one_is_submitted(de
 
 
 @pytest.mark.django_db
-def test_a_missing_required_value_is_named_by_the_schema_validator(dev):
+def test_a_missing_required_value_is_named_by_its_label(dev):
     response = dev.post(f"{EKS_URL}request/", {**EKS_FORM, "p-cluster_name": ""})
     assert response.status_code == 400
-    assert "&#x27;cluster_name&#x27; is a required property" in _field(response.content.decode(), "p-cluster_name")
+    assert "Cluster name is required." in _field(response.content.decode(), "p-cluster_name")
+    assert "required property" not in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -238,19 +244,30 @@ def test_the_estimate_warns_before_submitting_when_over_quota(dev, dev_user):
 @pytest.mark.django_db
 def test_an_incomplete_form_is_priced_so_far_with_what_to_fix(dev):
     html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-cluster_name": ""}).content.decode()
-    assert "is a required property" in html
+    # A required field not filled in yet is no error (it may not have been touched): only what is still needed.
+    assert "The price of what is filled in so far; still needed: Cluster name." in html
+    assert "errorlist" not in html
+    assert "required" not in html
     assert re.search(r"EKS control plane [a-z0-9-]+ \(eu-west-1\)", html)
     assert "Not a number" not in html
     html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "many"}).content.decode()
     assert "Fix these to see the price" in html
-    assert "Enter a whole number." in html
+    assert "<li>Desired capacity: Enter a whole number.</li>" in html  # named by its label, not p-desired_capacity
+
+
+@pytest.mark.django_db
+def test_the_estimate_of_an_untouched_form_shows_no_errors(dev):
+    html = dev.post(f"{EKS_URL}estimate/", {"request_type": "TEMPORARY", "lifetime_hours": "8"}).content.decode()
+    assert "errorlist" not in html
+    assert "cluster_name" not in html
+    assert "still needed: Cluster name." in html
 
 
 @pytest.mark.django_db
 def test_the_estimate_of_a_bad_value_lists_what_to_fix(dev):
     html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "99"}).content.decode()
     assert "The price of what is filled in so far. Fix these before submitting" in html
-    assert "99 is greater than the maximum of 10" in html
+    assert "<li>Desired capacity must be at most 10.</li>" in html
     assert not ProvisionRequest.objects.exists()
 
 

@@ -47,7 +47,7 @@ def request_new(request, template_id: str):
     return render(
         request,
         "portal/request_new.html",
-        {"template": template, "form": form, "unavailable": unavailable},
+        {"template": template, "form": form, "unavailable": unavailable, "problems": presenters.form_problems(form)},
         status=status,
     )
 
@@ -70,6 +70,7 @@ def request_estimate(request, template_id: str):
             result = _provisional(request, template, form, submission)
         except ApplicationError as exc:
             form.add_error(exc.message)
+    context["problems"] = presenters.form_problems(form)
     if result is not None:
         context["plan"] = presenters.plan_summary(result.get("plan"))
         context["estimate"] = result["estimate"]

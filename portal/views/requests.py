@@ -33,7 +33,10 @@ def request_page(request, pk: str):
         "portal/request.html",
         {
             "r": provision_request,
-            "estimate": provision_request.cost_estimate or {},
+            "estimate": presenters.estimate_summary(provision_request.cost_estimate),
+            "parameters": presenters.parameter_rows(provision_request),
+            "approvals": presenters.approval_rows(provision_request),
+            "extension_text": presenters.extension_text(provision_request),
             "plan": presenters.plan_summary(provision_request.plan, status=provision_request.status),
             "events": list(selectors.events_for(request=provision_request)),
             "extensions": extensions,
