@@ -37,13 +37,14 @@ class Button:
     label: str
     style: str
     service: object
+    confirm: bool = False  # destructive: the portal shows what it costs before doing it
 
 
 # The moves a requester makes from the portal (reviewers approve and reject in the console).
 BUTTONS = (
     Button("retry", "retry", "Retry", "", services.retry_provisioning),
-    Button("purge", "start_purge", "Purge", "danger", services.start_purge),
-    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request),
+    Button("purge", "start_purge", "Purge", "danger", services.start_purge, confirm=True),
+    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request, confirm=True),
 )
 BUTTONS_BY_SLUG = {button.slug: button for button in BUTTONS}
 

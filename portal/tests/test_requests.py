@@ -77,7 +77,7 @@ def test_action_buttons_on_the_page_and_next_stays_on_the_site(dev, make_request
     request = make_request()
     html = dev.get(url(request)).content.decode()
     assert 'data-action="revoke"' in html
-    response = dev.post(url(request, "revoke/"), {"next": "https://evil.example/"})
+    response = dev.post(url(request, "revoke/"), {"next": "https://evil.example/", "confirmed": "yes"})
     assert response["Location"] == url(request)
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REVOKED
     assert dev.post(url(request, "explode/")).status_code == 404
