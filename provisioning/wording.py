@@ -49,11 +49,14 @@ def waiting_for_approval(request) -> str:
 
 
 def consequence(request, move: str) -> str:
-    """What a destructive move costs, said on its confirmation (empty for the moves that lose nothing)."""
+    """What a destructive move costs, said on its confirmation (empty for the moves that lose
+    nothing); ``request`` None: said of several at once."""
+    what = deleted(request) if request is not None else "what each one created"
+    kept = f"the {secret(request)} stops" if request is not None else "their kubeconfigs and credentials stop"
     if move in ("start_purge", "purge"):
         return (
-            f"Purging deletes {deleted(request)} now, with whatever data is in it, and the {secret(request)} "
-            "stops working. This cannot be undone: to have it again, submit a new request."
+            f"Purging deletes {what} now, with whatever data is in it, and {kept} working. "
+            "This cannot be undone: to have it again, submit a new request."
         )
     if move == "revoke":
         return (
@@ -62,8 +65,8 @@ def consequence(request, move: str) -> str:
         )
     if move == "mark_cleaned_up":
         return (
-            "Marking it cleaned up deletes nothing: it closes the request as purged, gives its quota back and "
-            f"drops its stored {secret(request)}. Do it only after deleting what the failed purge left by hand: "
+            "Marking cleaned up deletes nothing: it closes the request as purged, gives its quota back and "
+            "drops what it stored (kubeconfig or credentials). Do it only after deleting what the failed purge left by hand: "
             "whatever is still in the cloud is no longer tracked, and keeps costing money."
         )
     return ""
