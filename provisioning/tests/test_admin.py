@@ -353,7 +353,10 @@ def test_nobody_approves_their_own_request(ops, make_request, devops_user, dev_u
     other = make_request(user=dev_user)
     response = run_action(ops, REQUESTS, "approve_selected", [own, other], note="")
     shown = texts(response)
-    assert f"Provision request {other.pk} (basic-eks-cluster for {other.requested_by}): Approved: provisioning starts now." in shown
+    assert (
+        f"Provision request {other.pk} (basic-eks-cluster for {other.requested_by}): Approved: provisioning starts now."
+        in shown
+    )
     assert any(str(own.pk) in text and "their own" in text for text in shown), shown
     own.refresh_from_db()
     assert own.status == RequestStatus.REQUESTED

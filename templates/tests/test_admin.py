@@ -266,3 +266,24 @@ def test_the_template_page_says_why_a_template_cannot_be_planned(admin_browser):
     page = admin_browser.get("/admin/templates/template/broken/change/").content.decode()
     assert "It cannot be planned with its default parameters:" in page
     assert "<li>body: Undefined value in template: &#x27;size&#x27; is undefined" in page
+
+
+@pytest.mark.django_db
+def test_deleting_a_template_says_what_it_costs_first(admin_browser):
+    url = "/admin/templates/template/basic-eks-cluster/delete/"
+    page = admin_browser.get(url).content.decode()
+    assert "Deleting “basic-eks-cluster” takes it out of the catalog" in page
+    assert "deactivate it instead" in page
+    asked = admin_browser.post(
+        "/admin/templates/template/",
+        {"action": "delete_selected", "_selected_action": ["basic-eks-cluster", "s3-bucket"]},
+    )
+    assert asked.status_code == 200
+    assert (
+        "Deleting “basic-eks-cluster”, “s3-bucket”" in asked.content.decode()
+        or "“s3-bucket”, “basic-eks-cluster”" in (asked.content.decode())
+    )
+    assert Template.objects.filter(pk="basic-eks-cluster").exists()
+    admin_browser.post(url, {"post": "yes"})
+    assert not Template.objects.filter(pk="basic-eks-cluster").exists()
+    assert not TemplateVersion.objects.filter(template_id="basic-eks-cluster").exists()
