@@ -66,8 +66,8 @@ def consequence(request, move: str) -> str:
     if move == "mark_cleaned_up":
         return (
             "Marking cleaned up deletes nothing: it closes the request as purged, gives its quota back and "
-            "drops what it stored (kubeconfig or credentials). Do it only after deleting what the failed purge left by hand: "
-            "whatever is still in the cloud is no longer tracked, and keeps costing money."
+            "drops what it stored (kubeconfig or credentials). Do it only after deleting by hand what the "
+            "failed purge left: whatever is still in the cloud is no longer tracked, and keeps costing money."
         )
     return ""
 

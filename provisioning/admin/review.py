@@ -190,7 +190,7 @@ class ReviewActionsMixin:
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "items": [self._item(obj, detail=self.item_detail(obj, decision)) for obj in movable],
             "stale": [self._item(obj) for obj in stale],
-            "stale_heading": f"No longer possible to {decision.title} (the status has changed since the list was shown):",
+            "stale_heading": f"No longer possible to {decision.title} (its status changed since the list was shown):",
             "consequence": self.consequence(movable, decision) if movable else "",
             "form": form,
             "note_required": decision.note_required,
