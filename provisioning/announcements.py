@@ -12,11 +12,11 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
+from cloudassist.mongodb.counting import fast_count
 from cloudassist.selectors import attach_related
 from notifications.choices import Kind
 from notifications.models import ExpiryWarning
 from notifications.selectors import notified_since
-from cloudassist.mongodb.counting import fast_count
 from notifications.services import devops_users, notify, notify_queue
 from provisioning import wording
 from provisioning.choices import LIVE, ExtensionStatus, RequestStatus
