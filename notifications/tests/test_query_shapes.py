@@ -104,7 +104,7 @@ def test_a_review_queue_item_is_found_on_the_unread_index_and_rewritten_in_place
         )
     assert rewritten == 2
     assert sorted(Notification.objects.values_list("title", flat=True)) == ["2 waiting", "2 waiting"]
-    found = [command for command in seen.named("aggregate", NOTIFICATIONS)]
+    found = seen.named("aggregate", NOTIFICATIONS)
     assert len(found) == 2  # one look-up per reviewer, no scan
     for command in found:
         assert_no_joins(command["pipeline"])
