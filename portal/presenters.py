@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from provisioning import bills, selectors, services, transitions
+from provisioning import bills, selectors, services, transitions, wording
 from provisioning.choices import LIVE, RequestStatus
 
 R = RequestStatus
@@ -114,6 +114,8 @@ def decorate(requests: list, *, user) -> list:
         request.secret_kind = kinds.get(request.pk)
         request.is_live = request.status in LIVE
         request.working = request.status in WORKING
+        waiting = request.status == R.REQUESTED and 0 < len(request.approvals or []) < request.required_approvals
+        request.four_eyes_waiting = wording.waiting_for_approval(request) if waiting else ""
     return requests
 
 

@@ -114,3 +114,13 @@ def test_request_page_shows_what_will_be_and_what_was_created(dev, make_request,
 
     ProvisionRequest.objects.filter(pk=request.pk).update(plan=None)  # from before plans were kept
     assert "No plan was recorded for this request" in dev.get(url(request)).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_request_halfway_through_four_eyes_says_it_waits_for_another_reviewer(dev, make_request, devops_user):
+    request = make_request()
+    ProvisionRequest.objects.filter(pk=request.pk).update(required_approvals=2)
+    request.refresh_from_db()
+    services.approve_request(actor=devops_user, request=request, note="one")
+    html = dev.get(url(request)).content.decode()
+    assert "Approval 1 of 2 recorded; waiting for another reviewer." in html
