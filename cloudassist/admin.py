@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import actions as django_actions
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -185,6 +186,34 @@ class ServiceTransactionsMixin:
     @method_decorator(csrf_protect)
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return django_internals.changeform_view(self, request, object_id, form_url, extra_context)
+
+
+class DeletionConsequenceMixin:
+    """Django's delete confirmations (one object, "delete selected") say first what deleting costs:
+    ``deletion_consequence(objects)``, through admin/cloudassist/delete_confirmation.html."""
+
+    delete_confirmation_template = "admin/cloudassist/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/cloudassist/delete_confirmation.html"
+
+    def deletion_consequence(self, objects: list) -> str:
+        return ""
+
+    def render_delete_form(self, request, context):
+        context["django_template"] = "admin/delete_confirmation.html"
+        context["consequence"] = self.deletion_consequence([context["object"]])
+        return super().render_delete_form(request, context)
+
+    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+    def delete_selected(self, request, queryset):
+        """Django's "delete selected", its confirmation saying what it costs (list it in ``actions``)."""
+        return self.with_consequence(django_actions.delete_selected(self, request, queryset), queryset)
+
+    def with_consequence(self, response, queryset):
+        """Django's "delete selected" confirmation page (a TemplateResponse) with the consequence."""
+        if getattr(response, "context_data", None) is not None:
+            response.context_data["django_template"] = "admin/delete_selected_confirmation.html"
+            response.context_data["consequence"] = self.deletion_consequence(list(queryset))
+        return response
 
 
 def add_errors(form, exc: ValidationError) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from portal import display
 from provisioning import bills, selectors, services, transitions
+from provisioning import wording as request_wording
 from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
 from templates import wording
 
@@ -41,13 +42,14 @@ class Button:
     label: str
     style: str
     service: object
+    confirm: bool = False  # destructive: the portal shows what it costs before doing it
 
 
 # The moves a requester makes from the portal (reviewers approve and reject in the console).
 BUTTONS = (
     Button("retry", "retry", "Retry", "", services.retry_provisioning),
-    Button("purge", "start_purge", "Purge", "danger", services.start_purge),
-    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request),
+    Button("purge", "start_purge", "Purge", "danger", services.start_purge, confirm=True),
+    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request, confirm=True),
 )
 BUTTONS_BY_SLUG = {button.slug: button for button in BUTTONS}
 
@@ -117,6 +119,8 @@ def decorate(requests: list, *, user) -> list:
         request.secret_kind = kinds.get(request.pk)
         request.is_live = request.status in LIVE
         request.working = request.status in WORKING
+        waiting = request.status == R.REQUESTED and 0 < len(request.approvals or []) < request.required_approvals
+        request.four_eyes_waiting = request_wording.waiting_for_approval(request) if waiting else ""
     return requests
 
 

@@ -19,6 +19,7 @@ import providers
 from cloudassist.admin import (
     CONSOLE_CSS,
     HISTORY_ROWS,
+    DeletionConsequenceMixin,
     HistoryFormSet,
     ReadOnlyAdminMixin,
     ServiceTransactionsMixin,
@@ -133,7 +134,7 @@ class TemplateVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
+class TemplateAdmin(DeletionConsequenceMixin, ServiceTransactionsMixin, admin.ModelAdmin):
     form = TemplateForm
     list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
@@ -147,7 +148,7 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "delete_selected"]
     inlines = [TemplateVersionInline]
     version_template = "admin/templates/template/version.html"
 
@@ -162,6 +163,14 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
         ("Review, lease and purge policy", {"fields": list(POLICY_FIELDS)}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
+
+    def deletion_consequence(self, objects: list) -> str:
+        names = ", ".join(f"“{template.pk}”" for template in objects)
+        return (
+            f"Deleting {names} takes it out of the catalog and deletes every version of its history: it cannot "
+            "be rolled back. A template that requests were made from cannot be deleted; deactivate it instead, "
+            "which hides it from developers and keeps its history."
+        )
 
     def get_urls(self):
         version = path(

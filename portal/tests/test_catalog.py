@@ -74,14 +74,20 @@ def test_the_catalog_lists_active_templates_with_typical_cost_and_lifetimes(dev,
 
 
 @pytest.mark.django_db
-def test_unavailable_templates_are_shown_with_why(dev, settings):
+def test_unavailable_templates_say_developer_words_and_devops_see_the_setting(dev, login, devops_user, settings):
     settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
-    html = dev.get("/portal/catalog/").content.decode()
-    namespace = html[html.index('id="template-dev-namespace"') :]
-    namespace = namespace[: namespace.index("</section>")]
+
+    def namespace_card(client) -> str:
+        html = client.get("/portal/catalog/").content.decode()
+        card = html[html.index('id="template-dev-namespace"') :]
+        return card[: card.index("</section>")]
+
+    namespace = namespace_card(dev)
     assert "Unavailable" in namespace
-    assert "SHARED_CLUSTER_KUBECONFIG" in namespace
+    assert "Not available yet; your platform team has been told." in namespace
+    assert "SHARED_CLUSTER_KUBECONFIG" not in namespace
     assert "/portal/catalog/dev-namespace/request/" not in namespace
+    assert "SHARED_CLUSTER_KUBECONFIG" in namespace_card(login(devops_user))
 
 
 @pytest.mark.django_db
@@ -176,13 +182,15 @@ def test_an_unavailable_template_says_why_and_creates_nothing(dev, settings):
     settings.SHARED_CLUSTER_KUBECONFIG_DATA = ""
     page = dev.get("/portal/catalog/dev-namespace/request/")
     assert page.status_code == 200
-    assert "SHARED_CLUSTER_KUBECONFIG" in page.content.decode()
+    assert "Not available yet; your platform team has been told." in page.content.decode()
+    assert "SHARED_CLUSTER_KUBECONFIG" not in page.content.decode()
     response = dev.post(
         "/portal/catalog/dev-namespace/request/",
         NAMESPACE_FORM,
     )
     assert response.status_code == 400
-    assert "cannot be requested now" in response.content.decode()
+    assert "cannot be requested now: Not available yet" in response.content.decode()
+    assert "SHARED_CLUSTER_KUBECONFIG" not in response.content.decode()
     assert not ProvisionRequest.objects.exists()
 
 

@@ -130,7 +130,7 @@ def test_action_buttons_on_the_page_and_next_stays_on_the_site(dev, make_request
     request = make_request()
     html = dev.get(url(request)).content.decode()
     assert 'data-action="revoke"' in html
-    response = dev.post(url(request, "revoke/"), {"next": "https://evil.example/"})
+    response = dev.post(url(request, "revoke/"), {"next": "https://evil.example/", "confirmed": "yes"})
     assert response["Location"] == url(request)
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REVOKED
     assert dev.post(url(request, "explode/")).status_code == 404
@@ -167,3 +167,13 @@ def test_request_page_shows_what_will_be_and_what_was_created(dev, make_request,
 
     ProvisionRequest.objects.filter(pk=request.pk).update(plan=None)  # from before plans were kept
     assert "No plan was recorded for this request" in dev.get(url(request)).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_request_halfway_through_four_eyes_says_it_waits_for_another_reviewer(dev, make_request, devops_user):
+    request = make_request()
+    ProvisionRequest.objects.filter(pk=request.pk).update(required_approvals=2)
+    request.refresh_from_db()
+    services.approve_request(actor=devops_user, request=request, note="one")
+    html = dev.get(url(request)).content.decode()
+    assert "Approval 1 of 2 recorded; waiting for another reviewer." in html

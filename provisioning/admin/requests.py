@@ -19,7 +19,7 @@ from cloudassist.admin import (
     short_id,
 )
 from cloudassist.selectors import attach_related
-from provisioning import services
+from provisioning import services, wording
 from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
 from provisioning.admin.events import EventInline
 from provisioning.admin.extensions import ExtensionInline
@@ -143,6 +143,19 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
 
     def review_label(self, obj) -> str:
         return f"provision request {obj.pk} ({obj.template_id} for {obj.requested_by})"
+
+    def outcome(self, obj, decision) -> str:
+        return wording.status_after(obj)  # "Approval 1 of 2 recorded; waiting for another reviewer."
+
+    def item_detail(self, obj, decision) -> str:
+        if decision is PURGE:
+            return f"deletes {wording.deleted(obj)}"
+        return ""
+
+    def consequence(self, objects, decision) -> str:
+        if len(objects) == 1:
+            return wording.consequence(objects[0], decision.move or decision.verb)
+        return wording.consequence(None, decision.move or decision.verb)
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj):

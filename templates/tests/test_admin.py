@@ -324,3 +324,24 @@ def test_a_policy_change_on_the_change_page_over_a_history_from_before_policies(
     assert rolled_back.status_code == 302
     rolled = Template.objects.get(pk="dev-namespace")
     assert (rolled.version, rolled.required_approvals) == (3, 1)
+
+
+@pytest.mark.django_db
+def test_deleting_a_template_says_what_it_costs_first(admin_browser):
+    url = "/admin/templates/template/basic-eks-cluster/delete/"
+    page = admin_browser.get(url).content.decode()
+    assert "Deleting “basic-eks-cluster” takes it out of the catalog" in page
+    assert "deactivate it instead" in page
+    asked = admin_browser.post(
+        "/admin/templates/template/",
+        {"action": "delete_selected", "_selected_action": ["basic-eks-cluster", "s3-bucket"]},
+    )
+    assert asked.status_code == 200
+    assert (
+        "Deleting “basic-eks-cluster”, “s3-bucket”" in asked.content.decode()
+        or "“s3-bucket”, “basic-eks-cluster”" in (asked.content.decode())
+    )
+    assert Template.objects.filter(pk="basic-eks-cluster").exists()
+    admin_browser.post(url, {"post": "yes"})
+    assert not Template.objects.filter(pk="basic-eks-cluster").exists()
+    assert not TemplateVersion.objects.filter(template_id="basic-eks-cluster").exists()
