@@ -298,7 +298,7 @@ def test_the_live_estimate_shows_what_the_request_would_create(dev, dev_user):
     assert '<ul class="plan" aria-labelledby="plan-heading">' in html
     for summary in summaries:
         assert f">{escape(summary)}</li>" in html
-    assert html.index('class="plan"') < html.index('class="line-items"')  # beside the estimate, before its items
+    assert html.index('class="plan"') < html.index('class="line-items')  # beside the estimate, before its items
 
     # While some fields still need fixing, the plan of what is filled in so far.
     html = dev.post(f"{EKS_URL}estimate/", {**EKS_FORM, "p-desired_capacity": "99"}).content.decode()

@@ -21,7 +21,7 @@ def test_request_page_shows_parameters_estimate_timeline_and_approvals(dev, make
     assert "team-a-dev" in html  # a parameter
     total = request.cost_estimate["usd"]
     assert f'<th class="total">${total}</th>' in html  # the estimate's total, dollars with cents
-    assert html.count("<tr><td>") >= len(request.cost_estimate["line_items"])
+    assert html.count('<tr><td data-label="Item">') >= len(request.cost_estimate["line_items"])
     assert "ops1" in html  # who approved, in the timeline and the approvals
     assert "1 of 1 approval" in html
     assert "mark deployed" in html
