@@ -83,6 +83,8 @@ class ProvisionRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="provreq_created_id"),
             # The drift check walks the DEPLOYED requests by primary key.
             models.Index(fields=["status", "id"], name="provreq_status_id"),
+            # The quota reconcile adds up the reservations held, per requester.
+            models.Index(fields=["reservation_state", "requested_by"], name="provreq_reservation_user"),
         ]
 
     def __str__(self) -> str:

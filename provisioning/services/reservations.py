@@ -69,7 +69,7 @@ def releasing(request: ProvisionRequest):
 
 def held_by_user(*, user_id=None) -> dict[Any, dict[str, int]]:
     """What the requests holding a reservation add up to, per requester (or for one)."""
-    held = ProvisionRequest.objects.filter(reservation_state=ReservationState.HELD)
+    held = ProvisionRequest.objects.filter(reservation_state=ReservationState.HELD).order_by()
     if user_id is not None:
         held = held.filter(requested_by_id=user_id)
     totals: dict[Any, dict[str, int]] = {}
