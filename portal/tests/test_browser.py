@@ -259,6 +259,15 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live,
             dev.get(f"{live}{path}")
             wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
             _check(dev, name, problems)
+
+        # Purging asks first: a page saying what goes; then the status after it.
+        dev.get(f"{live}/portal/requests/{request_id}/")
+        dev.find_element(By.CSS_SELECTOR, "button[data-action=purge]").click()
+        wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, "button[data-action=purge-confirmed]")))
+        assert "node groups" in _text(dev, "main")
+        _check(dev, "portal-confirm-purge", problems)
+        dev.find_element(By.CSS_SELECTOR, "button[data-action=purge-confirmed]").click()
+        wait_dev.until(lambda d: "Purging" in _text(d, "main"))
         assert not problems, "\n".join(problems)
     finally:
         dev.quit()
