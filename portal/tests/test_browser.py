@@ -211,7 +211,8 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live,
         assert ops.execute_script(fits), "the pending list scrolls sideways at 1440 px"
         _check(ops, "console-inbox", problems)
         ops.get(f"{live}/admin/provisioning/provisionrequest/{request_id}/change/")
-        assert "$" in ops.page_source  # the estimate, in dollars
+        # The estimate, in dollars (waited for: right after a navigation page_source was once empty).
+        wait_ops.until(lambda d: "$" in d.page_source)
         _check(ops, "console-request", problems)
         ops.find_element(By.CSS_SELECTOR, "button.review-approve_selected").click()
         wait_ops.until(ec.presence_of_element_located((By.NAME, "note")))
