@@ -408,7 +408,7 @@ def workloads(*, users: dict[str, dict], request_ids: list, config_names: list[s
             "PUT",
             [f"/configs/{name}" for name in config_names],
             reader,
-            bodies=[json.dumps({"data": config_data(i + 7)}) for i in range(len(config_names))],
+            bodies=[json.dumps({"name": name, "data": config_data(i + 7)}) for i, name in enumerate(config_names)],
         ),
         Workload("config list", "GET", ["/configs"], reader),
         Workload("portal environments", "GET", ["/portal/environments/"], cookie=developer),

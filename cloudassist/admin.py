@@ -1,11 +1,13 @@
 """What every app's admin shares: the site, refusals as messages, read-only admins, JSON on a
-page, and changelists without joins."""
+page, short ids, side-by-side diffs, the console's stylesheet, and changelists without joins."""
 
+import difflib
 import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import actions as django_actions
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -13,6 +15,7 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_protect
 
 from cloudassist.exceptions import Conflict
@@ -52,6 +55,115 @@ def dollars(value: Any, *, places: int = 2, empty: str = "-") -> str:
     return f"{sign}${abs(amount):,.{places}f}"
 
 
+SHORT_ID = 8  # characters of an id a list shows: its last ones, as in the cloud resources' names
+
+
+def short_id(value: Any, *, url: str | None = None) -> str:
+    """An id as a list shows it: its last SHORT_ID characters (an ObjectId's first ones are its
+    creation second, the same for rows made together), the whole id on hover; a link with ``url``."""
+    if value in (None, ""):
+        return "-"
+    text = str(value)
+    if url:
+        return format_html('<a class="short-id" href="{}" title="{}">{}</a>', url, text, text[-SHORT_ID:])
+    return format_html('<span class="short-id" title="{}">{}</span>', text, text[-SHORT_ID:])
+
+
+def clipped(text: Any, *, empty: str = "-") -> str:
+    """Text a list cell cuts to its width (an ellipsis; the whole text on hover)."""
+    text = "" if text is None else str(text)
+    return format_html('<span class="clip" title="{}">{}</span>', text, text or empty)
+
+
+# The console's stylesheet (short ids, clipped cells, diffs, the users' quota column): a ModelAdmin
+# lists it in its Media (``class Media: css = CONSOLE_CSS``), a page template links it.
+CONSOLE_CSS = {"all": ["cloudassist/console.css"]}
+INTRALINE_LIMIT = 2000  # longer changed lines are marked whole, not character by character
+
+
+def side_by_side(old: str, new: str, *, old_label: str, new_label: str, context: int = 3) -> SafeString:
+    """Two texts side by side, as a table: changed lines with ``context`` lines around them, line
+    numbers on both sides, removed text in <del>, added text in <ins> (a marker, not only a colour),
+    the unchanged stretches between them counted. Escaped: the texts are user input."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    groups = list(difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_grouped_opcodes(context))
+    if not groups or (len(groups) == 1 and all(tag == "equal" for tag, *_ in groups[0])):
+        return format_html('<p class="diff-same">{}</p>', "No difference.")
+    rows: list[SafeString] = []
+    shown_to = 0
+    for group in groups:
+        first = group[0][1]
+        if first > shown_to:
+            rows.append(_skipped(first - shown_to))
+        for opcode in group:
+            rows.extend(_diff_rows(old_lines, new_lines, opcode))
+        shown_to = group[-1][2]
+    if shown_to < len(old_lines):
+        rows.append(_skipped(len(old_lines) - shown_to))
+    return format_html(
+        '<table class="version-diff"><thead><tr><th scope="col" colspan="2">{}</th>'
+        '<th scope="col" colspan="2">{}</th></tr></thead><tbody>{}</tbody></table>',
+        old_label,
+        new_label,
+        mark_safe("".join(rows)),  # noqa: S308 -- every row is built by format_html
+    )
+
+
+def _skipped(count: int) -> SafeString:
+    return format_html(
+        '<tr class="diff-skipped"><td colspan="4">{} unchanged line{}</td></tr>', count, "" if count == 1 else "s"
+    )
+
+
+def _diff_rows(old_lines: list[str], new_lines: list[str], opcode: tuple[str, int, int, int, int]):
+    tag, i1, i2, j1, j2 = opcode
+    if tag == "equal":
+        for offset in range(i2 - i1):
+            text = old_lines[i1 + offset]
+            yield _row("diff-equal", i1 + offset + 1, text, j1 + offset + 1, text)
+        return
+    old_part, new_part = old_lines[i1:i2], new_lines[j1:j2]
+    for offset in range(max(len(old_part), len(new_part))):
+        left = old_part[offset] if offset < len(old_part) else None
+        right = new_part[offset] if offset < len(new_part) else None
+        if left is not None and right is not None:
+            marked_left, marked_right = _intraline(left, right)
+            yield _row("diff-changed", i1 + offset + 1, marked_left, j1 + offset + 1, marked_right)
+        elif left is not None:
+            yield _row("diff-removed", i1 + offset + 1, format_html("<del>{}</del>", left), None, "")
+        else:
+            yield _row("diff-added", None, "", j1 + offset + 1, format_html("<ins>{}</ins>", right))
+
+
+def _intraline(left: str, right: str) -> tuple[SafeString, SafeString]:
+    """The two versions of a changed line, what differs marked within it."""
+    if len(left) + len(right) > INTRALINE_LIMIT:
+        return format_html("<del>{}</del>", left), format_html("<ins>{}</ins>", right)
+    old_parts, new_parts = [], []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right, autojunk=False).get_opcodes():
+        if tag == "equal":
+            old_parts.append(format_html("{}", left[i1:i2]))
+            new_parts.append(format_html("{}", right[j1:j2]))
+            continue
+        if i2 > i1:
+            old_parts.append(format_html("<del>{}</del>", left[i1:i2]))
+        if j2 > j1:
+            new_parts.append(format_html("<ins>{}</ins>", right[j1:j2]))
+    return mark_safe("".join(old_parts)), mark_safe("".join(new_parts))  # noqa: S308 -- built by format_html
+
+
+def _row(kind: str, old_number: int | None, old_text: str, new_number: int | None, new_text: str) -> SafeString:
+    return format_html(
+        '<tr class="{}"><td class="line-number">{}</td><td class="diff-old">{}</td>'
+        '<td class="line-number">{}</td><td class="diff-new">{}</td></tr>',
+        kind,
+        old_number or "",
+        old_text,
+        new_number or "",
+        new_text,
+    )
+
+
 class ReadOnlyAdminMixin:
     """For a ModelAdmin or an inline: nothing is added, changed or deleted; the change page is a view page."""
 
@@ -74,6 +186,34 @@ class ServiceTransactionsMixin:
     @method_decorator(csrf_protect)
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return django_internals.changeform_view(self, request, object_id, form_url, extra_context)
+
+
+class DeletionConsequenceMixin:
+    """Django's delete confirmations (one object, "delete selected") say first what deleting costs:
+    ``deletion_consequence(objects)``, through admin/cloudassist/delete_confirmation.html."""
+
+    delete_confirmation_template = "admin/cloudassist/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/cloudassist/delete_confirmation.html"
+
+    def deletion_consequence(self, objects: list) -> str:
+        return ""
+
+    def render_delete_form(self, request, context):
+        context["django_template"] = "admin/delete_confirmation.html"
+        context["consequence"] = self.deletion_consequence([context["object"]])
+        return super().render_delete_form(request, context)
+
+    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+    def delete_selected(self, request, queryset):
+        """Django's "delete selected", its confirmation saying what it costs (list it in ``actions``)."""
+        return self.with_consequence(django_actions.delete_selected(self, request, queryset), queryset)
+
+    def with_consequence(self, response, queryset):
+        """Django's "delete selected" confirmation page (a TemplateResponse) with the consequence."""
+        if getattr(response, "context_data", None) is not None:
+            response.context_data["django_template"] = "admin/delete_selected_confirmation.html"
+            response.context_data["consequence"] = self.deletion_consequence(list(queryset))
+        return response
 
 
 def add_errors(form, exc: ValidationError) -> None:

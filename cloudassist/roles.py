@@ -41,6 +41,11 @@ def names_by_user(user_ids) -> dict:
     return found
 
 
+def signs_in_to_console(names: set[str], *, is_superuser: bool) -> bool:
+    """The staff flag: admins and DevOps (and superusers) use the console; developers the portal and API."""
+    return is_superuser or bool(names & {ADMIN, DEVOPS})
+
+
 def is_admin(user) -> bool:
     return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in role_names(user)))
 

@@ -79,8 +79,7 @@ def _apply_roles(user, groups: Iterable[Group] | None) -> None:
 
 def _sync_staff(user) -> None:
     """Admins and DevOps log in to the Django admin; developers use the API."""
-    names = roles.role_names(user)
-    staff = user.is_superuser or bool(names & {roles.ADMIN, roles.DEVOPS})
+    staff = roles.signs_in_to_console(roles.role_names(user), is_superuser=user.is_superuser)
     if user.is_staff != staff:
         user.is_staff = staff
         user.save(update_fields=["is_staff"])

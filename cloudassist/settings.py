@@ -106,7 +106,8 @@ ASGI_APPLICATION = "cloudassist.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # First, so that its admin/ templates override Django's (base_site.html, search_form.html: accessibility)
+        "DIRS": [BASE_DIR / "cloudassist" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -447,6 +447,22 @@ def apply_json_patch(data: Any, operations: list) -> Any:
     return document
 
 
+def check_envelope_name(given: Any, name: str) -> None:
+    """A PUT carries the seed's envelope: its `name` is the entry the URL names (400 otherwise)."""
+    if given is None:
+        message = f'The body needs the entry\'s name, \'{name}\' as in the URL: send {{"name": "{name}", "data": ...}}.'
+        raise ValidationError({"name": [message]})
+    if given != name:
+        message = f"The body names {given!r} but the URL names '{name}': a PUT replaces only the entry in its URL."
+        raise ValidationError({"name": [message]})
+
+
+def is_seed_envelope(document: Any, name: str) -> bool:
+    """Is this PATCH body exactly the seed's envelope for this entry (`name` equal to the URL's,
+    `data`, nothing else)? The seed's clients update that way and mean: replace the data."""
+    return isinstance(document, dict) and document.keys() == {"name", "data"} and document["name"] == name
+
+
 def patch(*, actor, name: str, document: Any, json_patch: bool, if_match: int | None = None) -> Config:
     """PATCH: an RFC 7396 merge patch, or an RFC 6902 JSON Patch (``json_patch=True``)."""
     if json_patch and not isinstance(document, list):

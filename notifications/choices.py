@@ -33,3 +33,7 @@ class Kind(models.TextChoices):
 
 
 DEFAULT_CHANNELS = [Channel.EMAIL, Channel.IN_APP]
+# The review queues reach DevOps as one shared in-app item each; email only for those who opt in
+# (their settings' channels for the kind, e.g. {"review_request": ["email", "in_app"]}).
+QUEUE_KINDS = frozenset({Kind.REVIEW_REQUEST, Kind.REVIEW_EXTENSION})
+DEFAULT_CHANNELS_BY_KIND = {kind: [Channel.IN_APP] for kind in QUEUE_KINDS}

@@ -26,7 +26,7 @@ from rq.job import Job
 from cloudassist import db, logs, queues, roles
 from notifications import channels, metrics
 from notifications.channels import destinations
-from notifications.choices import DEFAULT_CHANNELS, Channel, DeliveryStatus
+from notifications.choices import DEFAULT_CHANNELS, DEFAULT_CHANNELS_BY_KIND, Channel, DeliveryStatus
 from notifications.models import Delivery, Notification, NotificationSettings, RoleWebhook
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ STATUS_WRITE_ATTEMPTS = 6  # with server selection's own wait (MONGODB_TIMEOUT_M
 
 def channels_for(user, kind: str) -> list[str]:
     prefs = NotificationSettings.objects.filter(user=user).values_list("channels", flat=True).first() or {}
-    chosen = prefs.get(kind, DEFAULT_CHANNELS)
+    chosen = prefs.get(kind, DEFAULT_CHANNELS_BY_KIND.get(kind, DEFAULT_CHANNELS))
     return [name for name in chosen if name in Channel.values]
 
 
@@ -93,6 +93,38 @@ def notify(
     if delivery_ids:
         on_commit(lambda: enqueue_deliveries(delivery_ids), robust=True)
     return created
+
+
+def notify_queue(
+    *,
+    recipients: Iterable,
+    kind: str,
+    title: str,
+    body: str,
+    link: str = "",
+    provision_request=None,
+) -> int:
+    """A shared queue (the requests waiting for review) as one unread item per recipient: their
+    unread item of ``kind`` says the queue as it is now (rewritten in place, newest again), or a new
+    one once they have read it. Email and webhooks go only to those whose settings ask for them
+    for ``kind`` (off by default: ``DEFAULT_CHANNELS_BY_KIND``). Returns how many were rewritten."""
+    now = timezone.now()
+    rewritten = 0
+    delivery_ids: list = []
+    fields = {"title": title[:200], "body": body, "link": link, "provision_request": provision_request}
+    for recipient in {user.pk: user for user in recipients if user is not None}.values():
+        current = Notification.objects.filter(recipient=recipient, kind=kind, read_at=None).order_by()
+        pk = current.values_list("pk", flat=True).first()
+        if pk is not None and Notification.objects.filter(pk=pk, read_at=None).update(created_at=now, **fields):
+            rewritten += 1
+        else:
+            pk = Notification.objects.create(recipient=recipient, kind=kind, **fields).pk
+        for channel in channels_for(recipient, kind):
+            if channel != Channel.IN_APP:
+                delivery_ids.append(Delivery.objects.create(notification_id=pk, channel=channel).pk)
+    if delivery_ids:
+        on_commit(lambda: enqueue_deliveries(delivery_ids), robust=True)
+    return rewritten
 
 
 def _job_id(delivery_id) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
+from cloudassist import roles
 from quotas import services as quota_services
 from templates import planning, selectors
 from templates.models import Template
@@ -23,6 +24,18 @@ class Entry:
     @property
     def available(self) -> bool:
         return not self.unavailable_reason
+
+
+# What a developer reads about a template that cannot be requested: the reason names a setting only
+# DevOps and admins can change (they see it, and the console's template list and `make run`'s banner say it).
+FOR_DEVELOPERS = "Not available yet; your platform team has been told."
+
+
+def unavailable_text(reason: str | None, *, user) -> str:
+    """Why a template cannot be requested, as ``user`` should read it (empty when it can be)."""
+    if not reason:
+        return ""
+    return reason if roles.is_reviewer(user) else FOR_DEVELOPERS
 
 
 def typical_estimate(template: Template) -> tuple[Decimal | None, str]:
@@ -48,12 +61,12 @@ def active_templates():
     return Template.objects.filter(is_active=True).order_by("name", "id")
 
 
-def entries() -> list[Entry]:
+def entries(*, user) -> list[Entry]:
     reasons: dict[str, str] = {}  # asked once per provider
     found = []
     for template in active_templates():
         if template.provider not in reasons:
-            reasons[template.provider] = selectors.unavailable_reason(template) or ""
+            reasons[template.provider] = unavailable_text(selectors.unavailable_reason(template), user=user)
         usd, note = typical_estimate(template)
         found.append(Entry(template, reasons[template.provider], usd, note))
     return found

@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from portal import display
 from provisioning import bills, selectors, services, transitions
-from provisioning.choices import LIVE, RequestStatus
+from provisioning import wording as request_wording
+from provisioning.choices import LIVE, ExtensionSlot, RequestStatus, RequestType
+from templates import wording
 
 R = RequestStatus
+CENT = Decimal("0.01")
+TIMES = "\N{MULTIPLICATION SIGN}"
 # Statuses a worker is moving on from by itself: the environments table polls while a row has one.
 WORKING = frozenset({R.APPROVED, R.INITIATED, R.PURGE_INITIATED, R.EXPIRED})
 STATUS_CLASSES = {
@@ -37,13 +42,14 @@ class Button:
     label: str
     style: str
     service: object
+    confirm: bool = False  # destructive: the portal shows what it costs before doing it
 
 
 # The moves a requester makes from the portal (reviewers approve and reject in the console).
 BUTTONS = (
     Button("retry", "retry", "Retry", "", services.retry_provisioning),
-    Button("purge", "start_purge", "Purge", "danger", services.start_purge),
-    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request),
+    Button("purge", "start_purge", "Purge", "danger", services.start_purge, confirm=True),
+    Button("revoke", "revoke", "Revoke", "secondary", services.revoke_request, confirm=True),
 )
 BUTTONS_BY_SLUG = {button.slug: button for button in BUTTONS}
 
@@ -113,7 +119,117 @@ def decorate(requests: list, *, user) -> list:
         request.secret_kind = kinds.get(request.pk)
         request.is_live = request.status in LIVE
         request.working = request.status in WORKING
+        waiting = request.status == R.REQUESTED and 0 < len(request.approvals or []) < request.required_approvals
+        request.four_eyes_waiting = request_wording.waiting_for_approval(request) if waiting else ""
     return requests
+
+
+def form_problems(form) -> dict[str, list[str]]:
+    """What the live estimate lists of a request form (``portal.forms.request.RequestForm``):
+    ``problems``, each naming its field by its label; ``needed``, the labels of required fields
+    still empty: not an error (the field may not have been touched yet), only what the price waits for."""
+    problems, needed = list(form.errors), []
+    for part in (form.parameters, form.details):
+        for name, errors in part.errors.as_data().items():
+            label = str(part[name].label) if name in part.fields else ""
+            for error in errors:
+                if error.code == "required":
+                    needed.append(label or "a required value")
+                    continue
+                for text in error:
+                    named = not label or text.lower().startswith(label.lower())
+                    problems.append(text if named else f"{label}: {text}")
+    return {"problems": problems, "needed": needed}
+
+
+# --- the request page ------------------------------------------------------------------------
+
+
+def parameter_rows(request) -> list[dict[str, str]]:
+    """The request's parameters as the page lists them: each labelled by its schema's ``title``
+    (else its name in words), in the schema's order, its value in words (Yes/No for booleans)."""
+    schema = (request.template_snapshot or {}).get("parameters_schema") or {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    properties = properties if isinstance(properties, dict) else {}
+    parameters = request.parameters if isinstance(request.parameters, dict) else {}
+    names = [name for name in properties if name in parameters] + [n for n in parameters if n not in properties]
+    return [
+        {
+            "name": name,
+            "label": wording.label(name, properties.get(name)),
+            "value": display.value_text(parameters[name]),
+        }
+        for name in names
+    ]
+
+
+# Why a request that is not live cannot be extended, by its status.
+NO_EXTENSION = {
+    R.REQUESTED: "Not yet: an extension can be asked for once the request is approved.",
+    R.REJECTED: "Not available: the request was rejected.",
+    R.REVOKED: "Not available: the request was revoked.",
+    R.TIMED_OUT: "Not available: the request was not reviewed in time.",
+    R.FAILED: "Not available: provisioning failed.",
+    R.EXPIRED: "Not available: the environment has expired.",
+    R.PURGE_INITIATED: "Not available: the environment is being purged.",
+    R.PURGED: "Not available: the environment was purged.",
+    R.PURGE_FAILED: "Not available: the environment is being purged.",
+}
+
+
+def extension_text(request) -> str:
+    """The extension section's sentence, true for the request's status and the slot."""
+    if request.extension_slot == ExtensionSlot.PENDING:
+        return "An extension request is pending review."
+    if request.extension_slot == ExtensionSlot.USED:
+        return "The one extension was approved; there can be no other."
+    if request.request_type == RequestType.PERMANENT:
+        return "Not needed: a permanent environment does not expire."
+    if request.status in LIVE:
+        if getattr(request, "can_extend", True):
+            return "Available: you may ask once for more time."
+        return "Available once: the requester may ask for more time."
+    return NO_EXTENSION.get(request.status, "Not available.")
+
+
+def approval_rows(request) -> list[dict]:
+    """Who approved and when (``at`` a datetime for the page's ``when`` filter)."""
+    return [
+        {
+            "username": approval.get("username", ""),
+            "at": display.to_datetime(approval.get("at")),
+            "note": approval.get("note", ""),
+        }
+        for approval in request.approvals or []
+        if isinstance(approval, dict)
+    ]
+
+
+def estimate_summary(estimate: dict | None) -> dict:
+    """What the request page's estimate shows: line items (quantity, rate and hours in words), the
+    total, and, for a resource billed by use (no line items: S3), the estimate's own note, as the
+    catalog says it."""
+    estimate = estimate if isinstance(estimate, dict) else {}
+    items = [
+        {
+            "description": item.get("description", ""),
+            "quantity": f"{display.plural(item.get('quantity'), item.get('unit'))} {TIMES} "
+            f"{display.hours(item.get('hours'))}",
+            "rate": display.rate(item.get("usd_rate"), item.get("rate_unit")),
+            "usd": item.get("usd"),
+        }
+        for item in estimate.get("line_items") or []
+        if isinstance(item, dict)
+    ]
+    notes = [str(note) for note in estimate.get("notes") or []]
+    if not items and not notes:
+        notes = ["Billed by use: not estimated in advance." if estimate else "No estimate was recorded."]
+    return {
+        "items": items,
+        "usd": estimate.get("usd"),
+        "hours": display.hours(estimate.get("hours")) if estimate.get("hours") is not None else "",
+        "notes": notes,
+    }
 
 
 def any_working(requests) -> bool:
@@ -122,27 +238,46 @@ def any_working(requests) -> bool:
 
 # --- usage ------------------------------------------------------------------------------------
 
+# name: label, whether it is money, the unit after a figure, the consumed_to_date figure used so far
 DIMENSION_LABELS = {
-    "usd": ("Budget", True),
-    "live_environments": ("Live environments", False),
-    "machine_hours": ("Machine-hours", False),
-    "disk_gb_hours": ("Disk GB-hours", False),
+    "usd": ("Budget", True, "", "usd"),
+    "live_environments": ("Live environments", False, "", None),  # reserved = live: nothing apart
+    "machine_hours": ("Machine-hours", False, "machine-hours", "machine_hours"),
+    "disk_gb_hours": ("Disk GB-hours", False, "GB-hours", None),
 }
 
 
+def _figure(value, *, money: bool, unit: str) -> str:
+    if money:
+        return display.money(value)
+    return f"{display.number(value)} {unit}".strip()
+
+
 def quota_bars(report: dict) -> list[dict]:
-    """One bar per quota dimension: used (reserved) of the limit, as a percentage (capped at 100)."""
+    """One row per quota dimension: what the outstanding requests reserve (their whole estimate,
+    held from approval) of the limit, as a bar capped at 100%, and apart from it what they have
+    used so far (consumed_to_date); each figure in words with its unit once."""
+    consumed = report.get("consumed_to_date") or {}
     bars = []
-    for name, (label, is_money) in DIMENSION_LABELS.items():
+    for name, (label, is_money, unit, used_key) in DIMENSION_LABELS.items():
         figures = report["dimensions"].get(name)
         if figures is None:
             continue
-        used = Decimal(figures["reserved"])
+        reserved = Decimal(figures["reserved"])
         limit = None if figures["limit"] is None else Decimal(figures["limit"])
         percent = None
         if limit is not None:
-            percent = 100 if limit <= 0 else min(int(used * 100 / limit), 100)
+            percent = 100 if limit <= 0 else min(int(reserved * 100 / limit), 100)
         level = "" if percent is None else ("bad" if percent >= 100 else "warn" if percent >= 80 else "ok")
+        shown = {"money": is_money, "unit": unit}
+        if limit is None:
+            reserved_text = f"{_figure(reserved, **shown)} reserved · no limit"
+        else:
+            reserved_text = (
+                f"{_figure(reserved, **shown)} reserved of {_figure(limit, **shown)}"
+                f" ({_figure(figures['available'], **shown)} left)"
+            )
+        used = consumed.get(used_key) if used_key else None
         bars.append(
             {
                 "name": name,
@@ -153,16 +288,31 @@ def quota_bars(report: dict) -> list[dict]:
                 "available": figures["available"],
                 "percent": percent,
                 "level": level,
+                "reserved_text": reserved_text,
+                "used_text": None if used is None or not used_key else f"{_figure(used, **shown)} used so far",
             }
         )
     return bars
 
 
+def request_names(user, request_ids) -> dict[str, str]:
+    """How the usage page names each request: its description (first line), else its template and
+    a short id (two requests of one template are told apart). One query, by primary key."""
+    rows = selectors.requests_for(user).filter(pk__in=list(request_ids)).only("pk", "description", "template_id")
+    names = {}
+    for row in rows:
+        first_line = (row.description or "").strip().splitlines()[0] if (row.description or "").strip() else ""
+        names[str(row.pk)] = first_line or f"{row.template_id} ({str(row.pk)[-6:]})"
+    return names
+
+
 CHART_WIDTH, BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, VALUE_WIDTH = 640, 22, 8, 200, 80
 
 
-def spend_chart(lines: list[dict]) -> dict:
-    """An inline SVG bar chart of this month's spend per request: bar geometry, labels and values."""
+def spend_chart(lines: list[dict], names: dict[str, str] | None = None) -> dict:
+    """An inline SVG bar chart of this month's spend per request: bar geometry, labels (the
+    request's name from ``names``, else its template) and values. Nothing spent: no bar at all
+    (not a hairline)."""
     amounts = [Decimal(line["usd"]) for line in lines]
     top = max(amounts, default=Decimal(0))
     room = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
@@ -173,11 +323,11 @@ def spend_chart(lines: list[dict]) -> dict:
         bars.append(
             {
                 "request": line["provision_request"],
-                "label": line["template"],
+                "label": (names or {}).get(line["provision_request"]) or line["template"],
                 "usd": line["usd"],
                 "y": y,
                 "text_y": y + BAR_HEIGHT - 6,
-                "width": max(width, 1),
+                "width": max(width, 1) if amount >= CENT else 0,
             }
         )
     return {

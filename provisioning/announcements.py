@@ -12,13 +12,15 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
+from cloudassist.mongodb.counting import fast_count
 from cloudassist.selectors import attach_related
 from notifications.choices import Kind
 from notifications.models import ExpiryWarning
 from notifications.selectors import notified_since
-from notifications.services import devops_users, notify
-from provisioning.choices import LIVE
-from provisioning.models import ProvisionRequest
+from notifications.services import devops_users, notify, notify_queue
+from provisioning import wording
+from provisioning.choices import LIVE, ExtensionStatus, RequestStatus
+from provisioning.models import ExtensionRequest, ProvisionRequest
 
 
 def _url(name: str, pk) -> str:
@@ -36,8 +38,15 @@ def _review_url(model: str, pk) -> str:
 
 
 def _describe(request) -> str:
+    """The request as people name it: “its description” (its template), else its template's name
+    (never its id: the link leads to it)."""
     name = (request.template_snapshot or {}).get("name") or request.template_id
-    return f"{name} ({request.pk})"
+    description = " ".join((request.description or "").split())
+    if not description:
+        return str(name)
+    if len(description) > 60:
+        description = description[:59].rstrip() + "…"
+    return f"“{description}” ({name})"
 
 
 def _expiry(request) -> str:
@@ -180,17 +189,28 @@ def timed_out(request, *, reason: str) -> None:
 
 
 def approval_recorded(request, *, approvals: list[dict], required: int) -> None:
-    """One approval of several: tell the reviewers who have not approved yet that it needs more."""
+    """One approval of several: the review queue of the reviewers who have not approved yet says so."""
     approved_by = {entry.get("user_id") for entry in approvals}
     names = ", ".join(entry.get("username", "?") for entry in approvals)
-    notify(
+    request.approvals, request.required_approvals = approvals, required
+    _review_queue(
+        request,
+        f"{_describe(request)}: {wording.waiting_for_approval(request)} Approved so far by {names}.",
         recipients=[
             user for user in devops_users() if user.pk != request.requested_by_id and str(user.pk) not in approved_by
         ],
+    )
+
+
+def _review_queue(request, latest: str, *, recipients: list) -> None:
+    """DevOps' one shared review-queue item (notify_queue): how many requests wait, and the latest news."""
+    waiting = fast_count(ProvisionRequest.objects.filter(status=RequestStatus.REQUESTED))
+    notify_queue(
+        recipients=recipients,
         kind=Kind.REVIEW_REQUEST,
-        title=f"To review: {_describe(request)} ({len(approvals)} of {required} approvals)",
-        body=f"{_describe(request)} needs {required} approvals from different reviewers; approved so far by {names}.",
-        link=_request_url(request),
+        title=f"To review: {waiting} request{'' if waiting == 1 else 's'} waiting",
+        body=f"Latest: {latest}",
+        link=settings.SITE_URL.rstrip("/") + reverse("admin:provisioning_provisionrequest_changelist"),
         provision_request=request,
     )
 
@@ -238,25 +258,24 @@ def _to_devops(request, kind: str, title: str, body: str, *, link: str | None = 
 def review_request(request) -> None:
     estimate = (request.cost_estimate or {}).get("usd", "?")
     requester = request.requested_by.get_username()
-    _to_devops(
+    _review_queue(
         request,
-        Kind.REVIEW_REQUEST,
-        f"To review: {_describe(request)} from {requester}",
         f"{requester} requests {_describe(request)} (estimate ${estimate}, "
         f"{request.request_type.lower()}, expires {_expiry(request)}).",
-        asked_by=request.requested_by_id,
+        recipients=[user for user in devops_users() if user.pk != request.requested_by_id],
     )
 
 
 def review_extension(extension, request) -> None:
-    _to_devops(
-        request,
-        Kind.REVIEW_EXTENSION,
-        f"To review: +{extension.extend_by_hours} h for {_describe(request)}",
-        f"{extension.requested_by.get_username()} asks to extend {_describe(request)} by "
+    waiting = fast_count(ExtensionRequest.objects.filter(status=ExtensionStatus.REQUESTED))
+    notify_queue(
+        recipients=[user for user in devops_users() if user.pk != extension.requested_by_id],
+        kind=Kind.REVIEW_EXTENSION,
+        title=f"To review: {waiting} extension{'' if waiting == 1 else 's'} waiting",
+        body=f"Latest: {extension.requested_by.get_username()} asks to extend {_describe(request)} by "
         f"{extension.extend_by_hours} h: {extension.reason}",
         link=_review_url("extensionrequest", extension.pk),
-        asked_by=extension.requested_by_id,
+        provision_request=request,
     )
 
 
@@ -274,10 +293,24 @@ def purge_failed(request, *, note: str, now: datetime | None = None) -> bool:
     return True
 
 
+# A warning comes at the latest of its lead time and this share of the lease before expiry: an
+# 8-hour lease hears of it 48 minutes before the end, not "expires in 8 h" the second it is ready.
+LEASE_SHARE = 0.1
+
+
+def warning_due(request, lead_minutes: int, *, now: datetime) -> bool:
+    """Whether the warning ``lead_minutes`` before expiry is due now: at the later of that lead and
+    LEASE_SHARE of the lease (submission to expiry) before the end."""
+    lease = request.expires_at - request.created_at if request.created_at else timedelta(minutes=lead_minutes)
+    lead = min(timedelta(minutes=lead_minutes), lease * LEASE_SHARE)
+    return request.expires_at - now <= lead
+
+
 def warn_expiring(*, now: datetime | None = None) -> int:
     """Warn each requester once per lead time (NOTIFY_EXPIRY_LEAD_HOURS, e.g. 24 and 1) before
-    expiry. When several lead times are due at once only the most urgent is sent; an
-    extension (a new expires_at) arms the warnings again."""
+    expiry, each at the later of its lead and a tenth of the lease before the end (``warning_due``).
+    When several lead times are due at once only the most urgent is sent; an extension (a new
+    expires_at) arms the warnings again."""
     now = now or timezone.now()
     leads = sorted({int(hours * 60) for hours in settings.NOTIFY_EXPIRY_LEAD_HOURS})
     if not leads:
@@ -293,7 +326,7 @@ def warn_expiring(*, now: datetime | None = None) -> int:
     for request in due:
         fresh = []
         for lead in leads:
-            if request.expires_at > now + timedelta(minutes=lead):
+            if not warning_due(request, lead, now=now):
                 continue
             try:
                 ExpiryWarning.objects.create(
@@ -304,11 +337,12 @@ def warn_expiring(*, now: datetime | None = None) -> int:
                 continue  # already warned (or a concurrent sweep just did)
         if fresh:
             left = request.expires_at - now
-            hours = max(round(left.total_seconds() / 3600, 1), 0.1)
+            minutes = max(round(left.total_seconds() / 60), 1)
+            within = f"{minutes} min" if minutes < 60 else f"{round(minutes / 60, 1):g} h"
             _to_requester(
                 request,
                 Kind.EXPIRY_WARNING,
-                f"Expires in {hours:g} h: {_describe(request)}",
+                f"Expires in {within}: {_describe(request)}",
                 f"Your environment {_describe(request)} expires {_expiry(request)} and will then be deleted. "
                 "You may ask once for an extension.",
             )

@@ -5,9 +5,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from cloudassist.admin import ReadOnlyAdminMixin, add_errors, dollars
+from cloudassist.admin import CONSOLE_CSS, ReadOnlyAdminMixin, add_errors, dollars, short_id
+from cloudassist.admin_users import UserColumn, add_column
 from quotas import estimates
 from quotas import services as quota_services
+from quotas.choices import QuotaType
 from quotas.estimates import from_micros
 from quotas.models import DiskPrice, InstancePrice, Quota, ServicePrice, UsageLedger
 
@@ -143,8 +145,9 @@ class QuotaAdmin(admin.ModelAdmin):
     """Admins allocate, update and end quotas (ended quotas stay for the record); DevOps view."""
 
     form = QuotaForm
-    list_display = ["id", "holder", "quota_type", "valid_from", "valid_until"]
-    list_display += [("usd_budget_display" if name == "usd_budget" else name) for name in QUOTA_LIMITS] + ["ended_at"]
+    # Fits 1440 px: the limits in one column, the validity in another, the id short (whole on hover).
+    list_display = ["quota_id", "holder", "quota_type", "validity", "limits", "state"]
+    list_display_links = ["quota_id"]
     list_filter = ["quota_type", QuotaStateFilter, "role"]
     list_select_related = ["user", "role"]
     search_fields = ["user__username", "role__name", "note"]
@@ -157,9 +160,26 @@ class QuotaAdmin(admin.ModelAdmin):
         (None, {"fields": ["note", *QUOTA_RECORD]}),
     ]
 
-    @admin.display(description="USD budget", ordering="usd_budget")
-    def usd_budget_display(self, quota: Quota) -> str:
-        return dollars(quota.usd_budget, empty="unlimited")
+    class Media:
+        css = CONSOLE_CSS
+
+    @admin.display(description="id", ordering="pk")
+    def quota_id(self, quota: Quota) -> str:
+        return short_id(quota.pk)
+
+    @admin.display(description="valid", ordering="valid_from")
+    def validity(self, quota: Quota) -> str:
+        if quota.quota_type != QuotaType.TEMPORARY:
+            return "always"
+        return f"{_day(quota.valid_from)} to {_day(quota.valid_until)}"
+
+    @admin.display(description="limits")
+    def limits(self, quota: Quota) -> str:
+        return limits_text(quota)
+
+    @admin.display(description="state", ordering="ended_at")
+    def state(self, quota: Quota) -> str:
+        return f"ended {_day(quota.ended_at)}" if quota.ended_at else "in force"
 
     @admin.display(description="for")
     def holder(self, quota: Quota) -> str:
@@ -218,6 +238,98 @@ class UsageLedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             usage["source"],
             rows,
         )
+
+
+def _day(value) -> str:
+    return value.strftime("%Y-%m-%d") if value else "-"
+
+
+def limits_text(quota: Quota) -> str:
+    """A quota's limits in one line: "$100.00, 5 live environments, 50 machine-hours"; "none"."""
+    parts = []
+    if quota.usd_budget is not None:
+        parts.append(dollars(quota.usd_budget))
+    if quota.max_live_environments is not None:
+        parts.append(_count(quota.max_live_environments, "live environment"))
+    for field, unit in (("machine_hours", "machine-hours"), ("disk_gb_hours", "disk GB-hours")):
+        value = getattr(quota, field)
+        if value is not None:
+            parts.append(f"{value.normalize():f} {unit}")
+    return ", ".join(parts) if parts else "no limits"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+# --- quota use on the users' list and pages (cloudassist.admin_users) --------------------------------
+
+
+def _amount(name: str, value: int | None) -> str:
+    shown = quota_services.display(name, value)
+    return dollars(shown) if name == "usd" else shown
+
+
+def _use_cell(use: dict) -> str:
+    """Reserved against the limit, for money and live environments: "$3.84 of $100.00 · 1 of 5 live"."""
+    parts = []
+    for name, suffix in (("usd", ""), ("live_environments", " live")):
+        limit, held = use["dimensions"][name]
+        over = limit is not None and held >= limit
+        text = f"{_amount(name, held)} of {_amount(name, limit)}{suffix}" if limit is not None else None
+        text = text or f"{_amount(name, held)}{suffix}, no limit"
+        parts.append(format_html('<span class="{}">{}</span>', "over" if over else "", text))
+    return format_html('<span class="quota-use" title="{}">{}</span>', _source(use["source"]), _join(parts))
+
+
+def _join(parts: list[str]) -> str:
+    return format_html_join(" · ", "{}", ((part,) for part in parts))
+
+
+def _source(source: str) -> str:
+    if source == "user":
+        return "from the user's own quota"
+    if source.startswith("role:"):
+        return f"from the role quota of {source[5:]}"
+    return "no quota applies: unlimited"
+
+
+def quota_use_cells(users: list) -> dict:
+    return {user_id: _use_cell(use) for user_id, use in quota_services.usage_of(users).items()}
+
+
+def quota_use_detail(user) -> str:
+    """Each dimension's limit, reserved and available, and where the limits come from."""
+    use = quota_services.usage_of([user])[user.pk]
+    rows = []
+    for dimension in quota_services.DIMENSIONS:
+        limit, held = use["dimensions"][dimension.name]
+        available = None if limit is None else max(limit - held, 0)
+        rows.append(
+            (
+                dimension.label,
+                _amount(dimension.name, held),
+                "no limit" if limit is None else _amount(dimension.name, limit),
+                "-" if available is None else _amount(dimension.name, available),
+            )
+        )
+    return format_html(
+        '<table class="quota-use-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody></table><p class="help">{}.</p>',
+        "Dimension",
+        "Reserved",
+        "Limit",
+        "Available",
+        format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
+            rows,
+        ),
+        _source(use["source"]).capitalize(),
+    )
+
+
+add_column(UserColumn("quota_use", "quota use", quota_use_cells, quota_use_detail))
 
 
 def _usage_row(name: str, values: dict) -> tuple[str, str, str, str]:

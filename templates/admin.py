@@ -4,7 +4,6 @@ version history with a diff against the current definition and rollback (templat
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from django import forms
@@ -18,12 +17,15 @@ from django.utils.html import format_html, format_html_join
 
 import providers
 from cloudassist.admin import (
+    CONSOLE_CSS,
     HISTORY_ROWS,
+    DeletionConsequenceMixin,
     HistoryFormSet,
     ReadOnlyAdminMixin,
     ServiceTransactionsMixin,
     add_errors,
     refusal,
+    side_by_side,
 )
 from cloudassist.exceptions import ApplicationError
 from cloudassist.internals import django as django_internals
@@ -132,7 +134,7 @@ class TemplateVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
+class TemplateAdmin(DeletionConsequenceMixin, ServiceTransactionsMixin, admin.ModelAdmin):
     form = TemplateForm
     list_display = ["id", "name", "resource_type", "provider", "version", "is_active", "availability", "updated_at"]
     list_filter = ["is_active", "resource_type", "provider"]
@@ -146,9 +148,13 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "delete_selected"]
     inlines = [TemplateVersionInline]
     version_template = "admin/templates/template/version.html"
+
+    class Media:
+        css = CONSOLE_CSS
+
     fieldsets = [
         (None, {"fields": ["id", "name", "description", "resource_type", "provider", "is_active", "availability"]}),
         ("Definition", {"fields": ["body", "parameters_schema", "form_preview", "default_plan"]}),
@@ -157,6 +163,14 @@ class TemplateAdmin(ServiceTransactionsMixin, admin.ModelAdmin):
         ("Review, lease and purge policy", {"fields": list(POLICY_FIELDS)}),
         ("History", {"fields": ["version", "created_by", "created_at", "updated_at"]}),
     ]
+
+    def deletion_consequence(self, objects: list) -> str:
+        names = ", ".join(f"“{template.pk}”" for template in objects)
+        return (
+            f"Deleting {names} takes it out of the catalog and deletes every version of its history: it cannot "
+            "be rolled back. A template that requests were made from cannot be deleted; deactivate it instead, "
+            "which hides it from developers and keeps its history."
+        )
 
     def get_urls(self):
         version = path(
@@ -365,14 +379,9 @@ def _indented(value) -> str:
 
 
 def _diff(old: str, new: str, old_version: int, new_version: int) -> str:
-    """A side-by-side HTML table (difflib escapes the text), changed lines with some context."""
-    return difflib.HtmlDiff(wrapcolumn=80).make_table(
-        old.splitlines(),
-        new.splitlines(),
-        f"version {old_version}",
-        f"current (version {new_version})",
-        context=True,
-        numlines=3,
+    """A side-by-side table (escaped), changed lines with three lines around them."""
+    return side_by_side(
+        old, new, old_label=f"Version {old_version}", new_label=f"Current (version {new_version})", context=3
     )
 
 

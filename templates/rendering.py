@@ -21,7 +21,7 @@ from jsonschema.exceptions import SchemaError
 
 from cloudassist import content, schemas
 from cloudassist.content import check_storable
-from templates import sandbox
+from templates import sandbox, wording
 
 MAX_RENDERED_CHARS = sandbox.MAX_RENDERED_CHARS
 #: How deep the rendered YAML may nest: as deep as JSON coming in (parameters, schemas).
@@ -175,6 +175,17 @@ def _error_path(error) -> str:
     return ".".join(["parameters", *parts])
 
 
+def worded(error, schema: dict) -> ValidationError:
+    """One validator error as a Django error: its message in words (templates/wording.py), its
+    code the JSON Schema keyword, and the validator's own message kept as ``validator_message``
+    (the API answers both)."""
+    message = wording.of_error(error, schema)
+    # No params: "%" in a description stays as written
+    result = ValidationError(message, code=str(error.validator))
+    result.validator_message = error.message
+    return result
+
+
 def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     """Apply top-level defaults, refuse unknown names, and validate against the schema."""
     if not isinstance(parameters, dict):
@@ -184,7 +195,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     check_storable(schema, root="parameters_schema")  # saved before its depth was checked
     properties = properties_of(schema)
     unknown = sorted(set(parameters) - set(properties))
-    errors: dict[str, list[str]] = {
+    errors: dict[str, list] = {
         f"parameters.{name}": [f"Unknown parameter; expected one of: {', '.join(sorted(properties)) or '(none)'}."]
         for name in unknown
     }
@@ -206,7 +217,7 @@ def resolve_parameters(schema: dict, parameters: Any) -> dict[str, Any]:
     for error in found:
         if error.validator == "additionalProperties":
             continue  # reported above as unknown parameters
-        errors.setdefault(_error_path(error), []).append(error.message)
+        errors.setdefault(_error_path(error), []).append(worded(error, schema))
     if errors:
         raise ValidationError(errors)
     for name, spec in properties.items():

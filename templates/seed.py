@@ -102,6 +102,7 @@ DEV_NAMESPACE = {
             },
             "cpu_limit": {
                 "type": "integer",
+                "title": "CPU limit",
                 "description": "CPU cores in total.",
                 "minimum": 1,
                 "maximum": 16,
@@ -109,6 +110,7 @@ DEV_NAMESPACE = {
             },
             "memory_limit_gi": {
                 "type": "integer",
+                "title": "Memory limit (GiB)",
                 "description": "Memory in GiB in total.",
                 "minimum": 1,
                 "maximum": 64,
@@ -168,6 +170,7 @@ S3_BUCKET = {
         "properties": {
             "bucket": {
                 "type": "string",
+                "title": "Bucket name",
                 "description": (
                     "Bucket name: 3-54 lower-case letters, digits and hyphens. The request's short id is "
                     "appended, since bucket names are global."
@@ -212,7 +215,7 @@ EC2_INSTANCE = {
         "properties": {
             "region": {"type": "string", "enum": EKS_REGIONS, "default": "us-east-1"},
             "instance_type": {"type": "string", "enum": INSTANCE_TYPES, "default": "t3.micro"},
-            "count": {"type": "integer", "minimum": 1, "maximum": 5, "default": 1},
+            "count": {"type": "integer", "title": "Instances", "minimum": 1, "maximum": 5, "default": 1},
             "volume_size": {
                 "type": "integer",
                 "description": "Root volume size in GiB.",
@@ -223,6 +226,7 @@ EC2_INSTANCE = {
             "volume_type": {"type": "string", "enum": DISK_TYPES, "default": "gp3"},
             "ami": {
                 "type": "string",
+                "title": "AMI",
                 "description": "An AMI id in the region; default: the latest Amazon Linux 2023 (x86-64).",
                 "pattern": "^ami-[0-9a-f]{8,17}$",
             },

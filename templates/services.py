@@ -113,9 +113,14 @@ def update_template(*, template: Template, actor=None, _action: str = "update", 
             **fields, version=template.version, updated_at=template.updated_at
         )
         if written == 1 and changes_definition:
-            if not TemplateVersion.objects.filter(template=template, version=read_version).exists():
+            replaced = TemplateVersion.objects.filter(template=template, version=read_version)
+            if not replaced.exists():
                 # A template from before the history: keep the definition being replaced too.
                 _record(template, action="recorded", author=None, version=read_version, **before)
+            else:
+                # A version from before versions kept policies: the policy it is replaced with is
+                # the one it had last, so that it shows in the diff and a rollback restores it.
+                replaced.filter(policy__isnull=True).update(policy=before["policy"])
             _record(template, action=_action, author=author)
         return written
 

@@ -1,9 +1,13 @@
 """One JSON error shape for every 4xx and 5xx answer.
 
     {"error": "<message naming the field>", "code": "<code>", "status": 400,
-     "fields": {"parameters.region": ["“mars” is not one of ..."]}}
+     "fields": {"parameters.region": ["'mars' is not one of ['eu-west-1', ...]"]},
+     "messages": {"parameters.region": "Region must be one of: eu-west-1, ..."}}
 
-``fields`` is present for validation errors only; nested errors use dotted paths.
+``fields`` and ``messages`` are present for validation errors only; nested errors use dotted
+paths. ``fields`` holds what the validator said (for programs, unchanged since issue 17);
+``messages`` one sentence in words per field (for people: a JSON Schema error names the
+parameter by its title and says what is allowed, never a regex).
 """
 
 from __future__ import annotations
@@ -52,10 +56,13 @@ def status_of(exc: app_errors.ApplicationError) -> int:
     return status.HTTP_400_BAD_REQUEST
 
 
-def error_body(message: str, *, code: str, status_code: int, fields: dict | None = None) -> dict:
+def error_body(
+    message: str, *, code: str, status_code: int, fields: dict | None = None, messages: dict | None = None
+) -> dict:
     body = {"error": message, "code": code, "status": status_code}
     if fields:
         body["fields"] = fields
+        body["messages"] = messages or {path: " ".join(texts) for path, texts in fields.items()}
     return body
 
 
@@ -78,12 +85,12 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
-def _validation_message(fields: dict[str, list[str]]) -> str:
-    named = [name for name in fields if name != "non_field_errors"]
+def _validation_message(messages: dict[str, str]) -> str:
+    named = [name for name in messages if name != "non_field_errors"]
     if not named:
-        return " ".join(fields.get("non_field_errors", ["Invalid input."]))
+        return messages.get("non_field_errors") or "Invalid input."
     first = named[0]
-    message = f"Invalid input in '{first}': {fields[first][0]}"
+    message = f"Invalid input in '{first}': {messages[first]}"
     if len(named) > 1:
         message += f" (and {len(named) - 1} more: {', '.join(named[1:])})"
     return message
@@ -118,14 +125,29 @@ def _too_large(exc) -> app_errors.TooLarge:
     return app_errors.TooLarge(f"The request body is larger than the {limit} bytes accepted.", code="too_large")
 
 
+def _from_django_validation(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A Django ValidationError as DRF's. An error that carries a ``validator_message`` (a JSON
+    Schema error, templates/rendering.py) answers it in ``fields`` as before, and its words in
+    ``messages``."""
+    if not hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(exc.messages)
+    fields: dict[str, list[str]] = {}
+    words: dict[str, list[str]] = {}
+    for path, errors in exc.error_dict.items():
+        for error in errors:
+            message = " ".join(error)  # a single error iterates as its one (formatted) message
+            fields.setdefault(path, []).append(getattr(error, "validator_message", message))
+            words.setdefault(path, []).append(message)
+    translated = exceptions.ValidationError(fields)
+    translated.field_messages = {path: " ".join(texts) for path, texts in words.items()}
+    return translated
+
+
 # Django's own exceptions, as the API's (DRF's or the domain's).
 TRANSLATIONS = (
     (Http404, lambda exc: exceptions.NotFound(NOT_FOUND)),
     (PermissionDenied, lambda exc: exceptions.PermissionDenied(str(exc) or None)),
-    (
-        DjangoValidationError,
-        lambda exc: exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages),
-    ),
+    (DjangoValidationError, _from_django_validation),
     (ProtectedError, lambda exc: app_errors.Conflict(_protected_message(exc), code="protected")),
     (IntegrityError, lambda exc: app_errors.Conflict(_integrity_message(exc), code="already_exists")),
     (RequestDataTooBig, _too_large),
@@ -174,8 +196,13 @@ def exception_handler(exc, context):
 
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten(exc.detail)
+        words = getattr(exc, "field_messages", None) or {path: " ".join(texts) for path, texts in fields.items()}
         body = error_body(
-            _validation_message(fields), code=_first_code(exc), status_code=exc.status_code, fields=fields
+            _validation_message(words),
+            code=_first_code(exc),
+            status_code=exc.status_code,
+            fields=fields,
+            messages=words,
         )
     else:
         message = str(exc.detail)

@@ -57,7 +57,13 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="Validation errors by field path (dotted for nested fields).",
+        help_text="Validation errors by field path (dotted for nested fields), as the validator words them.",
+    )
+    messages = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With `fields`: one sentence per field path for people, naming the field by its label "
+        "and saying what is allowed (a template parameter's title and description, never a regex).",
     )
     current_status = serializers.CharField(
         required=False, help_text="On a refused state change (409): the object's current status."

@@ -96,7 +96,7 @@ def test_loaded_configs_read_back_and_the_create_body_is_accepted(seeded):
         assert 900 <= len(json.dumps(entry.data, separators=(",", ":"))) <= 1100
     reader = _client(users[bench_http.READER]["token"])
     assert reader.get(f"/configs/{names[3]}").json()["data"] == bench_http.config_data(3)
-    put = reader.put(f"/configs/{names[4]}", {"data": bench_http.config_data(99)}, format="json")
+    put = reader.put(f"/configs/{names[4]}", {"name": names[4], "data": bench_http.config_data(99)}, format="json")
     assert put.status_code == 200, put.content
     assert reader.get("/configs").status_code == 200
 

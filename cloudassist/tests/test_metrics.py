@@ -332,7 +332,10 @@ def test_config_reads_and_writes(scrape, dev_client):
     assert dev_client.get(f"{base}metrics.test").status_code == 200
     assert dev_client.get(base).status_code == 200
     assert dev_client.patch(f"{base}metrics.test", {"b": 2}, format="json").status_code == 200
-    assert dev_client.put(f"{base}metrics.test", {"data": {"c": 3}}, format="json").status_code == 200
+    assert (
+        dev_client.put(f"{base}metrics.test", {"name": "metrics.test", "data": {"c": 3}}, format="json").status_code
+        == 200
+    )
     assert dev_client.delete(f"{base}metrics.test").status_code == 204
     after = scrape()
 

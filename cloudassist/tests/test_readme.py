@@ -30,7 +30,14 @@ def test_the_marked_blocks_are_found():
     blocks = marked_blocks(README.read_text())
     assert len(blocks) >= 2
     assert "wait_for $REQ DEPLOYED" in blocks[0]
-    assert "credentials/" in blocks[1]
+    assert any("credentials/" in block for block in blocks[1:])
+    # Every block that acts on a request by $ID sets ID itself, and runs here.
+    text = README.read_text()
+    with_id = [block for block in BLOCK.findall(text) if "$ID" in block]
+    assert len(with_id) >= 4  # retry, mark cleaned up, the lease cap, extend
+    for block in with_id:
+        assert block in blocks, block
+        assert block.index("ID=") < block.index("$ID"), block
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl")
@@ -61,6 +68,8 @@ def test_the_readme_request_flow_works_against_a_live_server(serve_env, tmp_path
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert '"code": "invalid_transition"' in output or '"code":"invalid_transition"' in output
+    assert "past the template's cap of 720 hours" in output  # the lease cap block, as written
+    assert "No FAILED request to retry." in output  # nothing failed: the retry block says so
     assert "kind: Config" in output  # the kubeconfig was downloaded
     saved = list(work.glob("credentials-*.txt"))
     assert len(saved) == 1

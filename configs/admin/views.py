@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cloudassist.admin import DeletionConsequenceMixin
 from cloudassist.internals import django as django_internals
 from configs.admin import writes
 from configs.admin.display import indented
@@ -30,7 +31,7 @@ from configs.admin.forms import RollbackForm
 from configs.models import Config
 
 
-class ConfigWriteViews:
+class ConfigWriteViews(DeletionConsequenceMixin):
     """For ConfigAdmin (a ModelAdmin with ``has_rollback_permission``): the views that write.
     Django's URLs lead to add_view, change_view and delete_view; get_urls adds the rollback page."""
 
@@ -160,7 +161,15 @@ class ConfigWriteViews:
                     }
                     self.message_user(request, done, messages.SUCCESS)
                 return None  # the list again
-        return django_actions.delete_selected(self, request, queryset)
+        return self.with_consequence(django_actions.delete_selected(self, request, queryset), queryset)
+
+    def deletion_consequence(self, objects: list) -> str:
+        names = ", ".join(f"“{config.name}”" for config in objects)
+        return (
+            f"Deleting {names} removes the data and every version of its history now: clients that read it "
+            "get 404 from the next read, and it cannot be rolled back. Writing the name again starts a new "
+            "entry at version 1."
+        )
 
     # --- rollback -----------------------------------------------------------------------------------
 

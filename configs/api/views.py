@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -65,9 +65,10 @@ class ConfigCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class ConfigReplaceSerializer(ConfigCreateSerializer):
-    """PUT: `data` is required; metadata left out stays as it is."""
+    """PUT: the seed's envelope, `name` (the name in the URL) and `data`; metadata left out stays."""
 
-    name = serializers.CharField(required=False, help_text="If given, must match the name in the URL.")
+    # Checked by services.check_envelope_name, whose 400 says what to send.
+    name = serializers.JSONField(required=False, help_text="The entry's name: the same as in the URL.")
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -196,8 +197,7 @@ class ConfigDetailView(APIView):
     )
     def put(self, request, name: str):
         body = _validated(ConfigReplaceSerializer, request)
-        if body.pop("name", name) != name:
-            raise ValidationError({"name": ["Does not match the name in the URL."]})
+        services.check_envelope_name(body.pop("name", None), name)
         config = services.replace(actor=request.user, name=name, if_match=if_match(request), **body)
         return entry(config)
 
@@ -210,7 +210,14 @@ class ConfigDetailView(APIView):
         responses={200: ConfigSerializer, **WRITE_ERRORS},
     )
     def patch(self, request, name: str):
-        json_patch = request.content_type.split(";")[0].strip() == JSONPatchParser.media_type
+        media_type = request.content_type.split(";")[0].strip().lower()
+        if media_type == JSONParser.media_type and services.is_seed_envelope(request.data, name):
+            # The seed's clients update with the entry's envelope: its data replaces the data.
+            config = services.replace(
+                actor=request.user, name=name, data=request.data["data"], if_match=if_match(request)
+            )
+            return entry(config)
+        json_patch = media_type == JSONPatchParser.media_type
         config = services.patch(
             actor=request.user, name=name, document=request.data, json_patch=json_patch, if_match=if_match(request)
         )

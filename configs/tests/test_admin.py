@@ -404,6 +404,10 @@ def test_rollback_of_a_missing_version_or_entry(admin_browser, entry):
 def test_delete_goes_through_the_service(admin_browser, entry):
     confirm = admin_browser.get(f"{CONFIGS}{entry.pk}/delete/")
     assert confirm.status_code == 200
+    page = confirm.content.decode()
+    assert "Deleting “app.settings” removes the data and every version of its history now" in page
+    assert "cannot be rolled back" in page
+    assert 'name="post" value="yes"' in page  # Django's own confirmation, below what it costs
     response = admin_browser.post(f"{CONFIGS}{entry.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Config.objects.filter(pk=entry.pk).exists()
@@ -449,6 +453,11 @@ def test_deleting_an_entry_gone_meanwhile(admin_browser, admin_user, entry, monk
 @pytest.mark.django_db
 def test_bulk_delete_goes_through_the_service(admin_browser, admin_user, entry):
     other = services.create(actor=admin_user, name="other", data=1)
+    asked = admin_browser.post(
+        CONFIGS, {"action": "delete_selected", "_selected_action": [str(entry.pk), str(other.pk)]}
+    )
+    assert "Deleting “app.settings”, “other” removes the data" in asked.content.decode()
+    assert Config.objects.count() == 2
     data = {"action": "delete_selected", "_selected_action": [str(entry.pk), str(other.pk)], "post": "yes"}
     assert admin_browser.post(CONFIGS, data).status_code == 302
     assert not Config.objects.exists()

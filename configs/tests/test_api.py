@@ -39,7 +39,7 @@ def test_create_read_replace_delete(dev_client, base):
     assert created.json()["data"] == {"retries": 3}
     assert created["ETag"] == '"1"'
     assert dev_client.get(f"{base}/app:prod").json()["data"] == {"retries": 3}
-    replaced = dev_client.put(f"{base}/app:prod", {"data": {"retries": 5}}, format="json")
+    replaced = dev_client.put(f"{base}/app:prod", {"name": "app:prod", "data": {"retries": 5}}, format="json")
     assert (replaced.json()["data"], replaced.json()["version"], replaced["ETag"]) == ({"retries": 5}, 2, '"2"')
     assert dev_client.delete(f"{base}/app:prod").status_code == 204
     gone = dev_client.get(f"{base}/app:prod")
@@ -132,9 +132,13 @@ def test_json_patch(dev_client, created):
 
 @pytest.mark.django_db
 def test_if_match_and_if_none_match(dev_client, created):
-    stale = dev_client.put(f"{SEED}/feature.flags", {"data": 1}, format="json", HTTP_IF_MATCH='"7"')
+    stale = dev_client.put(
+        f"{SEED}/feature.flags", {"name": "feature.flags", "data": 1}, format="json", HTTP_IF_MATCH='"7"'
+    )
     assert (stale.status_code, stale.json()["current_version"]) == (412, 1)
-    fresh = dev_client.put(f"{SEED}/feature.flags", {"data": 2}, format="json", HTTP_IF_MATCH='"1"')
+    fresh = dev_client.put(
+        f"{SEED}/feature.flags", {"name": "feature.flags", "data": 2}, format="json", HTTP_IF_MATCH='"1"'
+    )
     assert fresh.status_code == 200
     assert dev_client.patch(f"{SEED}/feature.flags", {"x": 1}, format="json", HTTP_IF_MATCH='W/"1"').status_code == 412
     assert dev_client.delete(f"{SEED}/feature.flags", HTTP_IF_MATCH='"1"').status_code == 412
@@ -154,7 +158,7 @@ def test_concurrent_puts_with_the_same_if_match_exactly_one_wins(dev_user):
         client = APIClient()
         client.force_authenticate(dev_user)
         barrier.wait()
-        response = client.put(f"{SEED}/shared", {"data": index}, format="json", HTTP_IF_MATCH='"1"')
+        response = client.put(f"{SEED}/shared", {"name": "shared", "data": index}, format="json", HTTP_IF_MATCH='"1"')
         connections.close_all()
         with lock:
             outcomes[response.status_code] += 1
@@ -175,8 +179,8 @@ def test_concurrent_puts_with_the_same_if_match_exactly_one_wins(dev_user):
 
 @pytest.mark.django_db
 def test_history_and_rollback(dev_client, created):
-    dev_client.put(f"{SEED}/feature.flags", {"data": {"v": 2}}, format="json")
-    dev_client.put(f"{SEED}/feature.flags", {"data": {"v": 3}}, format="json")
+    dev_client.put(f"{SEED}/feature.flags", {"name": "feature.flags", "data": {"v": 2}}, format="json")
+    dev_client.put(f"{SEED}/feature.flags", {"name": "feature.flags", "data": {"v": 3}}, format="json")
     versions = dev_client.get(f"{SEED}/feature.flags/versions/").json()
     assert [(row["version"], row["action"]) for row in versions["results"]] == [
         (3, "replace"),
@@ -201,7 +205,7 @@ def test_schema_rejects_invalid_data_listing_the_paths(dev_client):
     }
     created = dev_client.post(SEED, {"name": "svc", "data": {"retries": 1}, "schema": schema}, format="json")
     assert created.status_code == 201
-    bad = dev_client.put(f"{SEED}/svc", {"data": {"retries": -1, "mode": "c"}}, format="json")
+    bad = dev_client.put(f"{SEED}/svc", {"name": "svc", "data": {"retries": -1, "mode": "c"}}, format="json")
     assert bad.status_code == 422
     assert [error["path"] for error in bad.json()["errors"]] == ["/mode", "/retries"]
     assert "/mode" in bad.json()["error"]
@@ -225,12 +229,18 @@ def test_access_owner_roles_and_admins(dev_client, created, make_user, admin_cli
     ops = APIClient()
     ops.force_authenticate(make_user("ops7", "devops"))
     assert (
-        dev_client.put(f"{SEED}/feature.flags", {"data": 1, "read_roles": ["devops"]}, format="json").status_code == 200
+        dev_client.put(
+            f"{SEED}/feature.flags", {"name": "feature.flags", "data": 1, "read_roles": ["devops"]}, format="json"
+        ).status_code
+        == 200
     )
     assert ops.get(f"{SEED}/feature.flags").status_code == 200
-    refused = ops.put(f"{SEED}/feature.flags", {"data": 2}, format="json")
+    refused = ops.put(f"{SEED}/feature.flags", {"name": "feature.flags", "data": 2}, format="json")
     assert refused.status_code == 403
-    assert admin_client_api.put(f"{SEED}/feature.flags", {"data": 3}, format="json").status_code == 200
+    assert (
+        admin_client_api.put(f"{SEED}/feature.flags", {"name": "feature.flags", "data": 3}, format="json").status_code
+        == 200
+    )
     assert admin_client_api.delete(f"{SEED}/feature.flags").status_code == 204
 
 
@@ -376,7 +386,9 @@ def test_concurrent_patches_without_if_match_all_win_and_none_is_lost(dev_user, 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_puts_without_if_match_are_last_write_wins(dev_user):
     services.create(actor=dev_user, name="shared", data=0)
-    outcomes = _concurrently(20, lambda client, i: client.put(f"{SEED}/shared", {"data": i}, format="json"))
+    outcomes = _concurrently(
+        20, lambda client, i: client.put(f"{SEED}/shared", {"name": "shared", "data": i}, format="json")
+    )
     assert outcomes == {200: 20}
     config = Config.objects.get(name="shared")
     assert config.version == 21

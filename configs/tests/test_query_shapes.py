@@ -83,7 +83,9 @@ def test_expired_entries_are_not_found(entries, dev_user):
 def test_put_sends_four_commands(entries, dev_user, mongo_commands):
     client = fresh_client(dev_user)
     with mongo_commands() as seen:
-        response = client.put("/configs/app.1", {"data": {"i": 10}}, format="json", HTTP_IF_MATCH='"1"')
+        response = client.put(
+            "/configs/app.1", {"name": "app.1", "data": {"i": 10}}, format="json", HTTP_IF_MATCH='"1"'
+        )
     assert response.status_code == 200
     assert response.json()["version"] == 2
     # Read by name; compare-and-set on the version and the history row in one transaction; commit.
@@ -96,7 +98,7 @@ def test_put_sends_four_commands(entries, dev_user, mongo_commands):
     assert_uses_index(seen.one("aggregate", CONFIGS))
     update = seen.one("update", CONFIGS)["command"]["updates"][0]["q"]
     assert update == {"$and": [{"_id": Config.objects.get(name="app.1").pk}, {"version": 1}]}
-    stale = client.put("/configs/app.1", {"data": 0}, format="json", HTTP_IF_MATCH='"1"')
+    stale = client.put("/configs/app.1", {"name": "app.1", "data": 0}, format="json", HTTP_IF_MATCH='"1"')
     assert stale.status_code == 412
 
 

@@ -98,7 +98,12 @@ def test_a_watch_returns_as_soon_as_the_entry_changes(server, running, token, en
     pending = in_background(call, f"{server}/configs/app.settings?wait={LONG_WAIT}s&version=1", token=token)
     wait_for_waiters(running, 1)
     # Written over HTTP with a token, as a client would (no CSRF cookie needed).
-    written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 2}})
+    written = call(
+        f"{server}/configs/app.settings",
+        token=token,
+        method="PUT",
+        data={"name": "app.settings", "data": {"replicas": 2}},
+    )
     assert written.status == 200, written.body
     pending["thread"].join(LONG_WAIT + 10)
 
@@ -208,7 +213,12 @@ def test_many_waiting_watches_hold_no_thread(server, running, token, entry):
         threads_while_waiting = worker.num_threads()
         plain = call(f"{server}/configs/app.settings", token=token)
         still_waiting = waiting(running)
-        written = call(f"{server}/configs/app.settings", token=token, method="PUT", data={"data": {"replicas": 9}})
+        written = call(
+            f"{server}/configs/app.settings",
+            token=token,
+            method="PUT",
+            data={"name": "app.settings", "data": {"replicas": 9}},
+        )
         answers = [future.result(timeout=LONG_WAIT + 30) for future in futures]
 
     assert threads_while_waiting - baseline < 5  # greenlets, not one OS thread per waiting client
@@ -264,7 +274,7 @@ def test_the_async_detail_view_needs_csrf_for_sessions_only(token, entry, dev_us
     """`detail` (which dispatches to the watch) is csrf_exempt like DRF's views: token clients
     write without a CSRF token, session users still need one (DRF's SessionAuthentication)."""
     client = Client(enforce_csrf_checks=True)
-    body = json.dumps({"data": {"replicas": 2}})
+    body = json.dumps({"name": "app.settings", "data": {"replicas": 2}})
     with_token = client.put(
         "/configs/app.settings", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
     )

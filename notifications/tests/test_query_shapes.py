@@ -93,3 +93,20 @@ def test_devops_users_without_join_or_distinct(devops_user, make_user, mongo_com
         assert [user.username for user in services.devops_users()] == ["ops1"]
     for command in seen.commands:
         assert_no_joins(command["pipeline"])
+
+
+@pytest.mark.django_db
+def test_a_review_queue_item_is_found_on_the_unread_index_and_rewritten_in_place(dev_user, other_dev, mongo_commands):
+    services.notify_queue(recipients=[dev_user, other_dev], kind=Kind.REVIEW_REQUEST, title="1 waiting", body="a")
+    with mongo_commands() as seen:
+        rewritten = services.notify_queue(
+            recipients=[dev_user, other_dev], kind=Kind.REVIEW_REQUEST, title="2 waiting", body="b"
+        )
+    assert rewritten == 2
+    assert sorted(Notification.objects.values_list("title", flat=True)) == ["2 waiting", "2 waiting"]
+    found = seen.named("aggregate", NOTIFICATIONS)
+    assert len(found) == 2  # one look-up per reviewer, no scan
+    for command in found:
+        assert_no_joins(command["pipeline"])
+        assert_uses_index(command)
+    assert not seen.named("insert", NOTIFICATIONS)

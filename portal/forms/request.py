@@ -97,12 +97,12 @@ class RequestForm:
             self.errors.extend(error.messages)
             return
         others = {}
-        for key, messages in error.message_dict.items():
+        for key, errors in error.error_dict.items():  # the errors themselves: their codes go along
             if key in DETAILS_ERRORS:
-                for message in messages:
-                    self.details.add_error(DETAILS_ERRORS[key], message)
+                for one in errors:
+                    self.details.add_error(DETAILS_ERRORS[key], one)
             else:
-                others[key] = messages
+                others[key] = errors
         self.errors.extend(add_schema_errors(self.parameters, ValidationError(others)))
 
     @property

@@ -158,18 +158,28 @@ def add_schema_errors(form: forms.Form, error: ValidationError) -> list[str]:
     rest: list[str] = []
     if not hasattr(error, "error_dict"):
         return list(error.messages)
-    for key, errors in error.message_dict.items():
+    for key, errors in error.error_dict.items():
         if key.startswith(PARAMETERS_PREFIX):
             name, _, path = key[len(PARAMETERS_PREFIX) :].partition(".")
-            messages = [f"{path}: {message}" if path else message for message in errors]
+            # The validator's errors are sentences naming the parameter (templates/wording.py),
+            # their code the JSON Schema keyword ("required": the estimate waits for the value).
+            messages = [_placed(one, path) for one in errors]
             if name in form.fields:
                 for message in messages:
                     form.add_error(name, message)
                 continue
-            rest.extend(f"{name}: {message}" for message in messages)
+            rest.extend(f"{name}: {' '.join(message)}" for message in messages)
         elif key == "parameters":
             for message in errors:
                 form.add_error(None, message)
         else:
-            rest.extend(errors)
+            rest.extend(" ".join(message) for message in errors)
     return rest
+
+
+def _placed(error: ValidationError, path: str) -> ValidationError:
+    """One error of a parameter, for its field: a worded one as it is (its sentence names the
+    place), any other prefixed with the path inside the parameter."""
+    if not path or hasattr(error, "validator_message"):
+        return error
+    return ValidationError(f"{path}: {' '.join(error)}", code=error.code)

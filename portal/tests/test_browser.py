@@ -2,7 +2,11 @@
 selenium) against a live `manage.py serve` (what `make run` runs): a developer requests an
 environment from the generated form without typing JSON, DevOps approve it from the console, the
 developer watches it deploy without reloading, downloads the kubeconfig and asks for the
-extension. Without a browser the tests skip, except in CI (CI=true), where that is a failure."""
+extension. The developer's side runs twice: on a desktop (1440 px) and on a phone (390x844, Chrome's
+mobile emulation). Every portal page on the way must fit the width (no sideways scrolling) and, like
+the console's inbox and request page, pass axe-core (vendored: portal/tests/vendor/) with no critical
+and no serious violation. Without a browser the tests skip, except in CI (CI=true), where that is a
+failure."""
 
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 PASSWORD = "cloudassist"
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+DESKTOP, PHONE = (1440, 1000), (390, 844)
 
 
 @pytest.fixture
@@ -50,11 +56,18 @@ def live(serve_env):
         _stop(proc)
 
 
-def _browser():
+def _browser(size=DESKTOP):
+    """A headless chromium at ``size``; a phone (narrower than 800 px) through Chrome's mobile
+    emulation, so the page's viewport meta applies as on a real phone (headless windows are at
+    least 500 px wide)."""
+    width, height = size
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
         options.add_argument(argument)
+    if width < 800:
+        metrics = {"width": width, "height": height, "pixelRatio": 1}
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
     return driver
@@ -64,6 +77,41 @@ def _shot(driver, name: str) -> None:
     if SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def _fits(driver) -> bool:
+    """No sideways scrolling: the page is no wider than the viewport. The layout viewport's width
+    (clientWidth): on a phone a page wider than the screen zooms out, and innerWidth grows with it."""
+    return driver.execute_script(
+        "const e = document.documentElement; return e.scrollWidth <= e.clientWidth && e.clientWidth <= innerWidth;"
+    )
+
+
+def _axe(driver) -> list[str]:
+    """axe-core's critical and serious violations on the current page, one line each. The script is
+    injected through WebDriver, which the page's Content-Security-Policy does not govern."""
+    driver.execute_script(AXE.read_text())
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations), e => done(String(e)));"
+    )
+    assert isinstance(violations, list), f"axe-core failed: {violations}"
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}): {[n['target'] for n in v['nodes']]}"
+        for v in violations
+        if v["impact"] in ("critical", "serious")
+    ]
+
+
+def _check(driver, name: str, problems: list[str]) -> None:
+    """Screenshot the page, then note (in ``problems``) sideways scrolling and axe-core's findings."""
+    width = driver.execute_script("return document.documentElement.clientWidth;")
+    _shot(driver, name if width >= 800 else f"{name}-phone")
+    where = f"{name} at {width} px ({driver.current_url})"
+    if not _fits(driver):
+        wide = driver.execute_script("return document.documentElement.scrollWidth;")
+        problems.append(f"{where}: {wide} px wide, scrolls sideways")
+    problems.extend(f"{where}: {violation}" for violation in _axe(driver))
 
 
 def _login(driver, base: str, username: str) -> None:
@@ -93,15 +141,41 @@ def _fill(driver, name: str, value: str) -> None:
         element.send_keys(value)
 
 
-def test_developer_requests_devops_approve_developer_downloads_and_extends(live):  # noqa: PLR0915 (one story)
-    dev, ops = _browser(), _browser()
+def _reachable(driver, element) -> bool:
+    """Shown and inside the viewport's width (no sideways scrolling to reach it)."""
+    script = "const r = arguments[0].getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth;"
+    return element.is_displayed() and driver.execute_script(script, element)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_developer_requests_devops_approve_developer_downloads_and_extends(live, size):  # noqa: PLR0915 (one story)
+    dev, ops = _browser(size), _browser()
     wait_dev, wait_ops = WebDriverWait(dev, 60), WebDriverWait(ops, 60)
+    phone = size == PHONE
+    problems: list[str] = []  # sideways scrolling and axe-core's findings, on every page; asserted at the end
     try:
+        dev.get(f"{live}/login/")
+        _check(dev, "portal-login", problems)
         _login(dev, live, "bbb")
         assert dev.current_url.endswith("/portal/environments/")
         dev.get(f"{live}/portal/catalog/")
         assert "Basic EKS cluster" in dev.page_source or "basic-eks-cluster" in dev.page_source
-        _shot(dev, "portal-catalog")
+        _check(dev, "portal-catalog", problems)
+
+        # The header: on a phone its links fold into a menu that opens without a script.
+        usage_link = dev.find_element(By.CSS_SELECTOR, "header.top nav a[href$='/portal/usage/']")
+        menu = dev.find_element(By.CSS_SELECTOR, "header.top button.menu-button")
+        if phone:
+            assert menu.is_displayed()
+            assert not usage_link.is_displayed()
+            menu.click()
+            assert _reachable(dev, usage_link)
+            _check(dev, "portal-menu", problems)
+            menu.click()
+            assert not usage_link.is_displayed()
+        else:
+            assert not menu.is_displayed()
+            assert _reachable(dev, usage_link)
 
         # The generated form, priced live: changing the node count changes the estimate.
         dev.get(f"{live}/portal/catalog/basic-eks-cluster/request/")
@@ -122,7 +196,8 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live)
         dev.find_element(By.CSS_SELECTOR, "#request-form button[type=submit]").click()
         wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".errorlist")))
         assert "/request/" in dev.current_url
-        _shot(dev, "portal-request-form")
+        wait_dev.until(lambda d: "$" in _text(d, "#estimate"))
+        _check(dev, "portal-request-form", problems)
         _fill(dev, "p-cluster_name", "browser-demo")
         dev.find_element(By.CSS_SELECTOR, "#request-form button[type=submit]").click()
         wait_dev.until(lambda d: re.search(r"/portal/requests/[0-9a-f]{24}/$", d.current_url))
@@ -134,10 +209,11 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live)
         wait_ops.until(lambda d: request_id[-6:] in d.page_source)
         fits = "const t = document.querySelector('#result_list'); return t.getBoundingClientRect().right <= innerWidth;"
         assert ops.execute_script(fits), "the pending list scrolls sideways at 1440 px"
-        _shot(ops, "console-inbox")
+        _check(ops, "console-inbox", problems)
         ops.get(f"{live}/admin/provisioning/provisionrequest/{request_id}/change/")
-        assert "$" in ops.page_source  # the estimate, in dollars
-        _shot(ops, "console-request")
+        # The estimate, in dollars (waited for: right after a navigation page_source was once empty).
+        wait_ops.until(lambda d: "$" in d.page_source)
+        _check(ops, "console-request", problems)
         ops.find_element(By.CSS_SELECTOR, "button.review-approve_selected").click()
         wait_ops.until(ec.presence_of_element_located((By.NAME, "note")))
         ops.find_element(By.NAME, "note").send_keys("fine for the demo")
@@ -150,7 +226,14 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live)
         assert marker is True
         wait_dev.until(lambda d: "Deployed" in _text(d, "#environments-table"))
         assert dev.execute_script("return window.__not_reloaded === true;")
-        _shot(dev, "portal-environments")
+        # Each row's actions are on screen, a phone's too (the table stacks into one block per row).
+        row = dev.find_element(By.CSS_SELECTOR, f"#environments-table tr[data-request='{request_id}']")
+        actions = row.find_elements(
+            By.CSS_SELECTOR, ".actions > a, .actions > form > button, .actions > details > summary"
+        )
+        assert actions
+        assert all(_reachable(dev, action) for action in actions)
+        _check(dev, "portal-environments", problems)
 
         # The kubeconfig, with the browser's session.
         dev.get(f"{live}/portal/requests/{request_id}/")
@@ -165,7 +248,28 @@ def test_developer_requests_devops_approve_developer_downloads_and_extends(live)
         form.find_element(By.NAME, "reason").send_keys("the demo moved")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait_dev.until(lambda d: "pending" in _text(d, "#extension").lower())
-        _shot(dev, "portal-request")
+        _check(dev, "portal-request", problems)
+
+        # The other pages, each once.
+        for name, path in (
+            ("portal-usage", "/portal/usage/"),
+            ("portal-notifications", "/portal/notifications/"),
+            ("portal-password", "/password/"),
+            ("portal-password-done", "/password/done/"),
+        ):
+            dev.get(f"{live}{path}")
+            wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, "main h1")))
+            _check(dev, name, problems)
+
+        # Purging asks first: a page saying what goes; then the status after it.
+        dev.get(f"{live}/portal/requests/{request_id}/")
+        dev.find_element(By.CSS_SELECTOR, "button[data-action=purge]").click()
+        wait_dev.until(ec.presence_of_element_located((By.CSS_SELECTOR, "button[data-action=purge-confirmed]")))
+        assert "node groups" in _text(dev, "main")
+        _check(dev, "portal-confirm-purge", problems)
+        dev.find_element(By.CSS_SELECTOR, "button[data-action=purge-confirmed]").click()
+        wait_dev.until(lambda d: "Purging" in _text(d, "main"))
+        assert not problems, "\n".join(problems)
     finally:
         dev.quit()
         ops.quit()

@@ -65,23 +65,49 @@ def test_no_polling_when_nothing_is_working(dev, make_request, status):
 @pytest.mark.django_db
 def test_revoke_from_the_list_comes_back_with_a_message(dev, make_request):
     request = make_request()
-    response = dev.post(f"/portal/requests/{request.pk}/revoke/", {"next": URL}, follow=True)
+    response = dev.post(f"/portal/requests/{request.pk}/revoke/", {"next": URL, "confirmed": "yes"}, follow=True)
     assert response.redirect_chain[-1][0] == URL
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REVOKED
-    assert "Revoke: done" in response.content.decode()
+    assert "Revoked: nothing will be created" in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_purge_starts_the_purge(dev, make_request, deploy, provisioning_queue):
-    request = deploy(make_request())
-    dev.post(f"/portal/requests/{request.pk}/purge/")
+def test_purge_asks_first_naming_what_is_deleted_then_says_the_status_after(
+    dev, make_request, deploy, provisioning_queue
+):
+    from django.utils.html import escape
+
+    request = deploy(make_request(description="team cluster"))
+    asked = dev.post(f"/portal/requests/{request.pk}/purge/", {"next": URL})
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.DEPLOYED  # nothing done yet
+    assert "Purge “team cluster”?" in page
+    assert "deletes the cluster and its node groups" in page
+    assert "cannot be undone" in page
+    assert 'name="confirmed" value="yes"' in page
+    assert f'href="{URL}"' in page  # "No, keep it" goes back where the button was
+    for resource in request.plan["resources"]:
+        assert escape(resource["summary"]) in page
+    done = dev.post(f"/portal/requests/{request.pk}/purge/", {"next": URL, "confirmed": "yes"}, follow=True)
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGE_INITIATED
+    assert "Purging: the cluster and its node groups are being deleted." in done.content.decode()
+
+
+@pytest.mark.django_db
+def test_revoke_asks_first_and_retry_does_not(dev, make_request):
+    request = make_request()
+    page = dev.post(f"/portal/requests/{request.pk}/revoke/").content.decode()
+    assert "Revoking withdraws the request" in page
+    assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.REQUESTED
+    hostile = dev.post(f"/portal/requests/{request.pk}/revoke/", {"next": "javascript:alert(1)"}).content.decode()
+    assert "javascript:" not in hostile
 
 
 @pytest.mark.django_db
 def test_a_refused_move_is_a_message_not_a_500(dev, make_request):
     request = make_request(status=RequestStatus.PURGED)
-    response = dev.post(f"/portal/requests/{request.pk}/purge/", follow=True)
+    response = dev.post(f"/portal/requests/{request.pk}/purge/", {"confirmed": "yes"}, follow=True)
     assert response.status_code == 200
     assert "Only" in response.content.decode() or "Cannot" in response.content.decode()
     assert ProvisionRequest.objects.get(pk=request.pk).status == RequestStatus.PURGED
@@ -102,7 +128,7 @@ def test_retry_when_the_policy_lets_the_requester(dev, make_request, provisionin
     if current != RequestStatus.APPROVED:  # refused (e.g. the provider is not configured): said so
         assert "Retrying cannot succeed" in response.content.decode()
     else:
-        assert "Retry: done" in response.content.decode()
+        assert "Approved: provisioning starts now." in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -126,6 +152,7 @@ def test_another_developers_request_is_a_404_for_every_action(login, other_dev, 
     other = login(other_dev)
     for url in ("revoke/", "purge/", "retry/", "extension/"):
         assert other.post(f"/portal/requests/{request.pk}/{url}").status_code == 404
+        assert other.post(f"/portal/requests/{request.pk}/{url}", {"confirmed": "yes"}).status_code == 404
     assert other.get(f"/portal/requests/{request.pk}/").status_code == 404
     assert other.get(f"/portal/requests/{request.pk}/download/kubeconfig/").status_code == 404
     assert other.get("/portal/requests/not-an-id/").status_code == 404

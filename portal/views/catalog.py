@@ -25,14 +25,18 @@ def _template(template_id: str):
 
 @login_required
 def catalog(request):
-    return render(request, "portal/catalog.html", {"entries": catalog_entries.entries()})
+    return render(request, "portal/catalog.html", {"entries": catalog_entries.entries(user=request.user)})
 
 
 @login_required
 def request_new(request, template_id: str):
     template = _template(template_id)
     form = RequestForm(template, request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    unavailable = catalog_entries.unavailable_text(template_selectors.unavailable_reason(template), user=request.user)
+    if request.method == "POST" and unavailable:
+        form.is_valid()  # its field errors too
+        form.add_error(f"This template cannot be requested now: {unavailable}")
+    elif request.method == "POST" and form.is_valid():
         try:
             created = services.submit_request(actor=request.user, **form.submission())
         except ValidationError as exc:
@@ -42,12 +46,11 @@ def request_new(request, template_id: str):
         else:
             messages.success(request, f"Request {created.pk} submitted; it waits for review.")
             return redirect("portal:request", created.pk)
-    unavailable = template_selectors.unavailable_reason(template)
     status = 400 if form.has_errors else 200
     return render(
         request,
         "portal/request_new.html",
-        {"template": template, "form": form, "unavailable": unavailable},
+        {"template": template, "form": form, "unavailable": unavailable, "problems": presenters.form_problems(form)},
         status=status,
     )
 
@@ -70,6 +73,7 @@ def request_estimate(request, template_id: str):
             result = _provisional(request, template, form, submission)
         except ApplicationError as exc:
             form.add_error(exc.message)
+    context["problems"] = presenters.form_problems(form)
     if result is not None:
         context["plan"] = presenters.plan_summary(result.get("plan"))
         context["estimate"] = result["estimate"]

@@ -47,21 +47,27 @@ def page_number(request, *, page_size: int) -> int:
     return page
 
 
-def attempt(request, work: Callable[[], object], *, success: str) -> bool:
-    """Run ``work``; a domain error, a refusal or bad input becomes a message, never a 500."""
+def attempt(request, work: Callable[[], object], *, success: str | Callable[[], str]) -> bool:
+    """Run ``work``; a domain error, a refusal or bad input becomes a message, never a 500. The
+    success message is a text, or made after the work (to say the status it left behind)."""
     try:
         work()
     except (ApplicationError, PermissionDenied, ValidationError) as exc:
         level, text = refusal(exc)
         messages.add_message(request, level, text)
         return False
-    messages.success(request, success)
+    messages.success(request, success() if callable(success) else success)
     return True
+
+
+def next_url(request, fallback: str) -> str:
+    """The page the form came from (``next``, same host only), else ``fallback``."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
 
 
 def back(request, fallback: str):
     """Redirect to the page the form came from (``next``, same host only), else ``fallback``."""
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(fallback)
+    return redirect(next_url(request, fallback))

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cloudassist.exceptions import ApplicationError
 from cloudassist.selectors import attach_related
 from portal import presenters
-from portal.views.common import attempt, back, visible_request
-from provisioning import selectors, services
+from portal.views.common import attempt, back, next_url, visible_request
+from provisioning import selectors, services, wording
 from provisioning.models import MAX_EXTENSION_HOURS, MIN_EXTENSION_HOURS
 
 DOWNLOADS = {"kubeconfig": ("application/yaml", "yaml"), "credentials": ("text/plain", "txt")}
@@ -33,7 +33,10 @@ def request_page(request, pk: str):
         "portal/request.html",
         {
             "r": provision_request,
-            "estimate": provision_request.cost_estimate or {},
+            "estimate": presenters.estimate_summary(provision_request.cost_estimate),
+            "parameters": presenters.parameter_rows(provision_request),
+            "approvals": presenters.approval_rows(provision_request),
+            "extension_text": presenters.extension_text(provision_request),
             "plan": presenters.plan_summary(provision_request.plan, status=provision_request.status),
             "events": list(selectors.events_for(request=provision_request)),
             "extensions": extensions,
@@ -48,16 +51,30 @@ def request_page(request, pk: str):
 @login_required
 @require_POST
 def request_action(request, pk: str, action: str):
-    """Retry, purge or revoke: the service decides whether it is allowed now."""
+    """Retry, purge or revoke: the service decides whether it is allowed now. A destructive move
+    (purge, revoke) posted without ``confirmed=yes`` answers its confirmation page instead: what
+    it deletes and what that costs. The message after it says the status it left behind."""
     provision_request = visible_request(request.user, pk)
     button = presenters.BUTTONS_BY_SLUG.get(action)
     if button is None:
         raise Http404("No such action.")
     note = request.POST.get("note", "")[:5000]
+    if button.confirm and request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "portal/confirm.html",
+            {
+                "r": provision_request,
+                "button": button,
+                "consequence": wording.consequence(provision_request, button.move),
+                "plan": presenters.plan_summary(provision_request.plan, status=provision_request.status),
+                "next": next_url(request, reverse("portal:request", args=[provision_request.pk])),
+            },
+        )
     attempt(
         request,
         lambda: button.service(actor=request.user, request=provision_request, note=note),
-        success=f"{button.label}: done. The request is now {provision_request.get_status_display().lower()}.",
+        success=lambda: wording.status_after(provision_request),
     )
     return back(request, reverse("portal:request", args=[provision_request.pk]))
 

@@ -16,9 +16,11 @@ from quotas import services as quota_services
 @require_GET
 def usage(request):
     report = quota_services.usage_report(user=request.user)
-    month = timezone.now().strftime("%Y-%m")
+    now = timezone.now()
+    month = now.strftime("%Y-%m")
     monthly = bills.monthly_bills(month=month, user=request.user)
     lines = monthly["bills"][0]["requests"] if monthly["bills"] else []
+    names = presenters.request_names(request.user, [line["provision_request"] for line in lines]) if lines else {}
     return render(
         request,
         "portal/usage.html",
@@ -26,8 +28,8 @@ def usage(request):
             "report": report,
             "bars": presenters.quota_bars(report),
             "consumed": report["consumed_to_date"],
-            "month": month,
+            "month": now.strftime("%B %Y"),
             "month_total": monthly["total_usd"],
-            "chart": presenters.spend_chart(lines),
+            "chart": presenters.spend_chart(lines, names),
         },
     )

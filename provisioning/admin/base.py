@@ -7,15 +7,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from cloudassist.admin import ReadOnlyAdminMixin
+from cloudassist.admin import ReadOnlyAdminMixin, short_id
 
 
 def change_link(model: str, pk, text: str | None = None) -> str:
-    """A link to the change page of ``pk`` of ``model`` (``app_label.model_name``); "-" without a pk."""
+    """A link to the change page of ``pk`` of ``model`` (``app_label.model_name``), named by
+    ``text`` or the pk's short form (the whole on hover); "-" without a pk."""
     if not pk:
         return "-"
     url = reverse(f"admin:{model.replace('.', '_')}_change", args=[pk])
-    return format_html('<a href="{}">{}</a>', url, text if text is not None else pk)
+    return format_html('<a href="{}">{}</a>', url, text if text is not None else short_id(pk))
 
 
 def admin_link(obj, text: str | None = None) -> str:

@@ -6,7 +6,14 @@ from typing import Any, ClassVar
 
 from django.contrib import admin
 
-from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, search_by_username
+from cloudassist.admin import (
+    CONSOLE_CSS,
+    IndexedChangeListMixin,
+    RelatedValuesFilter,
+    clipped,
+    search_by_username,
+    short_id,
+)
 from cloudassist.selectors import attach_related
 from provisioning import services
 from provisioning.admin.base import ReadOnlyConsoleMixin, admin_link, age_of
@@ -53,17 +60,9 @@ class ExtensionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     pending_status = ExtensionStatus.REQUESTED
     change_form_template = "admin/provisioning/review_change_form.html"
 
-    list_display = [
-        "id",
-        "environment",
-        "requested_by",
-        "extend_by_hours",
-        "status",
-        "current_expiry",
-        "created_at",
-        "age",
-    ]
-    list_display_links = ["id"]
+    # Fits 1440 px: short ids (whole on hover), the request by its description, dates without seconds.
+    list_display = ["extension_id", "environment", "requested_by", "extend_by", "status", "current_expiry", "age"]
+    list_display_links = ["extension_id"]
     list_filter = [
         ExtensionStatusFilter,
         ExtensionTemplateFilter,
@@ -106,14 +105,26 @@ class ExtensionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
             f"{obj.provision_request_id}, by {obj.requested_by})"
         )
 
+    class Media:
+        css = CONSOLE_CSS
+
+    @admin.display(description="id", ordering="pk")
+    def extension_id(self, obj):
+        return short_id(obj.pk)
+
     @admin.display(description="provision request")
     def environment(self, obj):
         parent = obj.provision_request
-        return admin_link(parent, f"{parent.pk} ({parent.template_id})")
+        return admin_link(parent, clipped(parent.description or parent.template_id))
 
-    @admin.display(description="expires at (now)", ordering="provision_request__expires_at")
+    @admin.display(description="extend by", ordering="extend_by_hours")
+    def extend_by(self, obj):
+        return f"+{obj.extend_by_hours} h"
+
+    @admin.display(description="expires (now)", ordering="provision_request__expires_at")
     def current_expiry(self, obj):
-        return obj.provision_request.expires_at or "never"
+        expires = obj.provision_request.expires_at
+        return expires.strftime("%Y-%m-%d %H:%M") if expires else "never"
 
     @admin.display(description="provision request status")
     def environment_status(self, obj):

@@ -43,7 +43,7 @@ class OrphanAdmin(IndexedChangeListMixin, ReadOnlyConsoleMixin, admin.ModelAdmin
     search_help_text = "Search by resource name or request tag."
     ordering = ["-first_seen"]
     actions: ClassVar[list[str]] = ["purge_selected"]
-    purge_template = "admin/provisioning/orphan_purge.html"
+    purge_template = "admin/cloudassist/confirm.html"
     fields = [
         "provider",
         "kind",
@@ -88,6 +88,11 @@ class OrphanAdmin(IndexedChangeListMixin, ReadOnlyConsoleMixin, admin.ModelAdmin
     def detail_display(self, obj):
         return pretty_json(obj.detail, empty="-")
 
+    def _item(self, orphan) -> dict:
+        tagged = f", tagged for request {orphan.request_tag}" if orphan.request_tag else ""
+        cost = f"{dollars(orphan.usd_per_hour, places=4)} an hour" if orphan.usd_per_hour is not None else ""
+        return {"pk": orphan.pk, "link": f"{orphan}{tagged}", "state": orphan.get_state_display(), "detail": cost}
+
     def response_action(self, request, queryset):
         malformed = [value for value in request.POST.getlist(ACTION_CHECKBOX_NAME) if not ObjectId.is_valid(value)]
         if malformed:
@@ -105,8 +110,16 @@ class OrphanAdmin(IndexedChangeListMixin, ReadOnlyConsoleMixin, admin.ModelAdmin
                 **self.admin_site.each_context(request),
                 "title": "Purge orphans",
                 "opts": self.opts,
-                "items": [orphan for orphan in orphans if orphan.state != OrphanState.GONE],
-                "gone": [orphan for orphan in orphans if orphan.state == OrphanState.GONE],
+                "verb": "purge",
+                "danger": True,
+                "action": "purge_selected",
+                "items": [self._item(orphan) for orphan in orphans if orphan.state != OrphanState.GONE],
+                "stale": [self._item(orphan) for orphan in orphans if orphan.state == OrphanState.GONE],
+                "stale_heading": "No longer found, nothing to purge:",
+                "consequence": (
+                    "Purging deletes these resources from their cloud now, with whatever data is in them. "
+                    "This cannot be undone; their cost stops with them."
+                ),
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "media": self.media,
             }

@@ -9,9 +9,17 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from cloudassist.admin import IndexedChangeListMixin, RelatedValuesFilter, dollars, pretty_json, search_by_username
+from cloudassist.admin import (
+    CONSOLE_CSS,
+    IndexedChangeListMixin,
+    RelatedValuesFilter,
+    dollars,
+    pretty_json,
+    search_by_username,
+    short_id,
+)
 from cloudassist.selectors import attach_related
-from provisioning import selectors, services
+from provisioning import selectors, services, wording
 from provisioning.admin.base import ReadOnlyConsoleMixin, age_of
 from provisioning.admin.events import EventInline
 from provisioning.admin.extensions import ExtensionInline
@@ -87,6 +95,10 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     list_display = ["short_id", "description_short", "template", "requested_by", "estimated_cost", "approval_progress"]
     list_display += ["status", "age"]
     list_display_links = ["short_id"]
+
+    class Media:
+        css = CONSOLE_CSS
+
     list_filter = [RequestStatusFilter, "template", ("requested_by", RelatedValuesFilter), AgeFilter]
     list_related_by_pk = ("requested_by", "template")
     list_deferred = selectors.LIST_DEFERRED
@@ -133,14 +145,26 @@ class ProvisionRequestAdmin(IndexedChangeListMixin, ReviewActionsMixin, ReadOnly
     def review_label(self, obj) -> str:
         return f"provision request {obj.pk} ({obj.template_id} for {obj.requested_by})"
 
+    def outcome(self, obj, decision) -> str:
+        return wording.status_after(obj)  # "Approval 1 of 2 recorded; waiting for another reviewer."
+
+    def item_detail(self, obj, decision) -> str:
+        if decision is PURGE:
+            return f"deletes {wording.deleted(obj)}"
+        return ""
+
+    def consequence(self, objects, decision) -> str:
+        if len(objects) == 1:
+            return wording.consequence(objects[0], decision.move or decision.verb)
+        return wording.consequence(None, decision.move or decision.verb)
+
     @admin.display(description="age", ordering="created_at")
     def age(self, obj):
         return age_of(obj.created_at)
 
     @admin.display(description="id", ordering="pk")
     def short_id(self, obj):
-        text = str(obj.pk)
-        return format_html('<span title="{}">…{}</span>', text, text[-6:])
+        return short_id(obj.pk)
 
     @admin.display(description="description")
     def description_short(self, obj):

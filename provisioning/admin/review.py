@@ -30,6 +30,7 @@ class Decision:
     note_required: bool
     label: str = ""  # how people read the verb, when it is not the verb itself
     move: str = ""  # the transition it makes (provisioning/transitions.py), when not named as the verb
+    danger: bool = False  # deletes, or stops tracking, what cannot be had back: the page says what it costs
 
     @property
     def title(self) -> str:
@@ -42,9 +43,11 @@ class Decision:
 
 APPROVE = Decision(verb="approve", done="approved", note_required=False)
 REJECT = Decision(verb="reject", done="rejected", note_required=True)
-PURGE = Decision(verb="purge", done="started purging", note_required=False, move="start_purge")
+PURGE = Decision(verb="purge", done="started purging", note_required=False, move="start_purge", danger=True)
 RETRY = Decision(verb="retry", done="retried provisioning of", note_required=False)
-CLEANED_UP = Decision(verb="mark_cleaned_up", done="marked cleaned up", note_required=True, label="mark cleaned up")
+CLEANED_UP = Decision(
+    verb="mark_cleaned_up", done="marked cleaned up", note_required=True, label="mark cleaned up", danger=True
+)
 
 
 class ReviewNoteForm(forms.Form):
@@ -74,7 +77,7 @@ class ReviewActionsMixin:
     review_services: ClassVar[dict[str, Any]] = {}
     subject_argument: ClassVar[str] = ""
     pending_status: ClassVar[str] = "REQUESTED"
-    review_note_template = "admin/provisioning/review_note.html"
+    review_note_template = "admin/cloudassist/confirm.html"
     actions: ClassVar[list[str]] = ["approve_selected", "reject_selected"]
 
     def has_review_permission(self, request) -> bool:
@@ -94,6 +97,18 @@ class ReviewActionsMixin:
 
     def review_label(self, obj) -> str:
         return f"{self.opts.verbose_name} {obj.pk}"
+
+    def outcome(self, obj, decision: Decision) -> str:
+        """What the message after the action says of ``obj`` (empty: the decision's own words)."""
+        return ""
+
+    def consequence(self, objects: list, decision: Decision) -> str:
+        """What the move costs, said on its confirmation page (empty: nothing to lose)."""
+        return ""
+
+    def item_detail(self, obj, decision: Decision) -> str:
+        """What the move does to this one object, beside it on the confirmation page."""
+        return ""
 
     def response_action(self, request, queryset):
         # Django filters by the posted ids before calling the action; a malformed ObjectId would be a 500.
@@ -132,7 +147,7 @@ class ReviewActionsMixin:
             return self._note_page(request, objects, decision, form)
         note = form.cleaned_data["note"]
         service = self.review_services[decision.verb]
-        done = 0
+        done: dict[str, list] = {}  # what each one is now (its status after the move) -> the objects
         for obj in objects:
             try:
                 service(actor=request.user, note=note, **{self.subject_argument: obj})
@@ -140,12 +155,21 @@ class ReviewActionsMixin:
                 level, message = refusal(exc)
                 self._report_failure(request, obj, decision, message, level)
             else:
-                done += 1
-        if done:
-            noun = self.opts.verbose_name if done == 1 else self.opts.verbose_name_plural
-            self.message_user(request, f"{decision.done.capitalize()} {done} {noun}.", messages.SUCCESS)
+                done.setdefault(self.outcome(obj, decision), []).append(obj)
+        for outcome, moved in done.items():
+            self.message_user(request, self._outcome_message(decision, outcome, moved), messages.SUCCESS)
         next_url = self._next_url(request)
         return HttpResponseRedirect(next_url) if next_url else None
+
+    def _outcome_message(self, decision: Decision, outcome: str, moved: list) -> str:
+        count = len(moved)
+        noun = self.opts.verbose_name if count == 1 else self.opts.verbose_name_plural
+        if not outcome:
+            return f"{decision.done.capitalize()} {count} {noun}."
+        if count == 1:
+            return f"{self.review_label(moved[0])[:1].upper()}{self.review_label(moved[0])[1:]}: {outcome}"
+        head, _, rest = outcome.partition(": ")  # "Approved: provisioning starts now." for several:
+        return f"{head} {count} {noun}: {rest}" if rest else f"{count} {noun}: {outcome}"
 
     def _report_failure(self, request, obj, decision: Decision, reason: str, level: int) -> None:
         self.message_user(request, f"Could not {decision.title} {self.review_label(obj)}: {reason}", level)
@@ -160,17 +184,25 @@ class ReviewActionsMixin:
             **self.admin_site.each_context(request),
             "title": f"{decision.title.capitalize()} {opts.verbose_name_plural}",
             "opts": opts,
-            "decision": decision,
+            "verb": decision.title,
+            "danger": decision.danger,
             "action": f"{decision.verb}_selected",
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "items": [(obj, admin_link(obj, self.review_label(obj))) for obj in movable],
-            "stale": [(obj, admin_link(obj, self.review_label(obj))) for obj in stale],
+            "items": [self._item(obj, detail=self.item_detail(obj, decision)) for obj in movable],
+            "stale": [self._item(obj) for obj in stale],
+            "stale_heading": f"No longer possible to {decision.title} (its status changed since the list was shown):",
+            "consequence": self.consequence(movable, decision) if movable else "",
             "form": form,
+            "note_required": decision.note_required,
             "next": self._next_url(request) or "",
             "media": self.media,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.review_note_template, context)
+
+    def _item(self, obj, *, detail: str = "") -> dict:
+        link = admin_link(obj, self.review_label(obj))
+        return {"pk": obj.pk, "link": link, "state": obj.get_status_display(), "detail": detail}
 
     # Approve/reject buttons on the change page of an object pending review.
     def render_change_form(self, request, context, **kwargs):

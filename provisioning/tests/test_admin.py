@@ -307,7 +307,7 @@ def test_approve_asks_for_a_note_then_approves_several(ops, make_request, devops
     response = run_action(ops, REQUESTS, "approve_selected", [first, second], note="looks good")
     assert response.status_code == 302
     assert response["Location"] == REQUESTS
-    assert "Approved 2 provision requests." in texts(response)
+    assert "Approved 2 provision requests: provisioning starts now." in texts(response)
     for obj in (first, second):
         obj.refresh_from_db()
         assert obj.status == RequestStatus.APPROVED
@@ -339,7 +339,7 @@ def test_reject_with_a_note(ops, make_request, devops_user):
     pending = make_request()
     response = run_action(ops, REQUESTS, "reject_selected", [pending], note="too big; use a namespace")
     assert response.status_code == 302
-    assert "Rejected 1 provision request." in texts(response)
+    assert any(text.endswith(": Rejected: the requester is told why.") for text in texts(response))
     pending.refresh_from_db()
     assert pending.status == RequestStatus.REJECTED
     assert (pending.reviewed_by, pending.review_note) == (devops_user, "too big; use a namespace")
@@ -353,7 +353,10 @@ def test_nobody_approves_their_own_request(ops, make_request, devops_user, dev_u
     other = make_request(user=dev_user)
     response = run_action(ops, REQUESTS, "approve_selected", [own, other], note="")
     shown = texts(response)
-    assert "Approved 1 provision request." in shown
+    assert (
+        f"Provision request {other.pk} (basic-eks-cluster for {other.requested_by}): Approved: provisioning starts now."
+        in shown
+    )
     assert any(str(own.pk) in text and "their own" in text for text in shown), shown
     own.refresh_from_db()
     assert own.status == RequestStatus.REQUESTED
@@ -408,7 +411,7 @@ def test_unknown_and_malformed_ids_are_reported_not_crashing(ops, make_request):
     response = ops.post(REQUESTS, {"action": "approve_selected", "_selected_action": ["0" * 24, str(pending.pk)]})
     assert response.status_code == 200  # the note page, for the one that exists
     assert "1 selected item(s) no longer exist or are not visible to you." in response.content.decode()
-    assert [obj for obj, _ in response.context["items"]] == [pending]
+    assert [item["pk"] for item in response.context["items"]] == [pending.pk]
     response = ops.post(REQUESTS, {"action": "approve_selected", "_selected_action": ["0" * 24], "apply": "1"})
     assert response.status_code == 302
     assert texts(response) == ["1 selected item(s) no longer exist or are not visible to you."]
@@ -507,9 +510,9 @@ def test_select_across_reviews_every_row_of_the_filtered_list(ops, mixed, provis
     page = ops.post(REQUESTS, {**data, "index": "0"})
     assert page.status_code == 200
     pending = ids(mixed["fresh"], mixed["day_old"], mixed["week_old"])
-    assert {str(obj.pk) for obj, _ in page.context["items"]} == pending
+    assert {str(item["pk"]) for item in page.context["items"]} == pending
     response = ops.post(REQUESTS, {"action": "approve_selected", "_selected_action": sorted(pending), "apply": "1"})
-    assert "Approved 3 provision requests." in texts(response)
+    assert "Approved 3 provision requests: provisioning starts now." in texts(response)
     assert ProvisionRequest.objects.filter(status=RequestStatus.REQUESTED).count() == 0
 
 
@@ -531,7 +534,13 @@ def test_devops_purge_from_the_console(ops, make_request, provisioning_queue):
     deployed = make_request(status=RequestStatus.DEPLOYED)
     pending = make_request()
     page = ops.post(REQUESTS, {"action": "purge_selected", "_selected_action": [str(deployed.pk), str(pending.pk)]})
-    assert 'name="note"' in page.content.decode()
+    asked = page.content.decode()
+    assert 'name="note"' in asked
+    assert "deletes the cluster and its node groups" in asked  # beside the one that can be purged
+    assert "Purging deletes the cluster and its node groups now" in asked  # what it costs
+    assert "This cannot be undone" in asked
+    assert 'value="Yes, purge"' in asked
+    assert "No longer possible to purge" in asked  # the pending one
     response = ops.post(
         REQUESTS,
         {
@@ -543,7 +552,7 @@ def test_devops_purge_from_the_console(ops, make_request, provisioning_queue):
         follow=True,
     )
     shown = response.content.decode()
-    assert "Started purging 1 provision request." in shown
+    assert "Purging: the cluster and its node groups are being deleted." in shown
     assert "it is REQUESTED" in shown
     assert ProvisionRequest.objects.get(pk=deployed.pk).status == RequestStatus.PURGE_INITIATED
     assert [job.id for job in provisioning_queue.jobs] == [f"purge-{deployed.pk}"]
@@ -572,7 +581,7 @@ def test_failed_requests_are_retried_and_failed_purges_marked_cleaned_up_from_th
     assert "the cloud said no" in page
     assert 'value="retry_selected"' in page
     response = run_action(ops, REQUESTS, "retry_selected", [failed], note="")
-    assert "Retried provisioning of 1 provision request." in texts(response)
+    assert any(text.endswith(": Approved: provisioning starts now.") for text in texts(response))
     assert ProvisionRequest.objects.get(pk=failed.pk).status == RequestStatus.APPROVED
     assert [job.id for job in provisioning_queue.jobs] == [f"provision-{failed.pk}"]
 
@@ -583,9 +592,10 @@ def test_failed_requests_are_retried_and_failed_purges_marked_cleaned_up_from_th
     note_page = run_action(ops, REQUESTS, "mark_cleaned_up_selected", [stuck], note="")
     assert note_page.status_code == 200
     assert "A note is required to mark cleaned up." in note_page.content.decode()
+    assert "whatever is still in the cloud is no longer tracked" in note_page.content.decode()
     assert ProvisionRequest.objects.get(pk=stuck.pk).status == RequestStatus.PURGE_FAILED
     response = run_action(ops, REQUESTS, "mark_cleaned_up_selected", [stuck], note="deleted the VPC by hand")
-    assert "Marked cleaned up 1 provision request." in texts(response)
+    assert any(text.endswith(": Purged: it is closed and its quota given back.") for text in texts(response))
     assert ProvisionRequest.objects.get(pk=stuck.pk).status == RequestStatus.PURGED
     assert Event.objects.get(provision_request=stuck, action="mark_cleaned_up").note == "deleted the VPC by hand"
 
@@ -599,7 +609,12 @@ def test_admin_shows_who_approved_so_far(ops, make_request, eks, make_user):
     eks.required_approvals = 2
     eks.save(update_fields=["required_approvals"])
     request = make_request()
-    run_action(ops, REQUESTS, "approve_selected", [request], note="fine by me")
+    first = run_action(ops, REQUESTS, "approve_selected", [request], note="fine by me")
+    assert [text for text in texts(first) if "Approval" in text] == [
+        f"Provision request {request.pk} (basic-eks-cluster for {request.requested_by}): "
+        "Approval 1 of 2 recorded; waiting for another reviewer."
+    ]
+    assert not any("Approved" in text for text in texts(first))
     request.refresh_from_db()
     assert request.status == RequestStatus.REQUESTED
     listing = ops.get(REQUESTS).content.decode()

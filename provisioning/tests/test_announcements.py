@@ -81,6 +81,21 @@ def test_devops_hear_about_reviews_once_and_failed_purges_at_most_hourly(
     assert kinds(devops_user) == [Kind.REVIEW_REQUEST]
     assert kinds(other_ops) == [Kind.REVIEW_REQUEST]
     assert kinds(dev_user) == []
+    # More requests: still one review-queue item each, saying how many wait and the newest.
+    jobs.analyse(str(make_request(description="second one").pk))
+    jobs.analyse(str(make_request(description="third one").pk))
+    assert kinds(devops_user) == [Kind.REVIEW_REQUEST]
+    queue = Notification.objects.get(recipient=other_ops, kind=Kind.REVIEW_REQUEST)
+    assert queue.title == "To review: 3 requests waiting"
+    assert "“third one” (Basic EKS cluster)" in queue.body
+    # No email by default: in-app only, unless the reviewer opted in.
+    assert not Delivery.objects.filter(notification__kind=Kind.REVIEW_REQUEST).exists()
+    notification_services.update_settings(user=other_ops, channels={Kind.REVIEW_REQUEST: ["email", "in_app"]})
+    notification_services.mark_read(user=devops_user)
+    jobs.analyse(str(make_request(description="fourth one").pk))
+    assert kinds(devops_user) == [Kind.REVIEW_REQUEST, Kind.REVIEW_REQUEST]  # read: a new item
+    assert kinds(other_ops) == [Kind.REVIEW_REQUEST]
+    assert list(Delivery.objects.values_list("notification__recipient", "channel")) == [(other_ops.pk, "email")]
 
     live = make_request(status=RequestStatus.DEPLOYED)
     services.request_extension(actor=dev_user, request=live, extend_by_hours=2, reason="r")
@@ -116,17 +131,20 @@ def test_expiry_warnings_go_out_once_per_lead_time(make_request, dev_user, devop
         return Notification.objects.filter(recipient=dev_user, kind=Kind.EXPIRY_WARNING).count()
 
     assert announcements.warn_expiring(now=start) == 0
-    assert announcements.warn_expiring(now=start + timedelta(hours=7)) == 1  # 23 h left: the 24 h warning
-    assert announcements.warn_expiring(now=start + timedelta(hours=8)) == 0
+    # 23 h left: inside the 24 h lead, but a warning comes no sooner than a tenth of the lease (3 h) before.
+    assert announcements.warn_expiring(now=start + timedelta(hours=7)) == 0
+    assert announcements.warn_expiring(now=start + timedelta(hours=27, minutes=30)) == 1  # 2.5 h left
+    assert announcements.warn_expiring(now=start + timedelta(hours=28)) == 0
     assert announcements.warn_expiring(now=start + timedelta(hours=29, minutes=30)) == 1  # the 1 h warning
     assert announcements.warn_expiring(now=start + timedelta(hours=29, minutes=45)) == 0
     assert warnings() == 2
-    assert "Expires in 0.5 h" in Notification.objects.filter(kind=Kind.EXPIRY_WARNING).latest("created_at").title
+    assert "Expires in 30 min" in Notification.objects.filter(kind=Kind.EXPIRY_WARNING).latest("created_at").title
 
-    # An extension moves expires_at: the warnings are armed again for the new time.
+    # An extension moves expires_at: the warnings are armed again for the new time (a 40 h lease: 4 h before).
     extension = services.request_extension(actor=dev_user, request=request, extend_by_hours=10, reason="r")
     services.approve_extension(actor=devops_user, extension=extension)
-    assert announcements.warn_expiring(now=start + timedelta(hours=29, minutes=45)) == 1
+    assert announcements.warn_expiring(now=start + timedelta(hours=29, minutes=45)) == 0
+    assert announcements.warn_expiring(now=start + timedelta(hours=36, minutes=30)) == 1
     assert warnings() == 3
 
 
@@ -136,8 +154,9 @@ def test_when_several_lead_times_are_due_only_the_most_urgent_is_sent(make_reque
     start = timezone.now()
     request = make_request(expires_at=start + timedelta(minutes=40))
     services.approve_request(actor=devops_user, request=request)
-    assert announcements.warn_expiring(now=start) == 1
-    assert announcements.warn_expiring(now=start + timedelta(minutes=5)) == 0
+    assert announcements.warn_expiring(now=start) == 0  # both leads cover it, but not at once
+    assert announcements.warn_expiring(now=start + timedelta(minutes=37)) == 1  # a tenth of the lease left
+    assert announcements.warn_expiring(now=start + timedelta(minutes=38)) == 0
     assert Notification.objects.filter(kind=Kind.EXPIRY_WARNING).count() == 1
 
 
@@ -160,7 +179,7 @@ def test_devops_links_open_the_admin_change_page_and_developers_links_the_reques
     request = make_request()
     jobs.analyse(str(request.pk))
     review = Notification.objects.get(recipient=devops_user, kind=Kind.REVIEW_REQUEST)
-    assert review.link == f"http://127.0.0.1:8123/admin/provisioning/provisionrequest/{request.pk}/change/"
+    assert review.link == "http://127.0.0.1:8123/admin/provisioning/provisionrequest/"  # the review queue
     services.approve_request(actor=devops_user, request=request)
     approved = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_APPROVED)
     assert approved.link == f"http://127.0.0.1:8123/portal/requests/{request.pk}/"  # the portal's page
@@ -169,3 +188,32 @@ def test_devops_links_open_the_admin_change_page_and_developers_links_the_reques
     extension = services.request_extension(actor=dev_user, request=request, extend_by_hours=2, reason="demo")
     asked = Notification.objects.get(recipient=devops_user, kind=Kind.REVIEW_EXTENSION)
     assert asked.link == f"http://127.0.0.1:8123/admin/provisioning/extensionrequest/{extension.pk}/change/"
+
+
+@pytest.mark.django_db
+def test_titles_name_the_request_by_its_description_never_its_id(make_request, dev_user, devops_user):
+    request = make_request(description="demo for team A")
+    services.reject_request(actor=devops_user, request=request, note="no")
+    rejected = Notification.objects.get(recipient=dev_user, kind=Kind.REQUEST_REJECTED)
+    assert rejected.title == "Rejected: “demo for team A” (Basic EKS cluster)"
+    assert str(request.pk) not in rejected.title
+    plain = make_request(description="")
+    services.reject_request(actor=devops_user, request=plain, note="no")
+    assert Notification.objects.filter(title="Rejected: Basic EKS cluster").exists()
+
+
+@pytest.mark.django_db
+def test_a_short_lease_is_warned_near_its_end_not_when_it_is_ready(make_request, dev_user, devops_user, settings):
+    settings.NOTIFY_EXPIRY_LEAD_HOURS = [24, 1]
+    request = make_request(expires_at=timezone.now() + timedelta(hours=8))
+    services.approve_request(actor=devops_user, request=request)
+    start = request.created_at
+
+    def warnings() -> list[str]:
+        return list(Notification.objects.filter(kind=Kind.EXPIRY_WARNING).values_list("title", flat=True))
+
+    assert announcements.warn_expiring(now=start) == 0  # deployed now: 8 h left, inside 24 h, yet quiet
+    assert announcements.warn_expiring(now=start + timedelta(hours=7)) == 0  # 1 h left: not yet a tenth
+    assert announcements.warn_expiring(now=start + timedelta(hours=7, minutes=13)) == 1  # 47 min left
+    assert warnings() == ["Expires in 47 min: Basic EKS cluster"]
+    assert announcements.warn_expiring(now=start + timedelta(hours=7, minutes=30)) == 0  # once

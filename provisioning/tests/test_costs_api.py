@@ -54,6 +54,31 @@ def test_bad_estimates_name_the_field(dev_client, templates, overrides, field):
 
 
 @pytest.mark.django_db
+def test_a_bad_parameter_is_answered_for_programs_and_in_words(dev_client, templates):
+    """The validator's message stays in ``fields``; ``messages`` and ``error`` say it in words."""
+    body = {"template": "basic-eks-cluster", "parameters": {"cluster_name": "Not a valid name!", "region": "mars-1"}}
+    answer = dev_client.post("/api/v1/estimates/", _request_body(**body), format="json").json()
+    assert answer["fields"]["parameters.cluster_name"] == [
+        "'Not a valid name!' does not match '^[a-z][a-z0-9-]{1,38}[a-z0-9]$'"
+    ]
+    assert answer["messages"]["parameters.cluster_name"] == (
+        "Cluster name must match the required format: lower-case letters, digits and hyphens, starting with a letter."
+    )
+    assert answer["messages"]["parameters.region"].startswith("Region must be one of: us-east-1, ")
+    assert answer["error"] == (
+        "Invalid input in 'parameters.cluster_name': "
+        + answer["messages"]["parameters.cluster_name"]
+        + " (and 1 more: parameters.region)"
+    )
+    missing = dev_client.post(
+        "/api/v1/estimates/", _request_body(template="basic-eks-cluster", parameters={}), format="json"
+    ).json()
+    assert missing["fields"] == {"parameters.cluster_name": ["'cluster_name' is a required property"]}
+    assert missing["messages"] == {"parameters.cluster_name": "Cluster name is required."}
+    assert missing["code"] == "invalid"
+
+
+@pytest.mark.django_db
 def test_monthly_bills(dev_client, devops_client, make_request, make_user, dev_user, devops_user):
     request = make_request()
     services.approve_request(actor=devops_user, request=request)

@@ -291,7 +291,8 @@ def test_two_approvals_from_different_reviewers(two_approvals, make_user, provis
         "REQUESTED",
         {"approval": 1, "required_approvals": 2},
     )
-    assert Notification.objects.filter(recipient=second, kind=Kind.REVIEW_REQUEST, title__contains="1 of 2").exists()
+    queue = Notification.objects.get(recipient=second, kind=Kind.REVIEW_REQUEST)
+    assert "Approval 1 of 2 recorded; waiting for another reviewer. Approved so far by ops-a." in queue.body
 
     with pytest.raises(Conflict) as twice:
         services.approve_request(actor=first, request=request)

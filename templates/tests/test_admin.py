@@ -158,9 +158,11 @@ def test_versions_are_kept_diffed_and_rolled_back_through_the_service(admin_brow
     assert "/admin/templates/template/dev-namespace/versions/1/" in page
 
     diff = admin_browser.get("/admin/templates/template/dev-namespace/versions/1/").content.decode()
-    assert 'class="diff"' in diff
-    assert "#&nbsp;changed" in diff  # HtmlDiff keeps spaces as &nbsp;
-    assert "diff_add" in diff
+    assert '<table class="version-diff">' in diff
+    assert '<tr class="diff-added">' in diff
+    assert "<ins># changed</ins>" in diff  # the added line, marked (not only coloured)
+    assert "cloudassist/console.css" in diff  # styled by the console's stylesheet, no inline style
+    assert "<style" not in diff
     assert 'value="Roll back to version 1"' in diff
 
     response = admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"})
@@ -266,3 +268,80 @@ def test_the_template_page_says_why_a_template_cannot_be_planned(admin_browser):
     page = admin_browser.get("/admin/templates/template/broken/change/").content.decode()
     assert "It cannot be planned with its default parameters:" in page
     assert "<li>body: Undefined value in template: &#x27;size&#x27; is undefined" in page
+
+
+def _change_form(template: Template, **overrides) -> dict:
+    """The change page's form as the admin posts it, from the template's stored values."""
+    from templates.admin import TemplateForm
+
+    data = {}
+    for name in TemplateForm.Meta.fields:
+        value = getattr(template, name)
+        if name == "parameters_schema":
+            data[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = "" if value is None else str(value)
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_a_policy_change_on_the_change_page_over_a_history_from_before_policies(admin_browser):
+    """A database from before versions kept policies (their `policy` is null): raising
+    required_approvals from 1 to 2 on the change page is a version in the history, the version
+    page shows it, and rolling back to the version before it restores 1."""
+    TemplateVersion.objects.filter(template_id="dev-namespace").update(policy=None)
+    template = Template.objects.get(pk="dev-namespace")
+    assert (template.version, template.required_approvals) == (1, 1)
+
+    url = "/admin/templates/template/dev-namespace/change/"
+    saved = admin_browser.post(url, _change_form(template, required_approvals="2"))
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
+    assert (
+        Template.objects.get(pk="dev-namespace").version,
+        Template.objects.get(pk="dev-namespace").required_approvals,
+    ) == (2, 2)
+    versions = {v.version: v for v in TemplateVersion.objects.filter(template_id="dev-namespace")}
+    assert versions[2].policy["required_approvals"] == 2
+    assert versions[1].policy["required_approvals"] == 1  # the policy it replaced, kept with it
+
+    history = admin_browser.get(url).content.decode()
+    assert "/admin/templates/template/dev-namespace/versions/1/" in history
+
+    diff = admin_browser.get("/admin/templates/template/dev-namespace/versions/1/")
+    rows = {row["name"]: row for row in diff.context["policy_rows"]}
+    assert (
+        rows["required_approvals"]["old"],
+        rows["required_approvals"]["current"],
+        rows["required_approvals"]["changed"],
+    ) == ("1", "2", True)
+    assert not diff.context["same"]
+
+    rolled_back = admin_browser.post("/admin/templates/template/dev-namespace/versions/1/", {"current_version": "2"})
+    assert rolled_back.status_code == 302
+    rolled = Template.objects.get(pk="dev-namespace")
+    assert (rolled.version, rolled.required_approvals) == (3, 1)
+
+
+@pytest.mark.django_db
+def test_deleting_a_template_says_what_it_costs_first(admin_browser):
+    url = "/admin/templates/template/basic-eks-cluster/delete/"
+    page = admin_browser.get(url).content.decode()
+    assert "Deleting “basic-eks-cluster” takes it out of the catalog" in page
+    assert "deactivate it instead" in page
+    asked = admin_browser.post(
+        "/admin/templates/template/",
+        {"action": "delete_selected", "_selected_action": ["basic-eks-cluster", "s3-bucket"]},
+    )
+    assert asked.status_code == 200
+    assert (
+        "Deleting “basic-eks-cluster”, “s3-bucket”" in asked.content.decode()
+        or "“s3-bucket”, “basic-eks-cluster”" in (asked.content.decode())
+    )
+    assert Template.objects.filter(pk="basic-eks-cluster").exists()
+    admin_browser.post(url, {"post": "yes"})
+    assert not Template.objects.filter(pk="basic-eks-cluster").exists()
+    assert not TemplateVersion.objects.filter(template_id="basic-eks-cluster").exists()

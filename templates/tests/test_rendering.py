@@ -39,7 +39,7 @@ def test_renders_the_namespace_as_three_manifests():
 
 def test_missing_required_parameter_is_named():
     errors = errors_of(lambda: rendering.render(body=EKS_BODY, schema=EKS_SCHEMA, parameters={}))
-    assert errors == {"parameters.cluster_name": ["'cluster_name' is a required property"]}
+    assert errors == {"parameters.cluster_name": ["Cluster name is required."]}
 
 
 def test_unknown_parameter_is_named():
@@ -53,12 +53,12 @@ def test_unknown_parameter_is_named():
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
-        ("desired_capacity", "2", "is not of type 'integer'"),
-        ("desired_capacity", True, "is not of type 'integer'"),
-        ("desired_capacity", 11, "is greater than the maximum"),
-        ("volume_size", 5, "is less than the minimum"),
-        ("region", "mars-1", "is not one of"),
-        ("cluster_name", "Bad_Name", "does not match"),
+        ("desired_capacity", "2", "Desired capacity must be a whole number."),
+        ("desired_capacity", True, "Desired capacity must be a whole number."),
+        ("desired_capacity", 11, "Desired capacity must be at most 10."),
+        ("volume_size", 5, "Volume size must be at least 20."),
+        ("region", "mars-1", "Region must be one of: us-east-1"),
+        ("cluster_name", "Bad_Name", "Cluster name must match the required format"),
     ],
 )
 def test_ill_typed_or_out_of_range_parameters_are_named(name, value, fragment):
