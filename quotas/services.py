@@ -178,7 +178,6 @@ def effective_quotas(user_ids, *, now: datetime | None = None) -> dict:
     """``effective_quota`` for many users (a list page) in five queries whatever their number:
     their own active quotas, their memberships, their roles' names and active quotas."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
     now = now or timezone.now()
     user_ids = list(user_ids)
