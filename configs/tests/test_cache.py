@@ -107,13 +107,14 @@ def test_the_cached_answer_is_the_uncached_one(entries, dev_user, settings):
 
 @pytest.mark.django_db
 def test_access_is_checked_on_every_cached_read(entries, dev_user, other_dev, make_user, mongo_commands):
+    # Every user exists first: a user written in the test process resets the caches (LocalWrites).
+    reader, stranger = fresh_client(dev_user), fresh_client(make_user("ops9", roles.DEVOPS))
     owner = fresh_client(other_dev)
     assert owner.get("/configs/private").status_code == 200
     assert owner.get("/configs/shared").status_code == 200
     assert "private" in cache()
     assert "shared" in cache()
 
-    reader, stranger = fresh_client(dev_user), fresh_client(make_user("ops9", roles.DEVOPS))
     with mongo_commands() as seen:
         assert reader.get("/configs/private").status_code == 404  # cached, not theirs
         assert stranger.get("/configs/shared").status_code == 404  # cached, not their role
