@@ -48,6 +48,10 @@ def eventually(check, what: str):
 
 @pytest.fixture
 def feed(db):
+    # Every cache subscribed first (the token cache does on its first import), as after a server's
+    # first request: a new subscription reopens the stream, and nothing is cached while it reopens.
+    from cloudassist.api import authentication  # noqa: F401
+
     assert changes.wait_started(GUARD_SECONDS), "the change feed did not start"
 
 
@@ -65,6 +69,28 @@ def entries(feed, dev_user, other_dev):
     services.create(actor=dev_user, name="app", data={"retries": 3}, labels={"env": "prod"})
     services.create(actor=other_dev, name="shared", data={"a": 1}, read_roles=[roles.DEV])
     services.create(actor=other_dev, name="private", data={"secret": 1})
+    _caught_up(other_dev)
+
+
+def _caught_up(actor) -> None:
+    """Wait until the feed has delivered every write made so far (events come in order: once a
+    marker written now arrives, the earlier ones have), so that none drops an entry cached later."""
+    seen, keys = threading.Event(), []
+
+    def note(change: changes.Change) -> None:
+        keys.append(change.key)
+        if marker and change.key == marker[0]:
+            seen.set()
+
+    marker: list = []
+    changes.subscribe(CONFIGS, note)
+    try:
+        marker.append(services.create(actor=actor, name="zz.feed-marker", data=0).pk)
+        if marker[0] in keys:
+            seen.set()
+        assert seen.wait(GUARD_SECONDS), "the feed did not deliver the marker"
+    finally:
+        changes.unsubscribe(CONFIGS, note)
 
 
 @pytest.mark.django_db
@@ -123,7 +149,8 @@ def test_access_is_checked_on_every_cached_read(entries, dev_user, other_dev, ma
     assert fresh_client(make_user("root", roles.ADMIN)).get("/configs/private").status_code == 200
 
     # The owner takes the role away: the reader gets a 404 at once (the write dropped the entry here).
-    assert owner.put("/configs/shared", {"data": {"a": 2}, "read_roles": []}, format="json").status_code == 200
+    body = {"name": "shared", "data": {"a": 2}, "read_roles": []}
+    assert owner.put("/configs/shared", body, format="json").status_code == 200
     assert reader.get("/configs/shared").status_code == 404
     assert owner.get("/configs/shared").json()["data"] == {"a": 2}
 
@@ -183,7 +210,7 @@ def test_a_writer_never_reads_stale_on_its_own_process(entries, dev_user, base):
     assert client.get(f"{base}/app").json()["version"] == 1
     with FeedGate():  # the feed delivers nothing now: only the write itself can drop the entry
         for version, data in enumerate([{"retries": 4}, {"retries": 5}], start=2):
-            assert client.put(f"{base}/app", {"data": data}, format="json").status_code == 200
+            assert client.put(f"{base}/app", {"name": "app", "data": data}, format="json").status_code == 200
             response = client.get(f"{base}/app")
             assert (response.json()["data"], response["ETag"]) == (data, f'"{version}"')
         assert client.patch(f"{base}/app", {"x": 1}, format="json").status_code == 200
@@ -309,7 +336,7 @@ def test_a_write_on_one_worker_reaches_the_other_and_never_reads_stale_on_its_ow
         eventually(lambda: _call(f"{reader.url}/configs/app", token=token)[0] == 200 and _hits(reader) > 0, "a hit")
         assert _call(f"{writer.url}/configs/app", token=token)[2]["version"] == 1
         for version in (2, 3, 4):
-            data = {"data": {"v": version}}
+            data = {"name": "app", "data": {"v": version}}
             status, headers, _ = _call(f"{writer.url}/configs/app", token=token, method="PUT", data=data)
             assert (status, headers["ETag"]) == (200, f'"{version}"')
             status, headers, body = _call(f"{writer.url}/configs/app", token=token)  # the writer: at once
