@@ -321,9 +321,12 @@ def _prepare(count: int, *, prefix: str):
             actor=dev, template=template, parameters={"namespace": f"{prefix}-bench-{index}"}
         )
         made.append(request)
-    ProvisionRequest.objects.filter(pk__in=[r.pk for r in made]).update(
-        template_snapshot={**made[0].template_snapshot, "provider": "noop"}
-    )
+    # The provisioner applies each request's stored plan, whose provider is the plugin it calls.
+    for request in made:
+        ProvisionRequest.objects.filter(pk=request.pk).update(
+            template_snapshot={**request.template_snapshot, "provider": "noop"},
+            plan={**request.plan, "provider": "noop"},
+        )
     for queue_name in ("default", "provisioning", "notifications"):
         django_rq.get_queue(queue_name).empty()  # the analysis jobs and review emails are not measured
     return [ProvisionRequest.objects.get(pk=r.pk) for r in made], ops, django_rq.get_queue("provisioning")
