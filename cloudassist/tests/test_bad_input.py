@@ -108,7 +108,7 @@ CASES = [
     ("label-ok", "dev", "get", "/configs", None, {"label": "env:prod"}, 200, None),
     # --- JSON Schemas: no remote $ref, no $ref cycle -----------------------------------------
     ("config-remote-ref", "dev", "post", "/configs", json.dumps({"name": "r1", "data": 1, "schema": SCHEMA_WITH_REMOTE_REF}), None, 400, "$ref"),
-    ("config-remote-ref-put", "dev", "put", "/configs/existing", json.dumps({"data": 1, "schema": {"properties": {"a": {"$ref": "file:///etc/passwd"}}}}), None, 400, "$ref"),
+    ("config-remote-ref-put", "dev", "put", "/configs/existing", json.dumps({"name": "existing", "data": 1, "schema": {"properties": {"a": {"$ref": "file:///etc/passwd"}}}}), None, 400, "$ref"),
     ("config-relative-ref", "dev", "post", "/configs", json.dumps({"name": "r1", "data": 1, "schema": {"$ref": "other.json"}}), None, 400, "$ref"),
     ("config-cycle", "dev", "post", "/configs", json.dumps({"name": "r1", "data": {"x": 1}, "schema": SCHEMA_WITH_CYCLE}), None, 400, "cycle"),
     ("config-local-ref-ok", "dev", "post", "/configs", json.dumps( { "name": "r1", "data": {"x": 1}, "schema": {"$defs": {"n": {"type": "integer"}}, "properties": {"x": {"$ref": "#/$defs/n"}}}, }),
