@@ -221,3 +221,16 @@ def moto_endpoint(settings):
     embedded.reset_emulator(endpoint)
     yield endpoint
     embedded.reset_emulator(endpoint)
+
+
+@pytest.fixture
+def other_client():
+    """The test database through a MongoClient of its own: a write this process's backend never
+    sees, as another worker's or another host's would be."""
+    from django.db import connection
+    from pymongo import MongoClient
+
+    host = connection.settings_dict["HOST"]
+    client = MongoClient(host, directConnection=True) if "://" not in host else MongoClient(host)
+    yield client[connection.settings_dict["NAME"]]
+    client.close()

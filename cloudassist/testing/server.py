@@ -36,15 +36,21 @@ class Server:
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children()
 
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples on /metrics (all worker processes)."""
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a metric's samples on /metrics (all worker processes), of those whose labels
+        include ``labels`` when given."""
         from prometheus_client.parser import text_string_to_metric_families
 
         headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
         request = urllib.request.Request(f"{self.url}/metrics", headers=headers)  # noqa: S310 (http only)
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             families = text_string_to_metric_families(response.read().decode())
-            return sum(sample.value for family in families for sample in family.samples if sample.name == name)
+            return sum(
+                sample.value
+                for family in families
+                for sample in family.samples
+                if sample.name == name and labels.items() <= sample.labels.items()
+            )
 
 
 def _up(url: str) -> bool:

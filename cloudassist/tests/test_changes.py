@@ -8,8 +8,6 @@ import time
 
 import pytest
 from bson import ObjectId
-from django.db import connection
-from pymongo import MongoClient
 
 from cloudassist import changes
 
@@ -46,15 +44,6 @@ def recorder(db):
     assert changes.wait_started(GUARD_SECONDS), "the change feed did not start"
     yield recorder
     changes.unsubscribe(COLLECTION, recorder)
-
-
-@pytest.fixture
-def other_client():
-    """A MongoClient of its own: the write comes from outside this process's backend."""
-    host = connection.settings_dict["HOST"]
-    client = MongoClient(host, directConnection=True) if "://" not in host else MongoClient(host)
-    yield client[connection.settings_dict["NAME"]]
-    client.close()
 
 
 def test_a_write_from_another_client_reaches_the_subscriber(recorder, other_client):

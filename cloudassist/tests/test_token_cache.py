@@ -230,20 +230,7 @@ def test_a_deactivated_users_session_ends_at_once_too(cache, dev_user, admin_use
 
 def _aggregates(server) -> float:
     """MongoDB aggregates sent by the server's workers so far (the token lookup is one)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from cloudassist.testing.server import METRICS_TOKEN
-
-    request = urllib.request.Request(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        families = text_string_to_metric_families(response.read().decode())
-        return sum(
-            sample.value
-            for family in families
-            for sample in family.samples
-            if sample.name == "cloudassist_mongodb_command_duration_seconds_count"
-            and sample.labels.get("command") == "aggregate"
-        )
+    return server.metric("cloudassist_mongodb_command_duration_seconds_count", command="aggregate")
 
 
 def _statuses(url: str, raw: str, count: int) -> list[int]:

@@ -17,12 +17,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
-from pymongo import MongoClient
 from rest_framework.test import APIClient
 
 from cloudassist import changes, roles
 from cloudassist import services as core_services
-from cloudassist.testing.server import METRICS_TOKEN, running_server
+from cloudassist.testing.server import running_server
 from configs import services
 from configs.cache import Entry, cache
 from configs.models import Config
@@ -53,15 +52,6 @@ def feed(db):
     from cloudassist.api import authentication  # noqa: F401
 
     assert changes.wait_started(GUARD_SECONDS), "the change feed did not start"
-
-
-@pytest.fixture
-def other_client():
-    """A MongoClient of its own: a write this process's backend never sees (another worker's)."""
-    host = connection.settings_dict["HOST"]
-    client = MongoClient(host, directConnection=True) if "://" not in host else MongoClient(host)
-    yield client[connection.settings_dict["NAME"]]
-    client.close()
 
 
 @pytest.fixture
@@ -306,23 +296,9 @@ def _call(url: str, *, token: str, method: str = "GET", data=None) -> tuple[int,
         return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
 
 
-HIT = {"backend": "configs", "result": "hit"}
-
-
 def _hits(server) -> float:
     """Config GETs this server answered from memory (cloudassist_cache_gets_total, backend="configs")."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    request = urllib.request.Request(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        families = text_string_to_metric_families(response.read().decode())
-        return sum(
-            sample.value
-            for family in families
-            for sample in family.samples
-            if sample.name == "cloudassist_cache_gets_total"
-            and sample.labels == {"backend": "configs", "result": "hit"}
-        )
+    return server.metric("cloudassist_cache_gets_total", backend="configs", result="hit")
 
 
 @pytest.mark.django_db(transaction=True)
